@@ -1,0 +1,53 @@
+"""Argument checks shared by the from-scratch functions.
+
+Every check raises ``ValueError`` (or ``TypeError`` for the wrong kind of object) with a message
+that names the argument and says what was expected, so a mistake never becomes a silently wrong
+array.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def pair(value, name: str, minimum: int = 0) -> tuple[int, int]:
+    """``value`` as an ``(h, w)`` pair of ints, each at least ``minimum``."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if isinstance(value, numbers.Integral):
+        value = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
+            raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+        value = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if min(value) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return value
+
+
+def float_array(x, name: str, ndims: tuple[int, ...]) -> np.ndarray:
+    """Check that ``x`` is a floating NumPy array with one of the allowed numbers of dimensions."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{name} must have a floating dtype (float32 or float64), got {x.dtype}")
+    if x.ndim not in ndims:
+        want = " or ".join(f"{d}-D" for d in ndims)
+        raise ValueError(f"{name} must be {want}, got {x.ndim}-D with shape {x.shape}")
+    return x
+
+
+def same_dtype(x: np.ndarray, other, name: str) -> None:
+    """Torch refuses to mix dtypes in one operation; so do we, rather than cast silently."""
+    if other is not None and other.dtype != x.dtype:
+        raise TypeError(f"{name} has dtype {other.dtype} but input has dtype {x.dtype}")
+
+
+def batched(x: np.ndarray, name: str) -> tuple[np.ndarray, bool]:
+    """Accept an unbatched ``(C, H, W)`` image as torch does; return ``(N, C, H, W)`` and a flag."""
+    x = float_array(x, name, (3, 4))
+    return (x[None], True) if x.ndim == 3 else (x, False)

@@ -1,0 +1,253 @@
+r"""2-D convolution from scratch: naive loops, the im2col version, and the backward pass.
+
+Deep-learning "convolution" is cross-correlation: the kernel slides without being flipped,
+
+.. math::
+    \text{out}[n, o, y, x] = b[o] + \sum_{c, i, j}
+        w[o, c, i, j] \; x_p[n,\, g(o) C_g + c,\; y s_h + i d_h,\; x s_w + j d_w]
+
+where :math:`x_p` is the zero-padded input, :math:`s` the stride, :math:`d` the dilation and
+:math:`g(o)` the group of output channel :math:`o`. Mirrors ``torch.nn.functional.conv2d``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlbook.scratch import _args
+from dlbook.scratch.im2col import col2im, im2col, windows
+from dlbook.shapes import same_padding
+
+__all__ = ["conv2d", "conv2d_backward", "conv2d_naive", "conv2d_backward_naive"]
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Everything a convolution needs to know about its shapes, checked once."""
+
+    n: int
+    in_channels: int
+    out_channels: int
+    groups: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pads: tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
+    in_size: tuple[int, int]
+    out: tuple[int, int]
+
+    def pad(self, x: np.ndarray) -> np.ndarray:
+        return np.pad(x, ((0, 0), (0, 0), *self.pads))
+
+    @property
+    def padded_shape(self):
+        (t, b), (l, r) = self.pads
+        return (self.n, self.in_channels, self.in_size[0] + t + b, self.in_size[1] + l + r)
+
+    def crop(self, xp: np.ndarray) -> np.ndarray:
+        """Undo :meth:`pad`: the gradient that lands on padding belongs to no input pixel."""
+        (t, _), (l, _) = self.pads
+        h, w = self.in_size
+        return xp[:, :, t : t + h, l : l + w]
+
+
+def _padding_pairs(padding, kernel, stride, dilation):
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"padding='same' needs stride=1, got stride={stride}")
+            return tuple(same_padding(k, d) for k, d in zip(kernel, dilation))
+        raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    ph, pw = _args.pair(padding, "padding", minimum=0)
+    return (ph, ph), (pw, pw)
+
+
+def conv_geometry(x, weight, bias, stride, padding, dilation, groups) -> ConvGeometry:
+    """Check conv2d's arguments (input already batched) and work out every shape."""
+    _args.float_array(weight, "weight", (4,))
+    _args.same_dtype(x, weight, "weight")
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    n, c, h, w = x.shape
+    o, c_per_group, kh, kw = weight.shape
+    if c % groups or o % groups:
+        raise ValueError(
+            f"groups={groups} must divide both in_channels={c} and out_channels={o}"
+        )
+    if c_per_group * groups != c:
+        raise ValueError(
+            f"channel mismatch: input has {c} channels but weight {weight.shape} expects "
+            f"{c_per_group} per group x {groups} groups = {c_per_group * groups}"
+        )
+    if bias is not None:
+        _args.float_array(bias, "bias", (1,))
+        _args.same_dtype(x, bias, "bias")
+        if bias.shape[0] != o:
+            raise ValueError(f"bias must have shape ({o},), got {bias.shape}")
+    stride = _args.pair(stride, "stride", minimum=1)
+    dilation = _args.pair(dilation, "dilation", minimum=1)
+    pads = _padding_pairs(padding, (kh, kw), stride, dilation)
+    out = []
+    for size, k, s, d, (before, after), axis in zip(
+        (h, w), (kh, kw), stride, dilation, pads, ("height", "width")
+    ):
+        span, padded = d * (k - 1) + 1, size + before + after
+        if span > padded:
+            raise ValueError(
+                f"weight: the kernel's {axis} spans {span} pixels (kernel {k}, dilation {d}), "
+                f"more than the padded input's {padded}"
+            )
+        out.append((padded - span) // s + 1)
+    return ConvGeometry(n, c, o, int(groups), (kh, kw), stride, dilation, pads, (h, w), tuple(out))
+
+
+def _prepare(input, weight, bias, stride, padding, dilation, groups):
+    x, unbatched = _args.batched(input, "input")
+    return x, unbatched, conv_geometry(x, weight, bias, stride, padding, dilation, groups)
+
+
+# --- the vectorized core, shared with transposed convolution -----------------------------------
+
+
+def conv_forward_padded(xp, weight, kernel, stride, dilation, out, groups):
+    """``conv2d`` of an already padded input, with ``out`` windows per axis: one GEMM per group."""
+    n, g = xp.shape[0], groups
+    cols = im2col(xp, kernel, stride, dilation, out, groups)  # (N, G, Cg*kh*kw, L)
+    w = weight.reshape(g, weight.shape[0] // g, -1)  # (G, Og, Cg*kh*kw)
+    return np.matmul(w, cols).reshape(n, weight.shape[0], *out)
+
+
+def conv_input_grad_padded(grad_out, weight, padded_shape, kernel, stride, dilation, groups):
+    """The gradient for the padded input: the transpose of :func:`conv_forward_padded`."""
+    n, o, oh, ow = grad_out.shape
+    g = groups
+    w = weight.reshape(g, o // g, -1).transpose(0, 2, 1)  # (G, Cg*kh*kw, Og)
+    cols = np.matmul(w, grad_out.reshape(n, g, o // g, oh * ow))  # (N, G, Cg*kh*kw, L)
+    return col2im(cols, padded_shape, kernel, stride, dilation, (oh, ow))
+
+
+def conv_weight_grad_padded(grad_out, xp, weight_shape, stride, dilation, groups):
+    """The gradient for the weight: correlate each input window with the output gradient."""
+    n, o, oh, ow = grad_out.shape
+    g = groups
+    cols = im2col(xp, weight_shape[2:], stride, dilation, (oh, ow), g)  # (N, G, K, L)
+    gout = grad_out.reshape(n, g, o // g, oh * ow)
+    # Sum over batch and positions at once: a single contraction per group.
+    gw = np.einsum("ngol,ngkl->gok", gout, cols, optimize=True)
+    return gw.reshape(weight_shape)
+
+
+# --- the public functions ----------------------------------------------------------------------
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation, vectorized with im2col. Mirrors ``torch.nn.functional.conv2d``.
+
+    Shapes:
+        input  ``(N, C_in, H, W)`` (or unbatched ``(C_in, H, W)``)
+        weight ``(C_out, C_in / groups, kH, kW)``
+        bias   ``(C_out,)`` or ``None``
+        returns ``(N, C_out, H_out, W_out)`` with
+        ``H_out = floor((H + 2*pad - dilation*(kH-1) - 1) / stride) + 1``.
+
+    ``padding`` may be an int, a pair, ``'valid'`` or ``'same'`` (stride 1 only; an odd total
+    padding puts the extra pixel at the bottom and right, as torch does).
+    """
+    x, unbatched, geo = _prepare(input, weight, bias, stride, padding, dilation, groups)
+    out = conv_forward_padded(
+        geo.pad(x), weight, geo.kernel, geo.stride, geo.dilation, geo.out, geo.groups
+    )
+    if bias is not None:
+        out += bias[:, None, None]
+    return out[0] if unbatched else out
+
+
+def conv2d_backward(grad_output, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Gradients of :func:`conv2d`: returns ``(grad_input, grad_weight, grad_bias)``.
+
+    ``grad_output`` has the shape ``conv2d`` returned. ``grad_bias`` is ``None`` when ``bias`` is.
+
+    * ``grad_input``: each output gradient is sent back through the kernel to the pixels of its
+      window (col2im of ``W^T @ grad_output``), then the padding is cropped away.
+    * ``grad_weight[o, c, i, j] = sum_{n,y,x} grad_output[n,o,y,x] * x_p[n,c,y s+i d,x s+j d]``.
+    * ``grad_bias[o] = sum_{n,y,x} grad_output[n,o,y,x]``.
+    """
+    x, unbatched, geo = _prepare(input, weight, bias, stride, padding, dilation, groups)
+    gout = _check_grad_output(grad_output, unbatched, (geo.n, geo.out_channels, *geo.out), x.dtype)
+    gxp = conv_input_grad_padded(
+        gout, weight, geo.padded_shape, geo.kernel, geo.stride, geo.dilation, geo.groups
+    )
+    gx = geo.crop(gxp)
+    gw = conv_weight_grad_padded(gout, geo.pad(x), weight.shape, geo.stride, geo.dilation, geo.groups)
+    gb = None if bias is None else gout.sum(axis=(0, 2, 3))
+    return (gx[0] if unbatched else np.ascontiguousarray(gx)), gw, gb
+
+
+def _check_grad_output(grad_output, unbatched, shape, dtype):
+    g = _args.float_array(grad_output, "grad_output", (3,) if unbatched else (4,))
+    g = g[None] if unbatched else g
+    if g.shape != tuple(shape):
+        raise ValueError(f"grad_output must have the output's shape {tuple(shape)}, got {g.shape}")
+    if g.dtype != dtype:
+        raise TypeError(f"grad_output has dtype {g.dtype} but input has dtype {dtype}")
+    return g
+
+
+# --- the readable versions: loops, one window at a time -----------------------------------------
+
+
+def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """:func:`conv2d` written as plain loops over every output value. Slow; made for reading."""
+    x, unbatched, geo = _prepare(input, weight, bias, stride, padding, dilation, groups)
+    xp = geo.pad(x)
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = geo.kernel, geo.stride, geo.dilation, geo.out
+    c_g, o_g = geo.in_channels // geo.groups, geo.out_channels // geo.groups
+    out = np.zeros((geo.n, geo.out_channels, oh, ow), dtype=x.dtype)
+    for n in range(geo.n):
+        for o in range(geo.out_channels):
+            first = (o // o_g) * c_g  # first input channel of this output channel's group
+            for y in range(oh):
+                for x_ in range(ow):
+                    window = xp[
+                        n,
+                        first : first + c_g,
+                        y * sh : y * sh + dh * (kh - 1) + 1 : dh,
+                        x_ * sw : x_ * sw + dw * (kw - 1) + 1 : dw,
+                    ]
+                    out[n, o, y, x_] = np.sum(window * weight[o])
+            if bias is not None:
+                out[n, o] += bias[o]
+    return out[0] if unbatched else out
+
+
+def conv2d_backward_naive(
+    grad_output, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
+):
+    """:func:`conv2d_backward` as loops: each output gradient flows back to its own window."""
+    x, unbatched, geo = _prepare(input, weight, bias, stride, padding, dilation, groups)
+    gout = _check_grad_output(grad_output, unbatched, (geo.n, geo.out_channels, *geo.out), x.dtype)
+    xp = geo.pad(x)
+    gxp, gw = np.zeros_like(xp), np.zeros_like(weight)
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = geo.kernel, geo.stride, geo.dilation, geo.out
+    c_g, o_g = geo.in_channels // geo.groups, geo.out_channels // geo.groups
+    for n in range(geo.n):
+        for o in range(geo.out_channels):
+            chans = slice((o // o_g) * c_g, (o // o_g + 1) * c_g)
+            for y in range(oh):
+                for x_ in range(ow):
+                    rows = slice(y * sh, y * sh + dh * (kh - 1) + 1, dh)
+                    cols = slice(x_ * sw, x_ * sw + dw * (kw - 1) + 1, dw)
+                    g = gout[n, o, y, x_]
+                    gxp[n, chans, rows, cols] += g * weight[o]
+                    gw[o] += g * xp[n, chans, rows, cols]
+    gb = None if bias is None else gout.sum(axis=(0, 2, 3))
+    gx = geo.crop(gxp)
+    return (gx[0] if unbatched else np.ascontiguousarray(gx)), gw, gb
+
+
+# ``windows`` is re-exported for the chapters that draw the sliding window.
+__all__ += ["windows"]

@@ -1,0 +1,164 @@
+r"""Transposed convolution from scratch: the gradient of convolution, run forwards.
+
+A convolution is a linear map :math:`y = A_w x`. The transposed convolution with the same weight
+is :math:`A_w^{\top}`: it sends each input pixel back out through the kernel, stamping a scaled
+copy of the kernel onto the output, ``stride`` pixels apart, and adding where stamps overlap. So
+``conv_transpose2d`` *is* ``conv2d``'s input gradient, and its own backward is a ``conv2d``.
+
+Output size per axis: ``(H - 1)*stride - 2*padding + dilation*(k - 1) + output_padding + 1``.
+Mirrors ``torch.nn.functional.conv_transpose2d``; the weight is ``(C_in, C_out / groups, kH, kW)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlbook.scratch import _args
+from dlbook.scratch.conv import (
+    _check_grad_output,
+    conv_forward_padded,
+    conv_input_grad_padded,
+    conv_weight_grad_padded,
+)
+
+__all__ = ["conv_transpose2d", "conv_transpose2d_backward", "conv_transpose2d_naive"]
+
+
+@dataclass(frozen=True)
+class TransposeGeometry:
+    n: int
+    in_channels: int
+    out_channels: int
+    groups: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    in_size: tuple[int, int]
+    out: tuple[int, int]
+
+    @property
+    def full_shape(self):
+        """The output before cropping ``padding``: the size of the matching conv2d's padded input."""
+        (ph, pw), (oh, ow) = self.padding, self.out
+        return (self.n, self.out_channels, oh + 2 * ph, ow + 2 * pw)
+
+    def crop(self, full: np.ndarray) -> np.ndarray:
+        (ph, pw), (oh, ow) = self.padding, self.out
+        return full[:, :, ph : ph + oh, pw : pw + ow]
+
+    def pad(self, y: np.ndarray) -> np.ndarray:
+        (ph, pw) = self.padding
+        return np.pad(y, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+def _prepare(input, weight, bias, stride, padding, output_padding, groups, dilation):
+    x, unbatched = _args.batched(input, "input")
+    _args.float_array(weight, "weight", (4,))
+    _args.same_dtype(x, weight, "weight")
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    n, c, h, w = x.shape
+    if weight.shape[0] != c:
+        raise ValueError(
+            f"channel mismatch: input has {c} channels but weight {weight.shape} expects "
+            f"{weight.shape[0]} (the weight of a transposed convolution is (C_in, C_out/groups, kH, kW))"
+        )
+    if c % groups:
+        raise ValueError(f"groups={groups} must divide in_channels={c}")
+    o = weight.shape[1] * groups
+    if bias is not None:
+        _args.float_array(bias, "bias", (1,))
+        _args.same_dtype(x, bias, "bias")
+        if bias.shape[0] != o:
+            raise ValueError(f"bias must have shape ({o},), got {bias.shape}")
+    stride = _args.pair(stride, "stride", minimum=1)
+    padding = _args.pair(padding, "padding", minimum=0)
+    output_padding = _args.pair(output_padding, "output_padding", minimum=0)
+    dilation = _args.pair(dilation, "dilation", minimum=1)
+    kernel = weight.shape[2:]
+    out = []
+    for size, k, s, p, op, d in zip((h, w), kernel, stride, padding, output_padding, dilation):
+        if op >= s and op >= d:
+            raise ValueError(
+                f"output_padding must be smaller than either stride or dilation, got "
+                f"output_padding={op}, stride={s}, dilation={d}"
+            )
+        size_out = (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+        if size_out < 1:
+            raise ValueError(f"padding={p} is too large: the output size would be {size_out}")
+        out.append(size_out)
+    geo = TransposeGeometry(
+        n, c, o, int(groups), tuple(kernel), stride, padding, dilation, (h, w), tuple(out)
+    )
+    return x, unbatched, geo
+
+
+def conv_transpose2d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
+    """Transposed 2-D convolution. Mirrors ``torch.nn.functional.conv_transpose2d``.
+
+    Shapes:
+        input  ``(N, C_in, H, W)`` (or unbatched ``(C_in, H, W)``)
+        weight ``(C_in, C_out / groups, kH, kW)``
+        bias   ``(C_out,)`` or ``None``
+        returns ``(N, C_out, H_out, W_out)``,
+        ``H_out = (H - 1)*stride - 2*padding + dilation*(kH - 1) + output_padding + 1``.
+    """
+    x, unbatched, geo = _prepare(
+        input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
+    full = conv_input_grad_padded(
+        x, weight, geo.full_shape, geo.kernel, geo.stride, geo.dilation, geo.groups
+    )
+    out = np.ascontiguousarray(geo.crop(full))
+    if bias is not None:
+        out += bias[:, None, None]
+    return out[0] if unbatched else out
+
+
+def conv_transpose2d_backward(
+    grad_output, input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+    dilation=1,
+):
+    """Gradients of :func:`conv_transpose2d`: ``(grad_input, grad_weight, grad_bias)``.
+
+    Since the forward is :math:`A_w^\\top x`, the input gradient is :math:`A_w g`: an ordinary
+    ``conv2d`` of ``grad_output`` with the same weight, stride, padding and dilation.
+    """
+    x, unbatched, geo = _prepare(
+        input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
+    gout = _check_grad_output(grad_output, unbatched, (geo.n, geo.out_channels, *geo.out), x.dtype)
+    gp = geo.pad(gout)
+    gx = conv_forward_padded(gp, weight, geo.kernel, geo.stride, geo.dilation, geo.in_size, geo.groups)
+    gw = conv_weight_grad_padded(x, gp, weight.shape, geo.stride, geo.dilation, geo.groups)
+    gb = None if bias is None else gout.sum(axis=(0, 2, 3))
+    return (gx[0] if unbatched else gx), gw, gb
+
+
+def conv_transpose2d_naive(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
+    """:func:`conv_transpose2d` as loops: every input pixel stamps a scaled kernel on the output."""
+    x, unbatched, geo = _prepare(
+        input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
+    (kh, kw), (sh, sw), (dh, dw) = geo.kernel, geo.stride, geo.dilation
+    c_g, o_g = geo.in_channels // geo.groups, geo.out_channels // geo.groups
+    full = np.zeros(geo.full_shape, dtype=x.dtype)
+    for n in range(geo.n):
+        for c in range(geo.in_channels):
+            outs = slice((c // c_g) * o_g, (c // c_g + 1) * o_g)  # this channel's group
+            for y in range(geo.in_size[0]):
+                for x_ in range(geo.in_size[1]):
+                    rows = slice(y * sh, y * sh + dh * (kh - 1) + 1, dh)
+                    cols = slice(x_ * sw, x_ * sw + dw * (kw - 1) + 1, dw)
+                    full[n, outs, rows, cols] += x[n, c, y, x_] * weight[c]
+    out = np.ascontiguousarray(geo.crop(full))
+    if bias is not None:
+        out += bias[:, None, None]
+    return out[0] if unbatched else out

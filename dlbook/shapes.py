@@ -1,0 +1,135 @@
+r"""Output-size arithmetic for convolution, pooling and transposed convolution.
+
+For one spatial axis of size :math:`n`, a kernel of size :math:`k`, stride :math:`s`, padding
+:math:`p` on each side and dilation :math:`d`, the dilated kernel spans :math:`d(k-1)+1` pixels and
+
+.. math:: n_\text{out} = \left\lfloor \frac{n + 2p - d(k-1) - 1}{s} \right\rfloor + 1 .
+
+Transposed convolution runs that map backwards:
+
+.. math:: n_\text{out} = (n - 1)s - 2p + d(k-1) + \text{output\_padding} + 1 .
+
+Every function takes an int (one axis) or a pair (height, width) and answers in kind.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["conv_output_size", "conv_transpose_output_size", "same_padding"]
+
+
+def _is_pair(value) -> bool:
+    return isinstance(value, (tuple, list))
+
+
+def _per_axis(fn, size, *args):
+    """Apply a one-axis rule to an int, or to each axis of a pair (broadcasting int arguments)."""
+    if not _is_pair(size):
+        if any(_is_pair(a) for a in args):
+            raise TypeError("size is an int but another argument is a pair; pass size as a pair")
+        return fn(size, *args)
+    if len(size) != 2:
+        raise ValueError(f"size must be an int or a pair, got {size!r}")
+    split = [a if _is_pair(a) else (a, a) for a in args]
+    for a in split:
+        if len(a) != 2:
+            raise ValueError(f"expected a pair, got {a!r}")
+    return tuple(fn(size[i], *(a[i] for a in split)) for i in range(2))
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+def same_padding(kernel_size: int, dilation: int = 1) -> tuple[int, int]:
+    """The (before, after) padding that ``padding='same'`` uses, as torch does.
+
+    The total is :math:`d(k-1)`; when it is odd, the extra pixel goes after (right or bottom).
+    """
+    total = dilation * (kernel_size - 1)
+    return total // 2, total - total // 2
+
+
+def _conv_out(size, kernel_size, stride, padding, dilation, ceil_mode):
+    _check_int(size, "size", 1)
+    _check_int(kernel_size, "kernel_size", 1)
+    _check_int(stride, "stride", 1)
+    _check_int(dilation, "dilation", 1)
+    if padding == "valid":
+        padding = 0
+    if padding == "same":
+        if stride != 1:
+            raise ValueError("padding='same' needs stride=1")
+        return size
+    _check_int(padding, "padding", 0)
+    span = dilation * (kernel_size - 1) + 1
+    if span > size + 2 * padding:
+        raise ValueError(
+            f"kernel_size: the dilated kernel spans {span} pixels, more than the padded input "
+            f"({size} + 2*{padding} = {size + 2 * padding})"
+        )
+    room = size + 2 * padding - span
+    if not ceil_mode:
+        return room // stride + 1
+    out = math.ceil(room / stride) + 1
+    # Pooling's rule (as in torch): the last window must start inside the input or its left padding.
+    if (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1, ceil_mode=False):
+    """Output size of a convolution or pooling layer.
+
+    ``padding`` may be an int, a pair, ``'valid'`` (no padding) or ``'same'`` (stride 1 only).
+    ``ceil_mode=True`` rounds up as ``MaxPool2d(ceil_mode=True)`` does.
+
+    >>> conv_output_size(32, 3, padding=1)
+    32
+    >>> conv_output_size((224, 224), 11, stride=4, padding=2)
+    (55, 55)
+    """
+    def one(n, k, s, p, d):
+        return _conv_out(n, k, s, p, d, ceil_mode)
+
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+        pad_arg = padding
+        return _per_axis(lambda n, k, s, d: one(n, k, s, pad_arg, d), size, kernel_size, stride,
+                         dilation)
+    return _per_axis(one, size, kernel_size, stride, padding, dilation)
+
+
+def conv_transpose_output_size(size, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    """Output size of a transposed convolution (``ConvTranspose2d``).
+
+    ``output_padding`` picks among the input sizes that a strided convolution maps to the same
+    output size, so it must be smaller than the stride or the dilation (as in torch).
+
+    >>> conv_transpose_output_size(16, 4, stride=2, padding=1)
+    32
+    """
+
+    def one(n, k, s, p, op, d):
+        _check_int(n, "size", 1)
+        _check_int(k, "kernel_size", 1)
+        _check_int(s, "stride", 1)
+        _check_int(p, "padding", 0)
+        _check_int(op, "output_padding", 0)
+        _check_int(d, "dilation", 1)
+        if op >= s and op >= d:
+            raise ValueError(
+                f"output_padding must be smaller than either stride or dilation, got "
+                f"output_padding={op}, stride={s}, dilation={d}"
+            )
+        out = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+        if out < 1:
+            raise ValueError(f"padding={p} is too large: the output size would be {out}")
+        return out
+
+    return _per_axis(one, size, kernel_size, stride, padding, output_padding, dilation)
