@@ -1,0 +1,59 @@
+"""The checkers themselves: they must pass correct gradients and catch wrong ones."""
+
+import numpy as np
+import pytest
+import torch
+
+import dlbook
+from dlbook.scratch import conv2d, conv2d_backward
+from dlbook.scratch.gradcheck import gradcheck, numerical_gradient, relative_error
+from dlbook.verify import compare, max_abs_error
+
+
+def test_numerical_gradient_of_a_known_function(rng):
+    x = rng.standard_normal((3, 4))
+    g = numerical_gradient(lambda: np.sin(x), x, grad_output=np.ones_like(x))
+    np.testing.assert_allclose(g, np.cos(x), atol=1e-9)
+    assert np.all(np.isfinite(x))  # restored, not left nudged
+
+
+def test_gradcheck_catches_a_wrong_backward(rng):
+    x, w = rng.standard_normal((1, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3))
+
+    def wrong_backward(g, x, w, bias=None, **kw):
+        gx, gw, gb = conv2d_backward(g, x, w, bias, **kw)
+        return gx, gw[:, :, ::-1, ::-1], gb  # the classic bug: a flipped kernel gradient
+
+    result = gradcheck(conv2d, wrong_backward, (x, w, None), dict(padding=1))
+    assert not result.ok
+    assert result.errors["input"] < 1e-7 and result.errors["weight"] > 0.1
+    assert "FAIL" in repr(result) and "pass" in repr(result)
+
+
+def test_gradcheck_rejects_misaligned_gradients(rng):
+    x = rng.standard_normal(4)
+    with pytest.raises(ValueError, match="differentiable"):
+        gradcheck(lambda x, y: x * y, lambda g, x, y: g * y, (x, x.copy()))
+
+
+def test_relative_error_is_scale_free():
+    a = np.array([1.0, 2.0])
+    assert relative_error(a, a) == 0.0
+    assert relative_error(1e6 * a, 1e6 * (a + 1e-3)) == pytest.approx(relative_error(a, a + 1e-3))
+
+
+def test_compare_reports_verdicts(rng):
+    a = rng.standard_normal(5)
+    good = compare({"same": (a, torch.tensor(a))})
+    bad = compare({"same": (a, a), "off": (a, a + 1e-6)}, tol=1e-10)
+    assert good.ok and good.worst == 0.0
+    assert not bad.ok and bad.errors["off"] == pytest.approx(1e-6)
+    assert "FAIL" in repr(bad)
+    with pytest.raises(ValueError, match="shapes"):
+        max_abs_error(a, a[:3])
+
+
+def test_device_is_a_real_torch_device():
+    dev = dlbook.device()
+    assert isinstance(dev, torch.device) and dev.type in {"cuda", "mps", "cpu"}
+    assert torch.ones(2, device=dev).sum().item() == 2.0

@@ -1,0 +1,80 @@
+"""The output-size arithmetic against the shapes torch actually produces."""
+
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dlbook.shapes import conv_output_size, conv_transpose_output_size, same_padding
+
+GRID = list(itertools.product(range(1, 12), range(1, 5), range(1, 4), range(0, 3), range(1, 3)))
+
+
+def test_conv_output_size_matches_torch_on_a_grid():
+    checked = 0
+    for n, k, s, p, d in GRID:
+        if d * (k - 1) + 1 > n + 2 * p:
+            with pytest.raises(ValueError, match="kernel_size"):
+                conv_output_size(n, k, s, p, d)
+            continue
+        got = F.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), None, s, p, d).shape[-1]
+        assert conv_output_size(n, k, s, p, d) == got
+        checked += 1
+    assert checked > 500
+
+
+def test_ceil_mode_matches_max_pool2d():
+    for n, k, s, p in itertools.product(range(1, 12), range(1, 5), range(1, 4), range(0, 3)):
+        if p > k // 2 or k > n + 2 * p:
+            continue
+        for ceil in (False, True):
+            got = F.max_pool2d(torch.zeros(1, 1, n, n), k, s, p, ceil_mode=ceil).shape[-1]
+            assert conv_output_size(n, k, s, p, ceil_mode=ceil) == got, (n, k, s, p, ceil)
+
+
+def test_conv_transpose_output_size_matches_torch():
+    for n, k, s, p, d in GRID:
+        for op in range(max(s, d)):
+            x, w = torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k)
+            expected = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+            if expected < 1:
+                with pytest.raises(ValueError, match="padding"):
+                    conv_transpose_output_size(n, k, s, p, op, d)
+                continue
+            got = F.conv_transpose2d(x, w, None, s, p, op, 1, d).shape[-1]
+            assert conv_transpose_output_size(n, k, s, p, op, d) == got
+
+
+def test_pairs_and_strings():
+    assert conv_output_size((224, 224), 11, stride=4, padding=2) == (55, 55)
+    assert conv_output_size((10, 7), (3, 1), stride=(2, 1)) == (4, 7)
+    assert conv_output_size(17, 5, padding="same") == 17
+    assert conv_output_size(17, 5, padding="valid") == 13
+    assert conv_transpose_output_size((4, 5), 4, stride=2, padding=1) == (8, 10)
+    assert same_padding(4) == (1, 2) and same_padding(3, dilation=2) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    "call,words",
+    [
+        (lambda: conv_output_size(0, 3), "size"),
+        (lambda: conv_output_size(8, 0), "kernel_size"),
+        (lambda: conv_output_size(8, 3, stride=0), "stride"),
+        (lambda: conv_output_size(8, 3, padding=-1), "padding"),
+        (lambda: conv_output_size(8, 3, dilation=0), "dilation"),
+        (lambda: conv_output_size(8, 3, stride=2, padding="same"), "same"),
+        (lambda: conv_output_size(8, 3, padding="full"), "padding"),
+        (lambda: conv_output_size(3, 5), "kernel_size"),
+        (lambda: conv_transpose_output_size(4, 3, stride=2, output_padding=2), "output_padding"),
+        (lambda: conv_transpose_output_size((4, 4, 4), 3), "size"),
+    ],
+)
+def test_bad_arguments(call, words):
+    with pytest.raises(ValueError, match=words):
+        call()
+
+
+def test_int_size_with_pair_argument_is_a_type_error():
+    with pytest.raises(TypeError, match="size"):
+        conv_output_size(8, (3, 3))
