@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook.scratch import _args
-from dlbook.scratch.im2col import col2im, im2col, windows
+from dlbook.scratch.im2col import col2im, windows
 from dlbook.shapes import same_padding
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_naive", "conv2d_backward_naive"]
@@ -111,34 +111,66 @@ def _prepare(input, weight, bias, stride, padding, dilation, groups):
 
 
 # --- the vectorized core, shared with transposed convolution -----------------------------------
+#
+# All three functions put channels first, (C, N, H, W), so that one GEMM per group covers the whole
+# batch, and use a wide grid (see dlbook.scratch.im2col) when the stride along the width is 1.
+
+
+def _grid_width(out_w: int, stride_w: int, padded_w: int) -> int:
+    return padded_w if stride_w == 1 else out_w
+
+
+def _columns(xp, kernel, stride, dilation, out_h, grid_w, groups):
+    """The column matrix ``(G, Cg*kh*kw, N*oh*grid_w)`` of the padded input ``xp``."""
+    n, c, h, w = xp.shape
+    buf = np.zeros((c, n, h + 1, w), dtype=xp.dtype)  # the spare row keeps wide windows inside
+    buf[:, :, :h] = xp.transpose(1, 0, 2, 3)
+    view = windows(buf, kernel, stride, dilation, (out_h, grid_w))  # (C, N, kh, kw, oh, gw)
+    return view.transpose(0, 2, 3, 1, 4, 5).reshape(groups, -1, n * out_h * grid_w)
+
+
+def _grid_gradient(grad_out, grid_w, groups):
+    """``grad_out`` as ``(G, Og, N*oh*grid_w)``, channels first, zero in the junk columns."""
+    n, o, oh, ow = grad_out.shape
+    g = np.zeros((o, n, oh, grid_w), dtype=grad_out.dtype)
+    g[..., :ow] = grad_out.transpose(1, 0, 2, 3)
+    return g.reshape(groups, o // groups, -1)
 
 
 def conv_forward_padded(xp, weight, kernel, stride, dilation, out, groups):
     """``conv2d`` of an already padded input, with ``out`` windows per axis: one GEMM per group."""
-    n, g = xp.shape[0], groups
-    cols = im2col(xp, kernel, stride, dilation, out, groups)  # (N, G, Cg*kh*kw, L)
-    w = weight.reshape(g, weight.shape[0] // g, -1)  # (G, Og, Cg*kh*kw)
-    return np.matmul(w, cols).reshape(n, weight.shape[0], *out)
+    n, o, (oh, ow) = xp.shape[0], weight.shape[0], out
+    gw = _grid_width(ow, stride[1], xp.shape[3])
+    cols = _columns(xp, kernel, stride, dilation, oh, gw, groups)  # (G, K, N*oh*gw)
+    y = np.matmul(weight.reshape(groups, o // groups, -1), cols)  # (G, Og, N*oh*gw)
+    y = y.reshape(o, n, oh, gw)[..., :ow]
+    return np.ascontiguousarray(y.transpose(1, 0, 2, 3))
 
 
 def conv_input_grad_padded(grad_out, weight, padded_shape, kernel, stride, dilation, groups):
-    """The gradient for the padded input: the transpose of :func:`conv_forward_padded`."""
+    """The gradient for the padded input: the transpose of :func:`conv_forward_padded`.
+
+    Each window's gradient is ``W^T @ grad_out`` (a column); col2im adds the columns back onto
+    the pixels they were read from.
+    """
     n, o, oh, ow = grad_out.shape
-    g = groups
-    w = weight.reshape(g, o // g, -1).transpose(0, 2, 1)  # (G, Cg*kh*kw, Og)
-    cols = np.matmul(w, grad_out.reshape(n, g, o // g, oh * ow))  # (N, G, Cg*kh*kw, L)
-    return col2im(cols, padded_shape, kernel, stride, dilation, (oh, ow))
+    c, w = padded_shape[1], padded_shape[3]
+    gw = _grid_width(ow, stride[1], w)
+    wt = weight.reshape(groups, o // groups, -1).transpose(0, 2, 1)  # (G, K, Og)
+    cols = np.matmul(wt, _grid_gradient(grad_out, gw, groups))  # (G, K, N*oh*gw)
+    cols = cols.reshape(c, *kernel, n, oh, gw).transpose(0, 3, 1, 2, 4, 5)
+    gxp = col2im(cols, (c, n, *padded_shape[2:]), kernel, stride, dilation, (oh, gw))
+    return gxp.transpose(1, 0, 2, 3)
 
 
 def conv_weight_grad_padded(grad_out, xp, weight_shape, stride, dilation, groups):
-    """The gradient for the weight: correlate each input window with the output gradient."""
-    n, o, oh, ow = grad_out.shape
-    g = groups
-    cols = im2col(xp, weight_shape[2:], stride, dilation, (oh, ow), g)  # (N, G, K, L)
-    gout = grad_out.reshape(n, g, o // g, oh * ow)
-    # Sum over batch and positions at once: a single contraction per group.
-    gw = np.einsum("ngol,ngkl->gok", gout, cols, optimize=True)
-    return gw.reshape(weight_shape)
+    """The gradient for the weight: every window times its output gradient, summed over the
+    batch and positions, which is one GEMM per group."""
+    oh, ow = grad_out.shape[2:]
+    gw = _grid_width(ow, stride[1], xp.shape[3])
+    cols = _columns(xp, weight_shape[2:], stride, dilation, oh, gw, groups)  # (G, K, N*oh*gw)
+    gw_ = np.matmul(_grid_gradient(grad_out, gw, groups), cols.transpose(0, 2, 1))
+    return gw_.reshape(weight_shape)
 
 
 # --- the public functions ----------------------------------------------------------------------

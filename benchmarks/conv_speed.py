@@ -1,0 +1,119 @@
+"""Scratch conv2d against torch's CPU conv2d: same process, same thread count, same inputs.
+
+The budget (BOOK.md): at N=32, C 16 -> 32, 32x32, 3x3, padding 1, the NumPy forward and the NumPy
+backward may take at most 2.0x torch's time in float32 and 1.0x in float64. The backward is timed
+against torch's forward plus backward (autograd cannot run a backward on its own), and our own
+forward + backward against the same, for a like-for-like figure.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
+
+from dlbook.scratch import conv2d, conv2d_backward, conv2d_naive
+
+BUDGET = {np.float32: 2.0, np.float64: 1.0}
+SHAPE = dict(n=32, c_in=16, c_out=32, size=32, k=3, padding=1)
+
+
+def _best(fn, repeats: int) -> float:
+    fn()  # warm up: allocations, BLAS thread start
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _interleaved(fns: dict, repeats: int, rounds: int = 5) -> dict:
+    """Best time of each function, measured in alternating rounds so that background load on the
+    machine hits all of them alike."""
+    best = {k: float("inf") for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            best[k] = min(best[k], _best(fn, repeats))
+    return best
+
+
+def run(threads: int = 2, repeats: int = 10) -> list[dict]:
+    s = SHAPE
+    rows = []
+    torch.set_num_threads(threads)
+    with threadpool_limits(limits=threads):
+        for dtype in (np.float32, np.float64):
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((s["n"], s["c_in"], s["size"], s["size"])).astype(dtype)
+            w = rng.standard_normal((s["c_out"], s["c_in"], s["k"], s["k"])).astype(dtype)
+            b = rng.standard_normal(s["c_out"]).astype(dtype)
+            y = conv2d(x, w, b, padding=s["padding"])
+            g = rng.standard_normal(y.shape).astype(dtype)
+            xt, wt, bt, gt = (torch.from_numpy(a) for a in (x, w, b, g))
+            xr, wr, br = (t.clone().requires_grad_() for t in (xt, wt, bt))
+
+            def torch_fwd_bwd():
+                F.conv2d(xr, wr, br, padding=s["padding"]).backward(gt)
+
+            t = _interleaved(
+                {
+                    "numpy forward": lambda: conv2d(x, w, b, padding=s["padding"]),
+                    "numpy backward": lambda: conv2d_backward(g, x, w, b, padding=s["padding"]),
+                    "torch forward": lambda: F.conv2d(xt, wt, bt, padding=s["padding"]),
+                    "torch forward+backward": torch_fwd_bwd,
+                },
+                repeats,
+            )
+            ours_fb = t["numpy forward"] + t["numpy backward"]
+            for what, ours, theirs in (
+                ("forward", t["numpy forward"], t["torch forward"]),
+                ("backward", t["numpy backward"], t["torch forward+backward"]),
+                ("forward+backward", ours_fb, t["torch forward+backward"]),
+            ):
+                rows.append(
+                    dict(dtype=np.dtype(dtype).name, what=what, numpy_ms=ours * 1e3,
+                         torch_ms=theirs * 1e3, ratio=ours / theirs, budget=BUDGET[dtype])
+                )
+    return rows
+
+
+def naive_speedup(threads: int = 2) -> dict:
+    """How much faster the vectorized conv2d is than the loop version, on the same case as above
+    (float64). The loops take a few seconds, so they are timed once."""
+    s = SHAPE
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((s["n"], s["c_in"], s["size"], s["size"]))
+    w = rng.standard_normal((s["c_out"], s["c_in"], s["k"], s["k"]))
+    with threadpool_limits(limits=threads):
+        t0 = time.perf_counter()
+        slow = conv2d_naive(x, w, padding=s["padding"])
+        naive = time.perf_counter() - t0
+        fast = _best(lambda: conv2d(x, w, padding=s["padding"]), 10)
+    assert np.allclose(slow, conv2d(x, w, padding=s["padding"]))
+    return dict(naive_s=naive, vectorized_ms=fast * 1e3, speedup=naive / fast)
+
+
+def report(threads: int = 2) -> bool:
+    s = SHAPE
+    print(f"conv2d speed: N={s['n']}, C {s['c_in']}->{s['c_out']}, {s['size']}x{s['size']}, "
+          f"{s['k']}x{s['k']}, padding {s['padding']}, {threads} threads (numpy BLAS and torch)")
+    print(f"{'dtype':8} {'what':18} {'numpy ms':>9} {'torch ms':>9} {'ratio':>6} {'budget':>7}")
+    ok = True
+    for r in run(threads):
+        judged = r["what"] != "forward+backward"  # reported for comparison; not a budget line
+        verdict = ("ok" if r["ratio"] <= r["budget"] else "OVER") if judged else "(info)"
+        ok &= verdict != "OVER"
+        print(f"{r['dtype']:8} {r['what']:18} {r['numpy_ms']:9.2f} {r['torch_ms']:9.2f} "
+              f"{r['ratio']:6.2f} {r['budget']:6.1f}x {verdict}")
+    sp = naive_speedup(threads)
+    print(f"naive loops {sp['naive_s']:.2f} s, vectorized {sp['vectorized_ms']:.2f} ms: "
+          f"speedup {sp['speedup']:.0f}x (float64)")
+    return ok
+
+
+if __name__ == "__main__":
+    raise SystemExit(0 if report() else 1)
