@@ -41,44 +41,53 @@ def _interleaved(fns: dict, repeats: int, rounds: int = 5) -> dict:
     return best
 
 
-def run(threads: int = 2, repeats: int = 10) -> list[dict]:
+def _measure(dtype, repeats: int) -> list[dict]:
     s = SHAPE
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((s["n"], s["c_in"], s["size"], s["size"])).astype(dtype)
+    w = rng.standard_normal((s["c_out"], s["c_in"], s["k"], s["k"])).astype(dtype)
+    b = rng.standard_normal(s["c_out"]).astype(dtype)
+    p = s["padding"]
+    g = rng.standard_normal(conv2d(x, w, b, padding=p).shape).astype(dtype)
+    xt, wt, bt, gt = (torch.from_numpy(a) for a in (x, w, b, g))
+    xr, wr, br = (t.clone().requires_grad_() for t in (xt, wt, bt))
+
+    def torch_fwd_bwd():
+        F.conv2d(xr, wr, br, padding=p).backward(gt)
+
+    t = _interleaved(
+        {
+            "numpy forward": lambda: conv2d(x, w, b, padding=p),
+            "numpy backward": lambda: conv2d_backward(g, x, w, b, padding=p),
+            "torch forward": lambda: F.conv2d(xt, wt, bt, padding=p),
+            "torch forward+backward": torch_fwd_bwd,
+        },
+        repeats,
+    )
     rows = []
+    for what, ours, theirs in (
+        ("forward", t["numpy forward"], t["torch forward"]),
+        ("backward", t["numpy backward"], t["torch forward+backward"]),
+        ("forward+backward", t["numpy forward"] + t["numpy backward"], t["torch forward+backward"]),
+    ):
+        rows.append(
+            dict(
+                dtype=np.dtype(dtype).name,
+                what=what,
+                numpy_ms=ours * 1e3,
+                torch_ms=theirs * 1e3,
+                ratio=ours / theirs,
+                budget=BUDGET[dtype],
+            )
+        )
+    return rows
+
+
+def run(threads: int = 2, repeats: int = 10) -> list[dict]:
+    """One row per (dtype, forward / backward / both) with both times, their ratio and budget."""
     torch.set_num_threads(threads)
     with threadpool_limits(limits=threads):
-        for dtype in (np.float32, np.float64):
-            rng = np.random.default_rng(0)
-            x = rng.standard_normal((s["n"], s["c_in"], s["size"], s["size"])).astype(dtype)
-            w = rng.standard_normal((s["c_out"], s["c_in"], s["k"], s["k"])).astype(dtype)
-            b = rng.standard_normal(s["c_out"]).astype(dtype)
-            y = conv2d(x, w, b, padding=s["padding"])
-            g = rng.standard_normal(y.shape).astype(dtype)
-            xt, wt, bt, gt = (torch.from_numpy(a) for a in (x, w, b, g))
-            xr, wr, br = (t.clone().requires_grad_() for t in (xt, wt, bt))
-
-            def torch_fwd_bwd():
-                F.conv2d(xr, wr, br, padding=s["padding"]).backward(gt)
-
-            t = _interleaved(
-                {
-                    "numpy forward": lambda: conv2d(x, w, b, padding=s["padding"]),
-                    "numpy backward": lambda: conv2d_backward(g, x, w, b, padding=s["padding"]),
-                    "torch forward": lambda: F.conv2d(xt, wt, bt, padding=s["padding"]),
-                    "torch forward+backward": torch_fwd_bwd,
-                },
-                repeats,
-            )
-            ours_fb = t["numpy forward"] + t["numpy backward"]
-            for what, ours, theirs in (
-                ("forward", t["numpy forward"], t["torch forward"]),
-                ("backward", t["numpy backward"], t["torch forward+backward"]),
-                ("forward+backward", ours_fb, t["torch forward+backward"]),
-            ):
-                rows.append(
-                    dict(dtype=np.dtype(dtype).name, what=what, numpy_ms=ours * 1e3,
-                         torch_ms=theirs * 1e3, ratio=ours / theirs, budget=BUDGET[dtype])
-                )
-    return rows
+        return [row for dtype in (np.float32, np.float64) for row in _measure(dtype, repeats)]
 
 
 def naive_speedup(threads: int = 2) -> dict:
@@ -99,19 +108,25 @@ def naive_speedup(threads: int = 2) -> dict:
 
 def report(threads: int = 2) -> bool:
     s = SHAPE
-    print(f"conv2d speed: N={s['n']}, C {s['c_in']}->{s['c_out']}, {s['size']}x{s['size']}, "
-          f"{s['k']}x{s['k']}, padding {s['padding']}, {threads} threads (numpy BLAS and torch)")
+    print(
+        f"conv2d speed: N={s['n']}, C {s['c_in']}->{s['c_out']}, {s['size']}x{s['size']}, "
+        f"{s['k']}x{s['k']}, padding {s['padding']}, {threads} threads (numpy BLAS and torch)"
+    )
     print(f"{'dtype':8} {'what':18} {'numpy ms':>9} {'torch ms':>9} {'ratio':>6} {'budget':>7}")
     ok = True
     for r in run(threads):
         judged = r["what"] != "forward+backward"  # reported for comparison; not a budget line
         verdict = ("ok" if r["ratio"] <= r["budget"] else "OVER") if judged else "(info)"
         ok &= verdict != "OVER"
-        print(f"{r['dtype']:8} {r['what']:18} {r['numpy_ms']:9.2f} {r['torch_ms']:9.2f} "
-              f"{r['ratio']:6.2f} {r['budget']:6.1f}x {verdict}")
+        print(
+            f"{r['dtype']:8} {r['what']:18} {r['numpy_ms']:9.2f} {r['torch_ms']:9.2f} "
+            f"{r['ratio']:6.2f} {r['budget']:6.1f}x {verdict}"
+        )
     sp = naive_speedup(threads)
-    print(f"naive loops {sp['naive_s']:.2f} s, vectorized {sp['vectorized_ms']:.2f} ms: "
-          f"speedup {sp['speedup']:.0f}x (float64)")
+    print(
+        f"naive loops {sp['naive_s']:.2f} s, vectorized {sp['vectorized_ms']:.2f} ms: "
+        f"speedup {sp['speedup']:.0f}x (float64)"
+    )
     return ok
 
 

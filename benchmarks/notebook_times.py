@@ -18,16 +18,18 @@ WHOLE_BOOK_S = 300.0
 
 def time_notebook(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     start = time.perf_counter()
     client.execute()
     return time.perf_counter() - start
 
 
 def report() -> bool:
-    paths = sorted(p for p in (ROOT / "notebooks").glob("**/*.ipynb")
-                   if ".ipynb_checkpoints" not in p.parts)
+    paths = sorted(
+        p for p in (ROOT / "notebooks").glob("**/*.ipynb") if ".ipynb_checkpoints" not in p.parts
+    )
     ok, total = True, 0.0
     print(f"notebook execution (budget {PER_NOTEBOOK_S:.0f} s each, {WHOLE_BOOK_S:.0f} s in all)")
     for p in paths:

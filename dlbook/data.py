@@ -14,7 +14,17 @@ import numpy as np
 __all__ = ["Split", "load_digits", "load_image", "IMAGES"]
 
 # The photographs and textures scikit-image ships, by the name skimage.data gives them.
-IMAGES = ("camera", "astronaut", "coins", "brick", "grass", "gravel", "moon", "text", "checkerboard")
+IMAGES = (
+    "camera",
+    "astronaut",
+    "coins",
+    "brick",
+    "grass",
+    "gravel",
+    "moon",
+    "text",
+    "checkerboard",
+)
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,7 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1, ceil_mo
     >>> conv_output_size((224, 224), 11, stride=4, padding=2)
     (55, 55)
     """
+
     def one(n, k, s, p, d):
         return _conv_out(n, k, s, p, d, ceil_mode)
 
@@ -100,12 +101,15 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1, ceil_mo
         if padding not in ("valid", "same"):
             raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
         pad_arg = padding
-        return _per_axis(lambda n, k, s, d: one(n, k, s, pad_arg, d), size, kernel_size, stride,
-                         dilation)
+        return _per_axis(
+            lambda n, k, s, d: one(n, k, s, pad_arg, d), size, kernel_size, stride, dilation
+        )
     return _per_axis(one, size, kernel_size, stride, padding, dilation)
 
 
-def conv_transpose_output_size(size, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+def conv_transpose_output_size(
+    size, kernel_size, stride=1, padding=0, output_padding=0, dilation=1
+):
     """Output size of a transposed convolution (``ConvTranspose2d``).
 
     ``output_padding`` picks among the input sizes that a strided convolution maps to the same

@@ -17,7 +17,7 @@ __all__ = ["History", "seed_everything", "evaluate", "fit"]
 
 @dataclass
 class History:
-    """Per-epoch records: ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``, ``seconds``."""
+    """Per-epoch records: train_loss, train_acc, test_loss, test_acc and seconds."""
 
     rows: list[dict] = field(default_factory=list)
 
@@ -120,7 +120,12 @@ def fit(
         train_loss, train_acc = evaluate(model, data.x_train, data.y_train, device)
         test_loss, test_acc = evaluate(model, data.x_test, data.y_test, device)
         history.rows.append(
-            dict(train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
-                 test_acc=test_acc, seconds=time.perf_counter() - start)
+            dict(
+                train_loss=train_loss,
+                train_acc=train_acc,
+                test_loss=test_loss,
+                test_acc=test_acc,
+                seconds=time.perf_counter() - start,
+            )
         )
     return history

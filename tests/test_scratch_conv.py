@@ -23,7 +23,9 @@ def conv_cases(draw):
     if draw(st.booleans()) and stride == 1 or stride == (1, 1):
         padding = draw(st.sampled_from(["same", "valid", 0, 1, (2, 1)]))
     else:
-        padding = draw(st.one_of(st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2))))
+        padding = draw(
+            st.one_of(st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2)))
+        )
     h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
     ph, pw = (0, 0) if isinstance(padding, str) else np.broadcast_to(padding, 2)
     dh, dw = np.broadcast_to(dilation, 2)

@@ -36,7 +36,9 @@ CONV_VALUE_ERRORS = [
 
 
 @pytest.mark.parametrize("fn", [conv2d, conv2d_naive], ids=["conv2d", "conv2d_naive"])
-@pytest.mark.parametrize("name,kwargs,words", CONV_VALUE_ERRORS, ids=[c[0] for c in CONV_VALUE_ERRORS])
+@pytest.mark.parametrize(
+    "name,kwargs,words", CONV_VALUE_ERRORS, ids=[c[0] for c in CONV_VALUE_ERRORS]
+)
 def test_conv2d_value_errors(fn, name, kwargs, words):
     args = dict(input=X, weight=W) | kwargs
     with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):

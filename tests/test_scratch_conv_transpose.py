@@ -61,8 +61,9 @@ def test_is_the_input_gradient_of_conv2d(stride, padding, dilation, rng):
     grad_input = conv2d_backward(g, x, w, stride=stride, padding=padding, dilation=dilation)[0]
     # output_padding recovers the rows that the strided convolution's floor dropped.
     op = tuple((n + 2 * padding - dilation * 2 - 1) % stride for n in x.shape[2:])
-    up = conv_transpose2d(g, w, stride=stride, padding=padding, output_padding=op,
-                          dilation=dilation)
+    up = conv_transpose2d(
+        g, w, stride=stride, padding=padding, output_padding=op, dilation=dilation
+    )
     assert_close(up, grad_input, tol=1e-12)
 
 

@@ -28,8 +28,12 @@ def test_fit_learns_the_digits_and_is_repeatable():
 
 
 @pytest.mark.parametrize(
-    "kwargs,words", [(dict(epochs=0), "epochs"), (dict(batch_size=0), "batch_size"),
-                     (dict(optimizer="lbfgs"), "optimizer")]
+    "kwargs,words",
+    [
+        (dict(epochs=0), "epochs"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(optimizer="lbfgs"), "optimizer"),
+    ],
 )
 def test_fit_rejects_bad_arguments(kwargs, words):
     with pytest.raises(ValueError, match=words):

@@ -43,14 +43,15 @@ class ConvGeometry:
 
     @property
     def padded_shape(self):
-        (t, b), (l, r) = self.pads
-        return (self.n, self.in_channels, self.in_size[0] + t + b, self.in_size[1] + l + r)
+        (top, bottom), (left, right) = self.pads
+        h, w = self.in_size
+        return (self.n, self.in_channels, h + top + bottom, w + left + right)
 
     def crop(self, xp: np.ndarray) -> np.ndarray:
         """Undo :meth:`pad`: the gradient that lands on padding belongs to no input pixel."""
-        (t, _), (l, _) = self.pads
+        (top, _), (left, _) = self.pads
         h, w = self.in_size
-        return xp[:, :, t : t + h, l : l + w]
+        return xp[:, :, top : top + h, left : left + w]
 
 
 def _padding_pairs(padding, kernel, stride, dilation):
@@ -75,9 +76,7 @@ def conv_geometry(x, weight, bias, stride, padding, dilation, groups) -> ConvGeo
     n, c, h, w = x.shape
     o, c_per_group, kh, kw = weight.shape
     if c % groups or o % groups:
-        raise ValueError(
-            f"groups={groups} must divide both in_channels={c} and out_channels={o}"
-        )
+        raise ValueError(f"groups={groups} must divide both in_channels={c} and out_channels={o}")
     if c_per_group * groups != c:
         raise ValueError(
             f"channel mismatch: input has {c} channels but weight {weight.shape} expects "
@@ -198,7 +197,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out[0] if unbatched else out
 
 
-def conv2d_backward(grad_output, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_backward(
+    grad_output, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
+):
     """Gradients of :func:`conv2d`: returns ``(grad_input, grad_weight, grad_bias)``.
 
     ``grad_output`` has the shape ``conv2d`` returned. ``grad_bias`` is ``None`` when ``bias`` is.
@@ -214,7 +215,9 @@ def conv2d_backward(grad_output, input, weight, bias=None, stride=1, padding=0, 
         gout, weight, geo.padded_shape, geo.kernel, geo.stride, geo.dilation, geo.groups
     )
     gx = geo.crop(gxp)
-    gw = conv_weight_grad_padded(gout, geo.pad(x), weight.shape, geo.stride, geo.dilation, geo.groups)
+    gw = conv_weight_grad_padded(
+        gout, geo.pad(x), weight.shape, geo.stride, geo.dilation, geo.groups
+    )
     gb = None if bias is None else gout.sum(axis=(0, 2, 3))
     return (gx[0] if unbatched else np.ascontiguousarray(gx)), gw, gb
 

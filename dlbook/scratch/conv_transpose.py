@@ -41,7 +41,7 @@ class TransposeGeometry:
 
     @property
     def full_shape(self):
-        """The output before cropping ``padding``: the size of the matching conv2d's padded input."""
+        """The output before ``padding`` is cropped: the matching conv2d's padded input."""
         (ph, pw), (oh, ow) = self.padding, self.out
         return (self.n, self.out_channels, oh + 2 * ph, ow + 2 * pw)
 
@@ -64,7 +64,7 @@ def _prepare(input, weight, bias, stride, padding, output_padding, groups, dilat
     if weight.shape[0] != c:
         raise ValueError(
             f"channel mismatch: input has {c} channels but weight {weight.shape} expects "
-            f"{weight.shape[0]} (the weight of a transposed convolution is (C_in, C_out/groups, kH, kW))"
+            f"{weight.shape[0]} (a transposed convolution's weight is (C_in, C_out/groups, kH, kW))"
         )
     if c % groups:
         raise ValueError(f"groups={groups} must divide in_channels={c}")
@@ -121,7 +121,14 @@ def conv_transpose2d(
 
 
 def conv_transpose2d_backward(
-    grad_output, input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+    grad_output,
+    input,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
     dilation=1,
 ):
     """Gradients of :func:`conv_transpose2d`: ``(grad_input, grad_weight, grad_bias)``.
@@ -134,7 +141,9 @@ def conv_transpose2d_backward(
     )
     gout = _check_grad_output(grad_output, unbatched, (geo.n, geo.out_channels, *geo.out), x.dtype)
     gp = geo.pad(gout)
-    gx = conv_forward_padded(gp, weight, geo.kernel, geo.stride, geo.dilation, geo.in_size, geo.groups)
+    gx = conv_forward_padded(
+        gp, weight, geo.kernel, geo.stride, geo.dilation, geo.in_size, geo.groups
+    )
     gw = conv_weight_grad_padded(x, gp, weight.shape, geo.stride, geo.dilation, geo.groups)
     gb = None if bias is None else gout.sum(axis=(0, 2, 3))
     return (gx[0] if unbatched else gx), gw, gb

@@ -92,7 +92,8 @@ def gradcheck(
     kwargs = {} if kwargs is None else dict(kwargs)
     args = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args]
     arrays = [
-        i for i, a in enumerate(args)
+        i
+        for i, a in enumerate(args)
         if isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.floating)
     ]
     if differentiable is None:
