@@ -57,3 +57,12 @@ def test_device_is_a_real_torch_device():
     dev = dlbook.device()
     assert isinstance(dev, torch.device) and dev.type in {"cuda", "mps", "cpu"}
     assert torch.ones(2, device=dev).sum().item() == 2.0
+
+
+def test_submodules_load_on_first_use():
+    import dlbook as top
+
+    assert top.shapes.conv_output_size(28, 5) == 24
+    assert callable(top.scratch.conv2d)
+    with pytest.raises(AttributeError, match="nope"):
+        top.nope  # noqa: B018
