@@ -114,11 +114,16 @@ def matching_output_padding(input_hw, kernel_size, stride=1, padding=0, dilation
 
     A strided convolution ignores the last ``(H + 2p - d(k - 1) - 1) mod s`` rows of its padded
     input, so several input sizes share one output size; this remainder is the output padding that
-    picks ``H`` among them. Returns a pair ``(op_h, op_w)``, each smaller than the stride.
+    picks ``H`` among them. Returns an int for an int ``input_hw``, else a pair ``(op_h, op_w)``;
+    each is smaller than the stride.
+
+    >>> matching_output_padding(8, 3, stride=2, padding=1)  # 7 and 8 both give 4; 8 needs 1
+    1
     """
     kernel = _pair(kernel_size, "kernel_size", 1)
     size, _, stride, padding, dilation = _geometry(input_hw, kernel, stride, padding, dilation)
-    return tuple(
+    pads = tuple(
         (n + 2 * p - d * (k - 1) - 1) % s
         for n, k, s, p, d in zip(size, kernel, stride, padding, dilation)
     )
+    return pads if isinstance(input_hw, (tuple, list)) else pads[0]
