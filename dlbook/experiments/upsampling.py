@@ -1,0 +1,307 @@
+"""Checkerboard artifacts, measured and trained away: the Transposed convolution experiment.
+
+* :func:`checkerboard_contrast` measures a checkerboard: how much the four 2×2 phases of an image
+  differ in mean brightness.
+* :func:`constant_transposed` and :func:`resize_conv` upsample a photograph by 2 with fixed
+  weights, a transposed convolution with a constant kernel and a resize-convolution.
+* :func:`photo_tiles`, :func:`make_layer` and :func:`train_upsamplers` learn one-channel stride-2
+  upsampling layers on tiles of photographs and track their checkerboard while they train;
+  :func:`psnr` scores them.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+
+from dlbook.data import Split, load_image
+from dlbook.scratch import conv2d, conv_transpose2d
+
+__all__ = [
+    "KINDS",
+    "checkerboard_contrast",
+    "constant_transposed",
+    "resize_conv",
+    "psnr",
+    "photo_tiles",
+    "make_layer",
+    "flat_contrast",
+    "UpsamplingRun",
+    "train_upsamplers",
+]
+
+# The learned layers the experiment compares, by the names the chapter prints.
+KINDS = ("transposed k=3", "transposed k=4", "resize-conv")
+BASELINE = "bilinear (fixed)"
+
+
+def _int_at_least(value, name, low):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return int(value)
+
+
+def _image(img):
+    img = np.asarray(img, dtype=np.float64)
+    if img.ndim != 2:
+        raise ValueError(f"img must be a 2-D (H, W) image, got shape {img.shape}")
+    return img
+
+
+def checkerboard_contrast(u, border: int = 4):
+    r"""How much the four 2×2 phases of ``u`` differ: 0 for no checkerboard at all.
+
+    ``u`` is ``(..., H, W)``; the contrast is taken over the last two axes, away from a ``border``
+    of pixels on every side (an upsampling layer's border has an artifact of its own). With
+    :math:`m_{ab}` the mean of the phase ``u[..., a::2, b::2]``, :math:`a, b \in \{0, 1\}`,
+
+    .. math::
+        \text{contrast} = \frac{\operatorname{std}_{ab} m_{ab}}{|\operatorname{mean}_{ab} m_{ab}|}
+        = \sqrt{E_\text{Nyquist} / E_\text{DC}}
+
+    (population std). The second form holds when the cropped size is even: the energy of the
+    discrete Fourier transform at :math:`(\pi, 0)`, :math:`(0, \pi)` and :math:`(\pi, \pi)`,
+    over the energy at frequency zero. Returns a float64 array of shape ``(...)``.
+    """
+    u = np.asarray(u, dtype=np.float64)
+    border = _int_at_least(border, "border", 0)
+    if u.ndim < 2:
+        raise ValueError(f"u must have at least 2 dimensions (H, W), got shape {u.shape}")
+    h, w = u.shape[-2:]
+    if min(h, w) - 2 * border < 2:
+        raise ValueError(f"border={border} leaves less than 2×2 of a {h}×{w} image")
+    u = u[..., border : h - border, border : w - border]
+    phases = np.stack([u[..., a::2, b::2].mean(axis=(-2, -1)) for a in (0, 1) for b in (0, 1)])
+    return phases.std(axis=0) / np.abs(phases.mean(axis=0))
+
+
+def constant_transposed(img, kernel_size: int, padding=0, output_padding=0, stride: int = 2):
+    """``conv_transpose2d`` of an ``(H, W)`` image with a constant ``kernel_size``² kernel.
+
+    Every weight is :math:`s^2/k^2`, so the *average* gain over the output is 1 and only the
+    uneven overlap of the stamps is left to see. Returns the ``(H_out, W_out)`` image, with
+    ``H_out = (H - 1)s - 2p + k + output_padding``.
+    """
+    img = _image(img)
+    kernel_size = _int_at_least(kernel_size, "kernel_size", 1)
+    stride = _int_at_least(stride, "stride", 1)
+    kernel = np.full((1, 1, kernel_size, kernel_size), stride**2 / kernel_size**2)
+    out = conv_transpose2d(
+        img[None, None], kernel, stride=stride, padding=padding, output_padding=output_padding
+    )
+    return out[0, 0]
+
+
+def resize_conv(img, mode: str = "nearest"):
+    """Resize an ``(H, W)`` image by 2 (``mode`` 'nearest' or 'bilinear'), then a 3×3 box blur.
+
+    The resize is ``torch.nn.functional.interpolate``; the blur is :func:`dlbook.scratch.conv2d`
+    with padding 1 and every weight 1/9. Returns the ``(2H, 2W)`` image.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    img = _image(img)
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"mode must be 'nearest' or 'bilinear', got {mode!r}")
+    resized = F.interpolate(torch.tensor(img[None, None]), scale_factor=2, mode=mode).numpy()
+    return conv2d(resized, np.full((1, 1, 3, 3), 1 / 9), padding=1)[0, 0]
+
+
+def psnr(pred, target, border: int = 0) -> float:
+    r"""Peak signal-to-noise ratio in dB for images in [0, 1]: :math:`10 \log_{10}(1/\text{MSE})`.
+
+    ``pred`` and ``target`` are tensors (or arrays) of one shape ``(..., H, W)``; the mean squared
+    error is over every entry, away from ``border`` pixels on every side. Identical images give
+    ``inf``; each halving of the error's amplitude adds about 6 dB.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    pred, target = torch.as_tensor(pred), torch.as_tensor(target)
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"pred and target must have one shape, got {pred.shape} and {target.shape}"
+        )
+    if pred.ndim < 2:
+        raise ValueError(f"pred must have at least 2 dimensions (H, W), got {tuple(pred.shape)}")
+    border = _int_at_least(border, "border", 0)
+    h, w = pred.shape[-2:]
+    if min(h, w) <= 2 * border:
+        raise ValueError(f"border={border} leaves nothing of a {h}×{w} image")
+    inner = (..., slice(border, h - border), slice(border, w - border))
+    return 10 * torch.log10(1 / F.mse_loss(pred[inner], target[inner])).item()
+
+
+def photo_tiles(names=("camera", "brick", "grass", "gravel"), tile: int = 64, holdout: int = 4):
+    """Tiles of 512×512 photographs: 2×2-averaged inputs and full-size targets, as a ``Split``.
+
+    Each photograph is cut into ``(512 / tile)²`` tiles of ``tile × tile`` (the targets ``y``);
+    the inputs ``x`` are their 2×2 averages, ``tile/2 × tile/2``. Every ``holdout``-th tile goes to
+    the test set. Arrays are float32 ``(N, 1, H, W)`` in [0, 1]; ``y`` holds images, not labels.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    tile = _int_at_least(tile, "tile", 2)
+    holdout = _int_at_least(holdout, "holdout", 2)
+    if tile % 2 or 512 % tile:
+        raise ValueError(f"tile must be even and divide 512, got {tile}")
+    if not names:
+        raise ValueError("names must name at least one photograph")
+    n, tiles = 512 // tile, []
+    for name in names:
+        img = load_image(name, dtype=np.float32)
+        if img.shape != (512, 512):
+            raise ValueError(f"names must be 512×512 photographs, {name!r} is {img.shape}")
+        tiles.append(img.reshape(n, tile, n, tile).transpose(0, 2, 1, 3).reshape(-1, tile, tile))
+    high = torch.tensor(np.concatenate(tiles))[:, None]
+    low = F.avg_pool2d(high, 2)  # torch's rounding, so the chapter's numbers stay put
+    test = np.arange(len(high)) % holdout == 0
+    high, low = high.numpy(), low.numpy()
+    return Split(low[~test], high[~test], low[test], high[test])
+
+
+def make_layer(kind: str, seed: int = 0):
+    """A one-channel stride-2 upsampling layer, ``(N, 1, H, W) -> (N, 1, 2H, 2W)``.
+
+    ``kind`` is one of :data:`KINDS`: ``"transposed k=3"`` (``ConvTranspose2d``, padding 1,
+    output padding 1), ``"transposed k=4"`` (padding 1) or ``"resize-conv"`` (nearest resize,
+    then a 3×3 ``Conv2d`` with padding 1). Its weights are drawn after ``torch.manual_seed(seed)``.
+    """
+    import torch
+    from torch import nn
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    torch.manual_seed(seed)
+    if kind == "transposed k=3":
+        return nn.ConvTranspose2d(1, 1, 3, stride=2, padding=1, output_padding=1)
+    if kind == "transposed k=4":
+        return nn.ConvTranspose2d(1, 1, 4, stride=2, padding=1)
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(1, 1, 3, padding=1))
+
+
+def flat_contrast(upsample, size: int = 32, device=None) -> float:
+    """:func:`checkerboard_contrast` of ``upsample``'s response to a flat grey ``size``² input.
+
+    A flat input has no phases of its own, so any checkerboard in the response is the layer's.
+    ``upsample`` is a module or any function of an ``(1, 1, size, size)`` tensor.
+    """
+    import torch
+
+    size = _int_at_least(size, "size", 5)  # doubled, 10: a 2×2 interior inside the 4-pixel border
+    flat = torch.full((1, 1, size, size), 0.5, device=device)
+    with torch.no_grad():
+        return float(checkerboard_contrast(upsample(flat).cpu().numpy()[0, 0]))
+
+
+@dataclass
+class UpsamplingRun:
+    """What :func:`train_upsamplers` measured.
+
+    ``scores[kind]`` has ``psnr`` and ``interior`` (held-out PSNR in dB, the whole tile and away
+    from a 4-pixel border) and ``init`` and ``final`` (flat-input contrast, a fraction);
+    ``curves[kind]`` is the flat-input contrast at steps 0, ``every``, ``2·every``, ... ``≤ steps``.
+    The fixed bilinear baseline is scored under ``"bilinear (fixed)"``, with ``init`` NaN.
+    """
+
+    steps: int
+    every: int
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    layers: dict = field(default_factory=dict)
+
+    def first_step_below(self, threshold: float) -> dict[str, int | None]:
+        """The first recorded step at which each layer's contrast is below ``threshold``."""
+        return {
+            kind: next((i * self.every for i, c in enumerate(curve) if c < threshold), None)
+            for kind, curve in self.curves.items()
+        }
+
+    def table(self) -> str:
+        """The scores as a text table, contrasts in percent."""
+        lines = [
+            f"{'':17} {'held-out PSNR (dB)':>19} {'flat-input contrast (%)':>25}",
+            f"{'':17} {'whole':>8} {'interior':>10} {'at init':>13} {'trained':>11}",
+        ]
+        for kind, r in self.scores.items():
+            init = "-" if np.isnan(r["init"]) else f"{100 * r['init']:.2f}"
+            psnrs = f"{r['psnr']:8.2f} {r['interior']:10.2f}"
+            lines.append(f"{kind:17} {psnrs} {init:>13} {100 * r['final']:11.3f}")
+        return "\n".join(lines)
+
+
+def train_upsamplers(
+    data: Split, kinds=KINDS, steps=300, every=20, batch_size=16, lr=0.03, device=None, seed=0
+) -> UpsamplingRun:
+    """Train each layer of ``kinds`` (:func:`make_layer`) to map ``data.x`` to ``data.y``.
+
+    Adam with learning rate ``lr`` on the mean squared error, ``steps`` steps of ``batch_size``
+    tiles drawn with replacement from a generator seeded with ``seed``, the same for every layer.
+    Every ``every`` steps the flat-input contrast (:func:`flat_contrast`) is recorded. Returns an
+    :class:`UpsamplingRun` with the held-out scores, including fixed bilinear interpolation.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from dlbook.devices import device as best_device
+
+    steps = _int_at_least(steps, "steps", 1)
+    every = _int_at_least(every, "every", 1)
+    batch_size = _int_at_least(batch_size, "batch_size", 1)
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    if not kinds or any(kind not in KINDS for kind in kinds):
+        raise ValueError(f"kinds must be a non-empty selection of {KINDS}, got {kinds!r}")
+    device = best_device() if device is None else torch.device(device)
+    x_train, y_train, x_test, y_test = (
+        torch.as_tensor(a).to(device)
+        for a in (data.x_train, data.y_train, data.x_test, data.y_test)
+    )
+    size = x_train.shape[-1]
+    run = UpsamplingRun(steps, every)
+    # One thread: these one-channel convolutions are tiny, and on 2 shared cores splitting them
+    # across 2 threads makes them several times slower, not faster.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for kind in kinds:
+            layer = make_layer(kind, seed).to(device)
+            opt = torch.optim.Adam(layer.parameters(), lr=lr)
+            batches = torch.Generator().manual_seed(seed)
+            curve = []
+            for step in range(steps + 1):
+                if step % every == 0:
+                    curve.append(flat_contrast(layer, size, device))
+                if step == steps:
+                    break
+                idx = torch.randint(0, len(x_train), (batch_size,), generator=batches)
+                loss = F.mse_loss(layer(x_train[idx]), y_train[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            with torch.no_grad():
+                pred = layer(x_test)
+            run.scores[kind] = dict(
+                psnr=psnr(pred, y_test),
+                interior=psnr(pred, y_test, border=4),
+                init=curve[0],
+                final=flat_contrast(layer, size, device),
+            )
+            run.curves[kind], run.layers[kind] = curve, layer
+    finally:
+        torch.set_num_threads(threads)
+
+    bilinear = partial(F.interpolate, scale_factor=2, mode="bilinear")
+    pred = bilinear(x_test)
+    run.scores[BASELINE] = dict(
+        psnr=psnr(pred, y_test),
+        interior=psnr(pred, y_test, border=4),
+        init=float("nan"),
+        final=flat_contrast(bilinear, size, device),
+    )
+    return run
