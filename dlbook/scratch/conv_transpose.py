@@ -22,6 +22,7 @@ from dlbook.scratch.conv import (
     conv_input_grad_padded,
     conv_weight_grad_padded,
 )
+from dlbook.scratch.im2col import pad_with_spare_row
 
 __all__ = ["conv_transpose2d", "conv_transpose2d_backward", "conv_transpose2d_naive"]
 
@@ -51,7 +52,7 @@ class TransposeGeometry:
 
     def pad(self, y: np.ndarray) -> np.ndarray:
         (ph, pw) = self.padding
-        return np.pad(y, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        return pad_with_spare_row(y, ((ph, ph), (pw, pw)))
 
 
 def _prepare(input, weight, bias, stride, padding, output_padding, groups, dilation):

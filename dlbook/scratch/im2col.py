@@ -11,13 +11,25 @@ grid size ``out`` explicitly, so that callers decide how many windows there are.
 *Wide grids.* ``conv2d`` itself asks for a grid as wide as the padded image when the stride along
 the width is 1. The extra windows run off the right edge into the next row (they are junk, and are
 dropped or multiplied by zero later), but every window row then becomes one long contiguous run of
-memory, and NumPy copies and adds long runs many times faster than 30-pixel pieces.
+memory, and NumPy copies and adds long runs many times faster than 30-pixel pieces. The padded
+image carries one spare zero row (:func:`pad_with_spare_row`) so that those reads stay inside it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+
+def pad_with_spare_row(x: np.ndarray, pads) -> np.ndarray:
+    """Zero-pad the last two axes of ``x`` by ``pads = ((top, bottom), (left, right))``, plus one
+    spare zero row at the bottom: ``(A, B, H, W) -> (A, B, top+H+bottom+1, left+W+right)``.
+    """
+    (top, bottom), (left, right) = pads
+    a, b, h, w = x.shape
+    xp = np.zeros((a, b, top + h + bottom + 1, left + w + right), dtype=x.dtype)
+    xp[:, :, top : top + h, left : left + w] = x
+    return xp
 
 
 def _reach(shape, kernel, stride, dilation, out) -> int:
@@ -50,33 +62,51 @@ def windows(xp: np.ndarray, kernel, stride, dilation, out) -> np.ndarray:
     )
 
 
-def im2col(xp: np.ndarray, kernel, stride, dilation, out, groups: int = 1) -> np.ndarray:
-    """Columns of shape ``(N, groups, C/groups * kh * kw, oh * ow)`` (a copy): the textbook layout,
-    one column matrix per image."""
+def im2col(xp: np.ndarray, kernel, stride, dilation, out, groups: int = 1, buffer=None):
+    """Columns of shape ``(N, groups, C/groups * kh * kw, oh * ow)`` (a copy): one column matrix
+    per image, its rows ordered (channel, kernel row, kernel column).
+
+    ``buffer``, if given, is an array of that shape to copy into, so that a loop over chunks of a
+    batch reuses one block of memory instead of asking for a new one each time.
+    """
     n, c = xp.shape[:2]
     view = windows(xp, kernel, stride, dilation, out)
-    return view.reshape(n, groups, (c // groups) * kernel[0] * kernel[1], out[0] * out[1])
+    shape = (n, groups, (c // groups) * kernel[0] * kernel[1], out[0] * out[1])
+    if buffer is None:
+        return view.reshape(shape)
+    np.copyto(buffer.reshape(view.shape), view)
+    return buffer.reshape(shape)
 
 
 def col2im(cols: np.ndarray, padded_shape, kernel, stride, dilation, out) -> np.ndarray:
-    """The adjoint of :func:`windows`: scatter-add columns back into a zero ``padded_shape`` array.
-
-    ``cols`` has shape ``(A, B, kh, kw, oh, ow)`` or any shape that reshapes to it. With a wide
-    grid the junk columns must be zero: they land on pixels of the next row.
+    """The adjoint of :func:`windows`: scatter-add columns back into a zero array of
+    ``padded_shape`` (plus the spare row, which a wide grid needs; crop it off as you crop the
+    padding). ``cols`` has shape ``(A, B, kh, kw, oh, ow)`` or any shape that reshapes to it.
     """
-    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out
     a, b, h, w = padded_shape
+    xp = np.zeros((a, b, h + 1, w), dtype=cols.dtype)
+    col2im_add(cols, xp, kernel, stride, dilation, out)
+    return xp
+
+
+def col2im_add(cols: np.ndarray, xp: np.ndarray, kernel, stride, dilation, out) -> None:
+    """Add the columns into ``xp`` in place: ``xp[a, b, y*sh + i*dh, x*sw + j*dw] += cols[a, b,
+    i, j, y, x]``. With a wide grid, the junk columns must be zero: they land on the next row."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out
+    a, b, h, w = xp.shape
+    if xp.strides[2] != w * xp.itemsize or xp.strides[3] != xp.itemsize:
+        raise ValueError("xp: each image plane must be C-contiguous")
+    if _reach(xp.shape, kernel, stride, dilation, out) >= h * w:
+        raise ValueError(f"out={out}: the columns would land past the padded input {xp.shape}")
     cols = cols.reshape(a, b, kh, kw, oh, ow)
-    # One spare row, so that a wide grid's last junk columns still land inside the buffer.
-    flat = np.zeros((a, b, (h + 1) * w), dtype=cols.dtype)
-    if _reach(padded_shape, kernel, stride, dilation, out) >= flat.shape[2]:
-        raise ValueError(f"out={out}: the columns would land past the padded input {padded_shape}")
-    e = flat.itemsize
+    e = xp.itemsize
     # One vectorized add per kernel tap (kh*kw of them) instead of a loop over windows. Within a
     # tap, no two windows share a pixel, so the in-place add through a strided view is exact.
+    planes = xp.reshape(a, b, h * w)
+    if not np.may_share_memory(planes, xp):
+        raise ValueError("xp: the image planes must be reshapeable in place")
     for i in range(kh):
         for j in range(kw):
-            start = flat[:, :, i * dh * w + j * dw :]
-            dest = as_strided(start, (a, b, oh, ow), (*flat.strides[:2], sh * w * e, sw * e))
+            start = planes[:, :, i * dh * w + j * dw :]
+            dest = as_strided(start, (a, b, oh, ow), (*xp.strides[:2], sh * w * e, sw * e))
             dest += cols[:, :, i, j]
-    return flat[:, :, : h * w].reshape(a, b, h, w)
