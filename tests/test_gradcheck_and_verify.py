@@ -66,3 +66,18 @@ def test_submodules_load_on_first_use():
     assert callable(top.scratch.conv2d)
     with pytest.raises(AttributeError, match="nope"):
         top.nope  # noqa: B018
+
+
+def test_scratch_never_imports_torch():
+    """dlbook.scratch is NumPy only: importing it (and running it) must not load torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np; import dlbook.scratch as s; "
+        "s.conv2d(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3))); "
+        "import dlbook.scratch.gradcheck, dlbook.scratch.matrix, dlbook.shapes; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
