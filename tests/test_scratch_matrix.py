@@ -113,13 +113,8 @@ def test_matching_output_padding():
         (dict(weight=[[1.0]]), "weight"),
         (dict(weight=np.ones((5, 5))), "weight"),  # larger than the 4x4 input
         (dict(input_hw=0), "input_hw"),
-        (dict(input_hw=(4, 4, 4)), "input_hw"),
-        (dict(input_hw=4.0), "input_hw"),
-        (dict(input_hw=True), "input_hw"),
         (dict(stride=0), "stride"),
-        (dict(stride=(1, 1.5)), "stride"),
         (dict(padding=-1), "padding"),
-        (dict(padding="same"), "padding"),
         (dict(dilation=0), "dilation"),
     ],
 )
@@ -133,3 +128,19 @@ def test_bad_arguments_raise_value_error(kwargs, name):
 def test_matching_output_padding_bad_kernel():
     with pytest.raises(ValueError, match="kernel_size"):
         matching_output_padding(8, 0, stride=2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(input_hw=(4, 4, 4)), "input_hw"),
+        (dict(input_hw=4.0), "input_hw"),
+        (dict(input_hw=True), "input_hw"),
+        (dict(stride=(1, 1.5)), "stride"),
+        (dict(padding="same"), "padding"),
+    ],
+)
+def test_arguments_of_the_wrong_kind_raise_type_error(kwargs, name):
+    args = dict(input_hw=(4, 4), weight=np.ones((3, 3))) | kwargs
+    with pytest.raises(TypeError, match=name):
+        conv2d_matrix(**args)

@@ -20,27 +20,11 @@ tests only; ``conv2d`` and ``conv_transpose2d`` never build it.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from dlbook.scratch._args import pair as _pair
+
 __all__ = ["conv2d_matrix", "matching_output_padding"]
-
-
-def _pair(value, name: str, minimum: int) -> tuple[int, int]:
-    """``value`` (an int or a pair of ints) as a pair, each at least ``minimum``."""
-    ints = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-    if ints:
-        value = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2:
-        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
-            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-        value = (int(value[0]), int(value[1]))
-    else:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if min(value) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return value
 
 
 def _geometry(input_hw, kernel, stride, padding, dilation):
