@@ -16,19 +16,10 @@ import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 
 from dlbook.scratch import conv2d, conv2d_backward, conv2d_naive
+from dlbook.timing import best_time
 
 BUDGET = {np.float32: 2.0, np.float64: 1.0}
 SHAPE = dict(n=32, c_in=16, c_out=32, size=32, k=3, padding=1)
-
-
-def _best(fn, repeats: int) -> float:
-    fn()  # warm up: allocations, BLAS thread start
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def _interleaved(fns: dict, repeats: int, rounds: int = 5) -> dict:
@@ -37,7 +28,7 @@ def _interleaved(fns: dict, repeats: int, rounds: int = 5) -> dict:
     best = {k: float("inf") for k in fns}
     for _ in range(rounds):
         for k, fn in fns.items():
-            best[k] = min(best[k], _best(fn, repeats))
+            best[k] = min(best[k], best_time(fn, repeats))
     return best
 
 
@@ -101,7 +92,7 @@ def naive_speedup(threads: int = 2) -> dict:
         t0 = time.perf_counter()
         slow = conv2d_naive(x, w, padding=s["padding"])
         naive = time.perf_counter() - t0
-        fast = _best(lambda: conv2d(x, w, padding=s["padding"]), 10)
+        fast = best_time(lambda: conv2d(x, w, padding=s["padding"]), 10)
     assert np.allclose(slow, conv2d(x, w, padding=s["padding"]))
     return dict(naive_s=naive, vectorized_ms=fast * 1e3, speedup=naive / fast)
 

@@ -20,6 +20,7 @@ _SUBMODULES = {
     "experiments",
     "scratch",
     "shapes",
+    "timing",
     "train",
     "verify",
     "viz",

@@ -81,3 +81,20 @@ def test_scratch_never_imports_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_best_time_takes_the_fastest_run():
+    import time
+
+    from dlbook.timing import best_time
+
+    calls = []
+
+    def sleepy():
+        calls.append(1)
+        time.sleep(0.02 if len(calls) == 2 else 0.001)  # the first timed call is slow
+
+    t = best_time(sleepy, repeat=3, warmup=1)
+    assert len(calls) == 4 and 0.001 <= t < 0.015
+    with pytest.raises(ValueError, match="repeat"):
+        best_time(sleepy, repeat=0)
