@@ -10,7 +10,7 @@ import importlib
 
 from dlbook.devices import device
 
-__all__ = ["device"]
+__all__ = ["device", "receptive_field", "effective_receptive_field"]
 __version__ = "0.1.0"
 
 _SUBMODULES = {
@@ -18,6 +18,8 @@ _SUBMODULES = {
     "devices",
     "env",
     "experiments",
+    "nets",
+    "receptive",
     "scratch",
     "shapes",
     "timing",
@@ -28,6 +30,8 @@ _SUBMODULES = {
 
 
 def __getattr__(name):
+    if name in ("receptive_field", "effective_receptive_field"):  # torch loads only when asked
+        return getattr(importlib.import_module("dlbook.receptive"), name)
     if name in _SUBMODULES:
         return importlib.import_module(f"dlbook.{name}")
     raise AttributeError(f"module 'dlbook' has no attribute {name!r}")
