@@ -1,25 +1,47 @@
-"""One PyTorch fit loop for the whole book: device placement, seeding and a history per epoch.
+"""One PyTorch fit loop for the whole book.
 
-Later chapters add to it (progress bars, early stopping, checkpoints); the signature only grows
-keyword arguments, so that earlier chapters keep working.
+:func:`fit` puts the model and the data on a device, seeds everything, trains with cross-entropy
+and records loss and accuracy after every epoch in a :class:`History`. Options, all off by
+default so that early chapters see the plain loop:
+
+* ``progress=True``: a tqdm bar (a notebook widget in Jupyter, plain text in a terminal);
+* ``val_fraction``: hold out part of the training set, and watch it;
+* ``patience``: early stopping on the validation loss (or the test loss when there is no
+  validation set), restoring the best weights;
+* ``clip_grad_norm`` / ``clip_grad_value``: gradient clipping;
+* ``checkpoint``: a file that always holds the best weights so far, written with
+  :func:`save_checkpoint` and read back with :func:`load_checkpoint` (``weights_only=True``).
 """
 
 from __future__ import annotations
 
+import copy
+import math
+import os
 import random
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["History", "seed_everything", "evaluate", "fit"]
+__all__ = [
+    "History",
+    "seed_everything",
+    "evaluate",
+    "fit",
+    "save_checkpoint",
+    "load_checkpoint",
+]
 
 
 @dataclass
 class History:
-    """Per-epoch records: train_loss, train_acc, test_loss, test_acc and seconds."""
+    """Per-epoch records (train_loss, train_acc, [val_loss, val_acc,] test_loss, test_acc,
+    seconds), and how the run ended."""
 
     rows: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None  # 1-based; set when early stopping or checkpoints watch a loss
+    stopped_early: bool = False
 
     def __getitem__(self, key: str) -> list[float]:
         return [row[key] for row in self.rows]
@@ -30,6 +52,32 @@ class History:
     @property
     def final(self) -> dict:
         return self.rows[-1] if self.rows else {}
+
+    def plot(self, save: str | os.PathLike | None = None, axes=None):
+        """Loss and accuracy curves, one panel each. Works outside Jupyter: pass ``save`` to
+        write a PNG, or call ``plt.show()`` yourself. Returns the figure."""
+        import matplotlib.pyplot as plt
+
+        if not self.rows:
+            raise ValueError("history: nothing to plot (no epochs were run)")
+        if axes is None:
+            fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+        fig = axes[0].figure
+        epochs = range(1, len(self) + 1)
+        for ax, what in zip(axes, ("loss", "acc")):
+            for part in ("train", "val", "test"):
+                key = f"{part}_{what}"
+                if key in self.rows[0]:
+                    ax.plot(epochs, self[key], marker="o", ms=3, label=part)
+            if self.best_epoch is not None:
+                ax.axvline(self.best_epoch, color="gray", ls=":", lw=1, label="best")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("cross-entropy" if what == "loss" else "accuracy")
+            ax.legend()
+        fig.tight_layout()
+        if save is not None:
+            fig.savefig(save, dpi=100)
+        return fig
 
 
 def seed_everything(seed: int) -> None:
@@ -56,6 +104,8 @@ def evaluate(model, x, y, device=None, batch_size: int = 512) -> tuple[float, fl
 
     from dlbook.devices import device as best_device
 
+    if len(x) == 0:
+        raise ValueError("x: cannot evaluate on an empty set")
     device = best_device() if device is None else torch.device(device)
     was_training = model.training
     model.eval()
@@ -70,44 +120,118 @@ def evaluate(model, x, y, device=None, batch_size: int = 512) -> tuple[float, fl
     return total_loss / len(x), correct / len(x)
 
 
+def save_checkpoint(path, model, epoch: int | None = None, history: History | None = None):
+    """Write the model's weights (and, optionally, the epoch and the history so far) to ``path``,
+    atomically: a reader never finds half a file."""
+    import torch
+
+    state = {"model": model.state_dict(), "epoch": epoch}
+    if history is not None:
+        state["history"] = [dict(r) for r in history.rows]
+    tmp = f"{os.fspath(path)}.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path, model=None, device=None) -> dict:
+    """Read a checkpoint with ``torch.load(..., weights_only=True)``, which unpickles tensors and
+    plain containers only, never arbitrary objects. Loads the weights into ``model`` if given."""
+    import torch
+
+    state = torch.load(path, map_location=device or "cpu", weights_only=True)
+    if model is not None:
+        model.load_state_dict(state["model"])
+    return state
+
+
+def _make_optimizer(optimizer, params, lr, weight_decay):
+    import torch
+
+    if optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    if callable(optimizer):  # e.g. lambda p: torch.optim.RMSprop(p, lr=1e-3)
+        return optimizer(params)
+    raise ValueError(
+        f"optimizer must be 'adam', 'adamw', 'sgd' or a callable params -> optimizer, "
+        f"got {optimizer!r}"
+    )
+
+
+def _check(name, value, low, high=math.inf, allow_none=True):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value < high:
+        raise ValueError(f"{name} must be a number in [{low}, {high}), got {value!r}")
+
+
+def _split_validation(data, val_fraction, seed):
+    """Carve a validation set off the end of a seeded shuffle of the training set."""
+    n = len(data.x_train)
+    n_val = int(round(n * val_fraction))
+    if not 0 < n_val < n:
+        raise ValueError(f"val_fraction={val_fraction} leaves no validation or no training data")
+    order = np.random.default_rng(seed).permutation(n)
+    tr, va = order[: n - n_val], order[n - n_val :]
+    return (data.x_train[tr], data.y_train[tr]), (data.x_train[va], data.y_train[va])
+
+
 def fit(
     model,
     data,
     epochs: int = 10,
     lr: float = 1e-3,
     batch_size: int = 64,
-    optimizer: str = "adam",
+    optimizer="adam",
     weight_decay: float = 0.0,
     device=None,
     seed: int = 0,
+    *,
+    progress: bool = False,
+    val_fraction: float = 0.0,
+    patience: int | None = None,
+    clip_grad_norm: float | None = None,
+    clip_grad_value: float | None = None,
+    checkpoint=None,
 ):
     """Train ``model`` with cross-entropy on ``data`` (a :class:`dlbook.data.Split`).
 
-    ``optimizer`` is ``"adam"`` or ``"sgd"`` (with momentum 0.9). Returns a :class:`History` with
-    the training and test loss and accuracy after every epoch.
+    ``optimizer`` is ``"adam"``, ``"adamw"``, ``"sgd"`` (momentum 0.9) or a callable that takes
+    the parameters and returns a ``torch.optim`` optimizer. See the module docstring for the
+    options. Returns a :class:`History`; with ``patience`` the model ends with its best weights.
     """
     import torch
     import torch.nn.functional as F
 
     from dlbook.devices import device as best_device
 
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    _check("val_fraction", val_fraction, 0.0, 1.0, allow_none=False)
+    if patience is not None and (not isinstance(patience, int) or patience < 1):
+        raise ValueError(f"patience must be an int >= 1 or None, got {patience!r}")
+    for name, v in (("clip_grad_norm", clip_grad_norm), ("clip_grad_value", clip_grad_value)):
+        if v is not None and not v > 0:
+            raise ValueError(f"{name} must be > 0 or None, got {v!r}")
     device = best_device() if device is None else torch.device(device)
     seed_everything(seed)
     model.to(device)
-    if optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    elif optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    opt = _make_optimizer(optimizer, model.parameters(), lr, weight_decay)
+    if val_fraction:
+        (xt, yt), val = _split_validation(data, val_fraction, seed)
     else:
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
-    x_train, y_train = _tensors(data.x_train, data.y_train, device)
+        (xt, yt), val = (data.x_train, data.y_train), None
+    x_train, y_train = _tensors(xt, yt, device)
+    watch = "val_loss" if val is not None else "test_loss"
     generator = torch.Generator().manual_seed(seed)
-    history = History()
-    for _ in range(epochs):
+    history, best, best_state, waited = History(), math.inf, None, 0
+    bar = _progress_bar(epochs, progress)
+    for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         model.train()
         order = torch.randperm(len(x_train), generator=generator).to(device)
@@ -116,16 +240,43 @@ def fit(
             loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
             opt.zero_grad()
             loss.backward()
+            if clip_grad_value is not None:
+                torch.nn.utils.clip_grad_value_(model.parameters(), clip_grad_value)
+            if clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
             opt.step()
-        train_loss, train_acc = evaluate(model, data.x_train, data.y_train, device)
-        test_loss, test_acc = evaluate(model, data.x_test, data.y_test, device)
-        history.rows.append(
-            dict(
-                train_loss=train_loss,
-                train_acc=train_acc,
-                test_loss=test_loss,
-                test_acc=test_acc,
-                seconds=time.perf_counter() - start,
-            )
-        )
+        row = {}
+        row["train_loss"], row["train_acc"] = evaluate(model, xt, yt, device)
+        if val is not None:
+            row["val_loss"], row["val_acc"] = evaluate(model, *val, device)
+        row["test_loss"], row["test_acc"] = evaluate(model, data.x_test, data.y_test, device)
+        row["seconds"] = time.perf_counter() - start
+        history.rows.append(row)
+        if bar is not None:
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", acc=f"{row[watch[:-4] + 'acc']:.3f}")
+            bar.update()
+        if patience is None and checkpoint is None:
+            continue
+        if row[watch] < best:
+            best, waited, history.best_epoch = row[watch], 0, epoch
+            best_state = copy.deepcopy(model.state_dict())
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, model, epoch, history)
+        else:
+            waited += 1
+            if patience is not None and waited >= patience:
+                history.stopped_early = epoch < epochs
+                break
+    if bar is not None:
+        bar.close()
+    if patience is not None and best_state is not None:
+        model.load_state_dict(best_state)
     return history
+
+
+def _progress_bar(epochs, progress):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm  # a widget in Jupyter, text elsewhere
+
+    return tqdm(total=epochs, unit="epoch", desc="fit")
