@@ -1,0 +1,315 @@
+r"""Activation functions from scratch, each beside its backward pass.
+
+Every function works elementwise on an array of any shape (softmax and its kin along ``dim``) and
+mirrors ``torch.nn.functional``. Each backward is the chain rule with the local derivative:
+``grad_input = grad_output * f'(input)``. At a kink we pick the one-sided derivative torch picks:
+``relu'(0) = 0``, ``leaky_relu'(0) = negative_slope`` and ``elu'(0) = alpha``.
+
+Two functions are written for stability, and the book shows why:
+
+* :func:`sigmoid` never computes ``exp`` of a large positive number, so ``sigmoid(-800)`` is 0
+  with no overflow warning.
+* :func:`softmax`, :func:`log_softmax` and :func:`logsumexp` subtract the maximum first (the
+  log-sum-exp trick): :math:`\log \sum_j e^{x_j} = m + \log \sum_j e^{x_j - m}`, every
+  :math:`e^{x_j - m} \le 1`. :func:`softmax_naive` is the textbook formula that overflows; it is
+  here only to show that, and nothing else uses it.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+from scipy import special
+
+from dlbook.scratch import _args
+
+__all__ = [
+    "relu",
+    "relu_backward",
+    "sigmoid",
+    "sigmoid_backward",
+    "tanh",
+    "tanh_backward",
+    "leaky_relu",
+    "leaky_relu_backward",
+    "elu",
+    "elu_backward",
+    "gelu",
+    "gelu_backward",
+    "silu",
+    "silu_backward",
+    "softmax",
+    "softmax_backward",
+    "softmax_naive",
+    "log_softmax",
+    "log_softmax_backward",
+    "logsumexp",
+    "logsumexp_backward",
+]
+
+
+# --- argument checks, shared with linear.py and losses.py -----------------------------------------
+
+
+def any_float_array(x, name: str) -> np.ndarray:
+    """Check that ``x`` is a floating NumPy array; any number of dimensions is fine.
+
+    A NumPy scalar counts as a 0-D array: arithmetic on 0-D arrays gives one, so a 0-D result
+    can be passed straight back in. A Python float does not: it has no dtype to preserve.
+    """
+    if isinstance(x, np.generic):
+        x = np.asarray(x)
+    return _args.float_array(x, name, (np.ndim(x),))
+
+
+def real(value, name: str) -> float:
+    """A plain Python float: a NumPy float64 scalar would silently upcast a float32 input."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return float(value)
+
+
+def check_grad_output(grad_output, shape: tuple, dtype) -> np.ndarray:
+    """``grad_output`` must have the forward output's shape and dtype."""
+    g = any_float_array(grad_output, "grad_output")
+    if g.shape != tuple(shape):
+        raise ValueError(f"grad_output must have the output's shape {tuple(shape)}, got {g.shape}")
+    if g.dtype != dtype:
+        raise TypeError(f"grad_output has dtype {g.dtype} but input has dtype {dtype}")
+    return g
+
+
+def _elementwise(grad_output, input):
+    x = any_float_array(input, "input")
+    return check_grad_output(grad_output, x.shape, x.dtype), x
+
+
+# --- elementwise activations ----------------------------------------------------------------------
+
+
+def relu(input):
+    r""":math:`\max(0, x)`. Mirrors ``torch.nn.functional.relu``. Any shape in, same shape out."""
+    x = any_float_array(input, "input")
+    return np.maximum(x, 0)
+
+
+def relu_backward(grad_output, input):
+    """``grad_output`` where ``input > 0``, else 0 (so 0 at the kink, as in torch)."""
+    g, x = _elementwise(grad_output, input)
+    return np.where(x > 0, g, 0)
+
+
+def sigmoid(input):
+    r""":math:`\sigma(x) = 1 / (1 + e^{-x})`, computed without overflow.
+
+    With :math:`z = e^{-|x|} \le 1`: :math:`\sigma(x) = 1/(1+z)` for :math:`x \ge 0` and
+    :math:`z/(1+z)` for :math:`x < 0`. The textbook formula computes :math:`e^{800}` for
+    :math:`x = -800` and overflows. Mirrors ``torch.sigmoid``.
+    """
+    x = any_float_array(input, "input")
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+def sigmoid_backward(grad_output, input):
+    r""":math:`\sigma'(x) = \sigma(x)(1 - \sigma(x))`: at most 1/4, and near 0 once it saturates."""
+    g, x = _elementwise(grad_output, input)
+    y = sigmoid(x)
+    return g * y * (1 - y)
+
+
+def tanh(input):
+    r""":math:`\tanh x = (e^x - e^{-x}) / (e^x + e^{-x})`. Mirrors ``torch.tanh``."""
+    return np.tanh(any_float_array(input, "input"))
+
+
+def tanh_backward(grad_output, input):
+    r""":math:`\tanh'(x) = 1 - \tanh^2 x`."""
+    g, x = _elementwise(grad_output, input)
+    y = np.tanh(x)
+    return g * (1 - y * y)
+
+
+def leaky_relu(input, negative_slope=0.01):
+    r""":math:`x` for :math:`x > 0`, else :math:`\text{negative\_slope} \cdot x`.
+    Mirrors ``torch.nn.functional.leaky_relu``."""
+    x, a = any_float_array(input, "input"), real(negative_slope, "negative_slope")
+    return np.where(x > 0, x, a * x)
+
+
+def leaky_relu_backward(grad_output, input, negative_slope=0.01):
+    """``grad_output`` where ``input > 0``, else ``negative_slope * grad_output`` (0 included)."""
+    g, x = _elementwise(grad_output, input)
+    return np.where(x > 0, g, real(negative_slope, "negative_slope") * g)
+
+
+def elu(input, alpha=1.0):
+    r""":math:`x` for :math:`x > 0`, else :math:`\alpha (e^x - 1)`.
+    Mirrors ``torch.nn.functional.elu``."""
+    x, a = any_float_array(input, "input"), real(alpha, "alpha")
+    # expm1 of min(x, 0): exact near 0, and no overflow in the branch np.where throws away.
+    return np.where(x > 0, x, a * np.expm1(np.minimum(x, 0)))
+
+
+def elu_backward(grad_output, input, alpha=1.0):
+    r"""1 for :math:`x > 0`, else :math:`\alpha e^x` (so :math:`\alpha` at 0, as in torch)."""
+    g, x = _elementwise(grad_output, input)
+    return np.where(x > 0, g, real(alpha, "alpha") * np.exp(np.minimum(x, 0)) * g)
+
+
+# Python floats, not NumPy scalars: those would upcast a float32 input.
+_SQRT_2, _SQRT_2_OVER_PI, _SQRT_2PI = math.sqrt(2), math.sqrt(2 / math.pi), math.sqrt(2 * math.pi)
+
+
+def _approximate(approximate):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+    return approximate
+
+
+def gelu(input, approximate="none"):
+    r""":math:`x \Phi(x) = \tfrac{x}{2}(1 + \operatorname{erf}(x/\sqrt2))`, or with
+    ``approximate='tanh'``: :math:`\tfrac{x}{2}(1 + \tanh(\sqrt{2/\pi}(x + 0.044715 x^3)))`.
+    Mirrors ``torch.nn.functional.gelu``."""
+    x = any_float_array(input, "input")
+    if _approximate(approximate) == "tanh":
+        return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1 + special.erf(x / _SQRT_2))
+
+
+def gelu_backward(grad_output, input, approximate="none"):
+    r""":math:`\Phi(x) + x \varphi(x)`, :math:`\varphi` the standard normal density (or the
+    derivative of the tanh formula)."""
+    g, x = _elementwise(grad_output, input)
+    if _approximate(approximate) == "tanh":
+        t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
+        inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner)
+    pdf = np.exp(-0.5 * x * x) / _SQRT_2PI
+    return g * (0.5 * (1 + special.erf(x / _SQRT_2)) + x * pdf)
+
+
+def silu(input):
+    r""":math:`x \sigma(x)`, also called swish. Mirrors ``torch.nn.functional.silu``."""
+    x = any_float_array(input, "input")
+    return x * sigmoid(x)
+
+
+def silu_backward(grad_output, input):
+    r""":math:`\sigma(x)(1 + x(1 - \sigma(x)))`."""
+    g, x = _elementwise(grad_output, input)
+    s = sigmoid(x)
+    return g * s * (1 + x * (1 - s))
+
+
+# --- softmax and its kin: along one dimension -----------------------------------------------------
+
+
+def _axis(dim, ndim: int) -> int:
+    """``dim`` as a non-negative axis; a 0-D array counts as 1-D, as in torch."""
+    if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"dim must be an int, got {dim!r}")
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise ValueError(f"dim must be in [{-n}, {n - 1}] for a {ndim}-D input, got {dim}")
+    return int(dim) % n
+
+
+def _along(input, dim):
+    x = any_float_array(input, "input")
+    return np.atleast_1d(x), _axis(dim, x.ndim)
+
+
+def _shifted(x: np.ndarray, axis: int) -> np.ndarray:
+    """``x - max(x)`` along ``axis``: every exponent is then at most 0, so nothing overflows."""
+    return x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+
+
+def softmax(input, dim):
+    r""":math:`\mathrm{softmax}(x)_i = e^{x_i - m} / \sum_j e^{x_j - m}`, :math:`m = \max_j x_j`,
+    along ``dim``. Subtracting :math:`m` changes nothing in exact arithmetic and keeps every
+    exponential in :math:`(0, 1]`. Mirrors ``torch.nn.functional.softmax``; any shape."""
+    x, axis = _along(input, dim)
+    e = np.exp(_shifted(x, axis))
+    return (e / e.sum(axis=axis, keepdims=True)).reshape(np.shape(input))
+
+
+def softmax_backward(grad_output, input, dim):
+    r"""The Jacobian :math:`\partial y_i/\partial x_j = y_i(\delta_{ij} - y_j)` applied to
+    ``grad_output``, without forming it: :math:`y \odot (g - \sum_j g_j y_j)`."""
+    g, _ = _elementwise(grad_output, input)
+    y = softmax(input, dim)
+    axis = _axis(dim, y.ndim)
+    g, y1 = np.atleast_1d(g), np.atleast_1d(y)
+    return (y1 * (g - np.sum(g * y1, axis=axis, keepdims=True))).reshape(y.shape)
+
+
+def softmax_naive(input, dim):
+    r"""The textbook :math:`e^{x_i} / \sum_j e^{x_j}`: UNSTABLE, kept only to show why.
+
+    :math:`e^{x}` overflows float64 past :math:`x \approx 709` (float32 past 88), and then
+    ``inf / inf`` gives ``nan`` with a RuntimeWarning. Use :func:`softmax` everywhere else.
+    """
+    x, axis = _along(input, dim)
+    e = np.exp(x)
+    return (e / e.sum(axis=axis, keepdims=True)).reshape(np.shape(input))
+
+
+def log_softmax(input, dim):
+    r""":math:`\log \mathrm{softmax}(x)_i = (x_i - m) - \log \sum_j e^{x_j - m}`, never
+    :math:`\log` of an underflowed 0. Mirrors ``torch.nn.functional.log_softmax``."""
+    x, axis = _along(input, dim)
+    z = _shifted(x, axis)
+    with np.errstate(divide="ignore"):  # only an empty dim sums to 0, and then z is empty too
+        log_total = np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    return (z - log_total).reshape(np.shape(input))
+
+
+def log_softmax_backward(grad_output, input, dim):
+    r""":math:`g - \mathrm{softmax}(x) \sum_j g_j`."""
+    g, _ = _elementwise(grad_output, input)
+    y = log_softmax(input, dim)
+    axis = _axis(dim, y.ndim)
+    g, y1 = np.atleast_1d(g), np.atleast_1d(y)
+    return (g - np.exp(y1) * np.sum(g, axis=axis, keepdims=True)).reshape(y.shape)
+
+
+def logsumexp(input, dim, keepdim=False):
+    r""":math:`\log \sum_j e^{x_j} = m + \log \sum_j e^{x_j - m}` along ``dim`` (an int or a
+    tuple of ints). Mirrors ``torch.logsumexp``: an infinite maximum is not subtracted, so a row
+    of ``-inf`` gives ``-inf`` (a fully masked row), not ``nan``."""
+    x = any_float_array(input, "input")
+    axes, x1 = _axes(dim, x.ndim), np.atleast_1d(x)
+    m = np.max(x1, axis=axes, keepdims=True, initial=-np.inf)
+    m = np.where(np.isinf(m), 0, m)
+    with np.errstate(divide="ignore"):  # log(0) = -inf is the right answer for a -inf row
+        out = np.log(np.sum(np.exp(x1 - m), axis=axes, keepdims=True)) + m
+    return out.reshape(_reduced_shape(x.shape, axes, keepdim))
+
+
+def logsumexp_backward(grad_output, input, dim, keepdim=False):
+    r"""The gradient of log-sum-exp is softmax:
+    :math:`\partial\, \mathrm{lse}/\partial x_i = e^{x_i - \mathrm{lse}} = \mathrm{softmax}(x)_i`.
+    """
+    x = any_float_array(input, "input")
+    axes, x1 = _axes(dim, x.ndim), np.atleast_1d(x)
+    lse = logsumexp(x1, dim, keepdim=True)
+    g = check_grad_output(grad_output, _reduced_shape(x.shape, axes, keepdim), x.dtype)
+    return (g.reshape(lse.shape) * np.exp(x1 - lse)).reshape(x.shape)
+
+
+def _axes(dim, ndim: int) -> tuple[int, ...]:
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    axes = tuple(_axis(d, ndim) for d in dims)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"dim must not repeat a dimension, got {dim!r}")
+    return axes
+
+
+def _reduced_shape(shape: tuple, axes: tuple, keepdim: bool) -> tuple:
+    """A reduction's output shape: the reduced axes kept as size 1, or dropped."""
+    if keepdim:
+        return tuple(1 if i in axes else s for i, s in enumerate(shape))
+    return tuple(s for i, s in enumerate(shape) if i not in axes)
