@@ -1,0 +1,119 @@
+"""LeNet-5 trained on the digits twice: in NumPy with our own layers and optimizer, and in
+PyTorch. The two LeNet chapters and ``make bench`` call these, so the numbers in the book and the
+budgets in the benchmark come from the same runs.
+
+The digits are scikit-learn's 1,797 8x8 scans enlarged to 20x20 and centred on a 28x28 canvas,
+as MNIST's digits are (:func:`dlbook.data.load_digits` with ``size=28``); LeNet-5's first layer
+pads them to the 32x32 it was designed for.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["CONFIG", "Run", "train_numpy", "train_torch", "step_speed"]
+
+# Adam, with settings per layer plan: "classic" is the paper's (scaled tanh, average pooling),
+# trained alike in NumPy and in PyTorch; "modern" adds ReLU, max pooling and batch norm.
+CONFIG = {
+    "classic": dict(epochs=15, lr=2e-3, batch_size=32, seed=0),
+    "modern": dict(epochs=12, lr=1e-3, batch_size=16, seed=0),
+}
+
+
+@dataclass
+class Run:
+    """One training run: the model, its per-epoch history, and the wall time in seconds."""
+
+    model: object
+    history: object
+    seconds: float
+
+    @property
+    def test_acc(self) -> float:
+        return self.history.final["test_acc"]
+
+
+def _digits(data):
+    from dlbook.data import load_digits
+
+    return load_digits(size=28) if data is None else data
+
+
+def train_numpy(data=None, modern: bool = False, callback=None, **overrides) -> Run:
+    """LeNet-5 built from :mod:`dlbook.scratch.layers`, trained with
+    :class:`dlbook.scratch.optim.Adam` by :func:`dlbook.scratch.fit.fit` (float32). ``modern``
+    swaps in ReLU and max pooling (NumPy batch norm comes in part 5)."""
+    from dlbook.scratch import optim
+    from dlbook.scratch.fit import fit
+    from dlbook.scratch.nets import lenet5
+
+    cfg = {**CONFIG["modern" if modern else "classic"], **overrides}
+    data = _digits(data)
+    net = lenet5(input_size=28, modern=modern, rng=np.random.default_rng(cfg["seed"]))
+    opt = optim.Adam(net.params, lr=cfg["lr"])
+    start = time.perf_counter()
+    history = fit(net, data, opt, cfg["epochs"], cfg["batch_size"], cfg["seed"], callback=callback)
+    return Run(net, history, time.perf_counter() - start)
+
+
+def train_torch(data=None, modern: bool = False, device=None, **overrides) -> Run:
+    """:class:`dlbook.nets.LeNet5` (or, with ``modern``, :class:`dlbook.nets.LeNet5Modern`)
+    trained by :func:`dlbook.train.fit` on ``device`` (default: :func:`dlbook.device`)."""
+    import torch
+
+    from dlbook import nets
+    from dlbook.train import fit
+
+    cfg = {**CONFIG["modern" if modern else "classic"], **overrides}
+    data = _digits(data)
+    torch.manual_seed(cfg["seed"])
+    model = nets.lenet5(input_size=28, modern=modern)
+    start = time.perf_counter()
+    history = fit(
+        model, data, cfg["epochs"], cfg["lr"], cfg["batch_size"], device=device, seed=cfg["seed"]
+    )
+    return Run(model, history, time.perf_counter() - start)
+
+
+def step_speed(batch_size: int = 64, steps: int = 20, device=None) -> dict:
+    """Images per second of one training step (forward, backward, Adam update) of LeNet-5 at
+    28x28, in NumPy (float32) and in PyTorch on ``device`` (CPU by default, for a fair match)."""
+    import torch
+    import torch.nn.functional as F
+
+    from dlbook import nets
+    from dlbook.scratch import optim
+    from dlbook.scratch.fit import train_step
+    from dlbook.scratch.nets import lenet5
+
+    rng = np.random.default_rng(0)
+    x = rng.random((batch_size, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, batch_size)
+    net = lenet5(input_size=28, rng=rng)
+    opt = optim.Adam(net.params, lr=1e-3)
+    device = torch.device(device or "cpu")
+    model = nets.lenet5(input_size=28).to(device)
+    topt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+
+    def torch_step():
+        topt.zero_grad()
+        F.cross_entropy(model(xt), yt).backward()
+        topt.step()
+
+    out = {}
+    for name, step in (("numpy", lambda: train_step(net, opt, x, y)), ("torch", torch_step)):
+        step()  # warm up
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        out[name] = batch_size * steps / (time.perf_counter() - start)
+    return out
