@@ -1,0 +1,203 @@
+"""Two measurements behind the pooling chapter's claims.
+
+1. *Do pooling layers (global average pooling) replace fully connected layers to prevent
+   overfitting?* (Lin, Chen & Yan 2014). The same small conv trunk is trained on the digits with
+   different heads: a linear layer on the flattened map (``fc``), a two-layer fully connected head
+   (``mlp``), global average pooling then a linear layer (``gap``), Network in Network's 1×1
+   convolution then global average pooling (``nin``), and global *max* pooling then a linear
+   layer (``gmp``). Each reports its parameters and its train and test accuracy.
+2. *How much does pooling make a feature map invariant to small shifts?* :func:`shift_change`
+   measures how much a map changes when its input moves by a few pixels.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlbook.data import load_digits
+from dlbook.train import evaluate, seed_everything
+
+__all__ = ["HEADS", "build_model", "count_params", "HeadResult", "train", "run", "shift_change"]
+
+HEADS = {
+    "fc": "flatten → linear",
+    "mlp": "flatten → linear 128 → ReLU → linear",
+    "gap": "global average pool → linear",
+    "nin": "1×1 conv → global average pool",
+    "gmp": "global max pool → linear",
+}
+
+
+def build_model(head: str = "gap", channels=(8, 16, 32), size: int = 8, classes: int = 10):
+    """A conv trunk and a classifier head, as ``nn.Sequential(trunk=..., head=...)``.
+
+    Trunk: conv3×3 → ReLU → conv3×3 → ReLU → max pool 2×2 → conv3×3 → ReLU (padding 1), which
+    maps ``(N, 1, size, size)`` to ``(N, channels[-1], size/2, size/2)``. Head: one of
+    :data:`HEADS`; the result maps to ``(N, classes)`` logits.
+    """
+    from torch import nn
+
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {tuple(HEADS)}, got {head!r}")
+    c1, c2, c3 = channels
+    trunk = nn.Sequential(
+        nn.Conv2d(1, c1, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(c1, c2, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c2, c3, 3, padding=1),
+        nn.ReLU(),
+    )
+    flat = c3 * (size // 2) ** 2
+    heads = {
+        "fc": lambda: [nn.Flatten(), nn.Linear(flat, classes)],
+        "mlp": lambda: [nn.Flatten(), nn.Linear(flat, 128), nn.ReLU(), nn.Linear(128, classes)],
+        "gap": lambda: [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c3, classes)],
+        "nin": lambda: [nn.Conv2d(c3, classes, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten()],
+        "gmp": lambda: [nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c3, classes)],
+    }
+    return nn.Sequential(OrderedDict(trunk=trunk, head=nn.Sequential(*heads[head]())))
+
+
+def count_params(module) -> int:
+    """The number of trainable numbers in a torch module."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+@dataclass
+class HeadResult:
+    """One head's runs, one entry per seed; ``curves`` hold test accuracy at ``checkpoints``."""
+
+    head: str
+    params: int
+    head_params: int
+    train_acc: list[float]
+    test_acc: list[float]
+    checkpoints: list[int]
+    curves: list[list[float]]
+
+    @property
+    def train(self) -> float:
+        return float(np.mean(self.train_acc))
+
+    @property
+    def test(self) -> float:
+        return float(np.mean(self.test_acc))
+
+    @property
+    def gap(self) -> float:
+        """Mean train accuracy minus mean test accuracy: the generalization gap."""
+        return self.train - self.test
+
+    @property
+    def test_std(self) -> float:
+        return float(np.std(self.test_acc))
+
+
+def train(model, data, epochs=40, lr=1e-2, batch_size=128, seed=0, eval_every=5, device=None):
+    """Adam on cross-entropy, as :func:`dlbook.train.fit` does, but evaluated only every
+    ``eval_every`` epochs: on this small a network, evaluating both sets after every epoch costs
+    as much as training. Returns ``(checkpoints, test accuracies there, final train accuracy)``.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from dlbook.devices import device as best_device
+
+    device = best_device() if device is None else torch.device(device)
+    seed_everything(seed)
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    x = torch.as_tensor(data.x_train, device=device)
+    y = torch.as_tensor(data.y_train, device=device)
+    generator = torch.Generator().manual_seed(seed)
+    checkpoints, curve = [], []
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = torch.randperm(len(x), generator=generator).to(device)
+        for i in range(0, len(order), batch_size):
+            idx = order[i : i + batch_size]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if epoch % eval_every == 0 or epoch == epochs:
+            checkpoints.append(epoch)
+            curve.append(evaluate(model, data.x_test, data.y_test, device)[1])
+    return checkpoints, curve, evaluate(model, data.x_train, data.y_train, device)[1]
+
+
+def run(
+    heads=("fc", "mlp", "gap"),
+    seeds=(0, 1, 2),
+    epochs: int = 40,
+    lr: float = 1e-2,
+    batch_size: int = 128,
+    test_fraction: float = 0.75,
+    eval_every: int = 5,
+    device=None,
+    threads: int | None = 1,
+) -> list[HeadResult]:
+    """Train every head with every seed on the digits; return one :class:`HeadResult` a head.
+
+    ``test_fraction=0.75`` trains on a quarter of the 1,797 digits (449 images), so that a head
+    that overfits has room to show it. ``threads`` caps torch's CPU threads during the runs
+    (restored afterwards): layers this small lose more to thread synchronisation than they gain.
+    """
+    import torch
+
+    data = load_digits(test_fraction=test_fraction)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    results = []
+    try:
+        for head in heads:
+            train_acc, test_acc, curves = [], [], []
+            for seed in seeds:
+                seed_everything(seed)  # the same trunk initialisation for every head
+                model = build_model(head, size=data.x_train.shape[-1])
+                steps, curve, tr = train(
+                    model, data, epochs, lr, batch_size, seed, eval_every, device
+                )
+                train_acc.append(tr)
+                test_acc.append(curve[-1])
+                curves.append(curve)
+            results.append(
+                HeadResult(
+                    head=head,
+                    params=count_params(model),
+                    head_params=count_params(model.head),
+                    train_acc=train_acc,
+                    test_acc=test_acc,
+                    checkpoints=steps,
+                    curves=curves,
+                )
+            )
+    finally:
+        torch.set_num_threads(before)
+    return results
+
+
+def shift_change(feature, pool, shifts=range(9)) -> np.ndarray:
+    """How much ``pool(map)`` changes when the map's content moves right by ``t`` pixels:
+    ``||pool(shifted) - pool(original)|| / ||pool(original)||`` for each ``t`` in ``shifts``.
+
+    ``feature`` is a 2-D map; ``pool`` maps a 2-D array to a 2-D array (the identity measures the
+    unpooled map). Both windows are cut from the same map, ``max(shifts)`` columns apart at most,
+    so no content wraps around or enters from outside.
+    """
+    feature = np.asarray(feature)
+    shifts = [int(t) for t in shifts]
+    if feature.ndim != 2:
+        raise ValueError(f"feature must be 2-D, got shape {feature.shape}")
+    m = max(shifts)
+    if min(shifts) < 0 or m >= feature.shape[1]:
+        raise ValueError(f"shifts must lie in [0, {feature.shape[1] - 1}], got {shifts}")
+    width = feature.shape[1] - m
+    ref = pool(feature[:, m : m + width])
+    out = [np.linalg.norm(pool(feature[:, m - t : m - t + width]) - ref) for t in shifts]
+    return np.array(out) / np.linalg.norm(ref)

@@ -1,0 +1,362 @@
+r"""Max and average pooling from scratch: naive loops, strided-view versions, and their backward.
+
+Pooling slides a window over every channel separately and summarises it with one number:
+
+.. math::
+    \text{max}:\ y[n,c,p,q] = \max_{i,j}\, x_p[n, c,\, p s_h + i d_h,\, q s_w + j d_w], \qquad
+    \text{avg}:\ y[n,c,p,q] = \frac{1}{D_{pq}} \sum_{i,j} x_p[n, c,\, p s_h + i,\, q s_w + j],
+
+where :math:`x_p` is the input padded with :math:`-\infty` (max) or 0 (average) and
+:math:`D_{pq}` is the divisor (see :func:`avg_pool2d`). Pooling has no weights; its backward
+sends each output's gradient to the pixel that won the max, or spreads it evenly over the window.
+Mirrors ``torch.nn.functional.max_pool2d``, ``avg_pool2d`` and ``adaptive_avg_pool2d(x, 1)``,
+corner cases included (``ceil_mode``, ties, NaN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlbook.scratch import _args
+from dlbook.scratch.conv import _check_grad_output
+from dlbook.scratch.im2col import col2im_add, windows
+
+__all__ = [
+    "pool_output_size",
+    "max_pool2d",
+    "max_pool2d_backward",
+    "max_pool2d_indices",
+    "avg_pool2d",
+    "avg_pool2d_backward",
+    "global_avg_pool2d",
+    "global_avg_pool2d_backward",
+    "max_pool2d_naive",
+    "max_pool2d_backward_naive",
+    "avg_pool2d_naive",
+    "avg_pool2d_backward_naive",
+]
+
+
+def pool_output_size(size, kernel_size, stride, padding=0, dilation=1, ceil_mode=False) -> int:
+    """Output size along one axis, by torch's rule (``pooling_output_shape``).
+
+    ``floor`` (or, with ``ceil_mode``, ``ceil``) of ``(size + 2p - d(k-1) - 1) / s``, plus 1. In
+    ceil mode the last window must still *start* inside the input or its left padding; a window
+    that would start in the right padding is dropped. Python's ``//`` floors negative numbers as
+    torch does, so a window wider than the padded input gives a size of 0 (an error), except in
+    ceil mode, where torch keeps one window if it overhangs by less than a stride.
+    """
+    room = size + 2 * padding - dilation * (kernel_size - 1) - 1
+    out = (room + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+@dataclass(frozen=True)
+class PoolGeometry:
+    """Every size a pooling call needs, checked once. Pairs are ``(height, width)``."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    in_size: tuple[int, int]
+    out: tuple[int, int]
+
+    @property
+    def extent(self) -> tuple[int, int]:
+        """The padded plane: the input plus padding, grown further when a ceil-mode window
+        hangs off the bottom or right edge."""
+        return tuple(
+            max(n + 2 * p, (o - 1) * s + d * (k - 1) + 1)
+            for n, p, o, s, d, k in zip(
+                self.in_size, self.padding, self.out, self.stride, self.dilation, self.kernel
+            )
+        )
+
+    def pad(self, x: np.ndarray, fill: float) -> np.ndarray:
+        """``(N, C, H, W) -> (N, C, *extent)``, the input surrounded by ``fill``."""
+        (ph, pw), (h, w) = self.padding, self.in_size
+        xp = np.full(x.shape[:2] + self.extent, fill, dtype=x.dtype)
+        xp[:, :, ph : ph + h, pw : pw + w] = x
+        return xp
+
+    def crop(self, xp: np.ndarray) -> np.ndarray:
+        """Undo :meth:`pad`: gradient that lands on padding belongs to no pixel."""
+        (ph, pw), (h, w) = self.padding, self.in_size
+        return np.ascontiguousarray(xp[:, :, ph : ph + h, pw : pw + w])
+
+    def starts(self, axis: int) -> np.ndarray:
+        """Where each window starts along ``axis``, in input coordinates (padding < 0)."""
+        return np.arange(self.out[axis]) * self.stride[axis] - self.padding[axis]
+
+    def windows(self, xp: np.ndarray) -> np.ndarray:
+        """All windows of a padded array as a view ``(N, C, kh, kw, oh, ow)``, no copy."""
+        return windows(xp, self.kernel, self.stride, self.dilation, self.out)
+
+    def scatter(self, cols: np.ndarray, like: np.ndarray) -> np.ndarray:
+        """col2im: add ``cols`` ``(N, C, kh, kw, oh, ow)`` back onto the pixels each window read
+        (one vectorized add per kernel tap; overlapping windows add up), then crop."""
+        gxp = np.zeros(like.shape[:2] + self.extent, dtype=like.dtype)
+        col2im_add(cols, gxp, self.kernel, self.stride, self.dilation, self.out)
+        return self.crop(gxp)
+
+
+def _stride(stride, kernel):
+    # torch reads stride=None, and an empty list, as "the kernel size".
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        return kernel
+    return _args.pair(stride, "stride", minimum=1)
+
+
+def _batched(input):
+    x, unbatched = _args.batched(input, "input")
+    if 0 in x.shape[1:]:
+        raise ValueError(f"input must have non-empty channels, height and width, got {x.shape}")
+    return x, unbatched
+
+
+def _prepare(input, kernel_size, stride, padding, dilation, ceil_mode):
+    """Check the arguments as torch does; return ``(x, unbatched, geometry)``."""
+    x, unbatched = _batched(input)
+    kernel = _args.pair(kernel_size, "kernel_size", minimum=1)
+    stride = _stride(stride, kernel)
+    padding = _args.pair(padding, "padding", minimum=0)
+    dilation = _args.pair(dilation, "dilation", minimum=1)
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueError(
+            f"padding must be at most half the kernel size (kernel_size // 2), "
+            f"got padding={padding} for kernel_size={kernel}"
+        )
+    in_size = x.shape[2:]
+    out = tuple(
+        pool_output_size(n, k, s, p, d, bool(ceil_mode))
+        for n, k, s, p, d in zip(in_size, kernel, stride, padding, dilation)
+    )
+    if min(out) < 1:
+        spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+        raise ValueError(
+            f"kernel_size: the (dilated) window spans {spans} pixels, more than the padded "
+            f"input {tuple(n + 2 * p for n, p in zip(in_size, padding))}; the output would be {out}"
+        )
+    return x, unbatched, PoolGeometry(kernel, stride, padding, dilation, in_size, out)
+
+
+def _grad(grad_output, x, unbatched, geo):
+    return _check_grad_output(grad_output, unbatched, x.shape[:2] + geo.out, x.dtype)
+
+
+def _unbatch(a: np.ndarray, unbatched: bool) -> np.ndarray:
+    return a[0] if unbatched else a
+
+
+# --- max pooling -------------------------------------------------------------------------------
+
+
+def _first_real_tap(geo: PoolGeometry, axis: int) -> np.ndarray:
+    """Per window along ``axis``, the first kernel tap past the left padding: the tap where
+    torch's scan starts."""
+    start, d = geo.starts(axis), geo.dilation[axis]
+    return np.where(start < 0, (-start + d - 1) // d, 0)
+
+
+def _argmax_taps(xp: np.ndarray, geo: PoolGeometry) -> np.ndarray:
+    """The winning tap ``i * kw + j`` of every window, ``(N, C, oh, ow)`` int64.
+
+    The scan mirrors torch's loop: taps in row-major order, a value replaces the best so far only
+    if it is strictly larger (so the *first* maximum wins a tie) or NaN (so the *last* NaN
+    wins). The -inf padding is never strictly larger, so it never wins; a window whose real
+    pixels are all -inf keeps its first real tap, as in torch.
+    """
+    view = geo.windows(xp)
+    kh, kw = geo.kernel
+    first = _first_real_tap(geo, 0)[:, None] * kw + _first_real_tap(geo, 1)
+    tap = np.broadcast_to(first, view.shape[:2] + geo.out).copy()
+    best = np.full(tap.shape, -np.inf, dtype=xp.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            v = view[:, :, i, j]
+            take = (v > best) | np.isnan(v)
+            np.copyto(best, v, where=take)
+            np.copyto(tap, i * kw + j, where=take)
+    return tap
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """2-D max pooling. Mirrors ``torch.nn.functional.max_pool2d``.
+
+    Shapes: input ``(N, C, H, W)`` or ``(C, H, W)``; returns ``(N, C, H_out, W_out)`` (or
+    unbatched) with ``H_out`` from :func:`pool_output_size`. ``stride`` defaults to
+    ``kernel_size``; ``padding`` (at most ``kernel_size // 2``) is filled with -inf, so it never
+    wins. A NaN in a window makes its output NaN. (With dilation, a ceil-mode window can miss
+    the input altogether; its output is -inf, and its gradient goes nowhere.)
+    """
+    x, unbatched, geo = _prepare(input, kernel_size, stride, padding, dilation, ceil_mode)
+    out = geo.windows(geo.pad(x, -np.inf)).max(axis=(2, 3))
+    return _unbatch(out, unbatched)
+
+
+def max_pool2d_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Where each maximum came from, as torch's ``return_indices=True`` gives it: the flat index
+    ``row * W + col`` into each input plane, int64, with :func:`max_pool2d`'s shape."""
+    x, unbatched, geo = _prepare(input, kernel_size, stride, padding, dilation, ceil_mode)
+    tap = _argmax_taps(geo.pad(x, -np.inf), geo)
+    kw, (dh, dw) = geo.kernel[1], geo.dilation
+    rows = geo.starts(0)[:, None] + (tap // kw) * dh
+    cols = geo.starts(1) + (tap % kw) * dw
+    return _unbatch(rows * geo.in_size[1] + cols, unbatched)
+
+
+def max_pool2d_backward(
+    grad_output, input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
+):
+    """Gradient of :func:`max_pool2d` for ``input``: ``(N, C, H, W)`` (or unbatched).
+
+    The max is locally the identity on the winning pixel and constant in the others, so each
+    output's gradient goes to its window's argmax (the first maximum in row-major order, torch's
+    tie rule) and nowhere else. Where windows overlap, one pixel can win several of them, and
+    their gradients add up.
+    """
+    x, unbatched, geo = _prepare(input, kernel_size, stride, padding, dilation, ceil_mode)
+    g = _grad(grad_output, x, unbatched, geo)
+    tap = _argmax_taps(geo.pad(x, -np.inf), geo)
+    taps = np.arange(geo.kernel[0] * geo.kernel[1])[:, None, None]
+    # One column per window: its gradient at the winning tap, zeros at the other taps.
+    cols = g[:, :, None] * (tap[:, :, None] == taps)
+    return _unbatch(geo.scatter(cols, x), unbatched)
+
+
+# --- average pooling ---------------------------------------------------------------------------
+
+
+def _window_size(geo, axis, start, count_include_pad):
+    """How many pixels a window starting at ``start`` (in input coordinates, so padding is
+    negative) counts along ``axis``: clipped to the padded extent ``[-p, n + p)``, or to the
+    input ``[0, n)`` when padding is not counted. Works on ints and on arrays."""
+    k, n, p = geo.kernel[axis], geo.in_size[axis], geo.padding[axis]
+    end = np.minimum(start + k, n + p)
+    return end - start if count_include_pad else np.minimum(end, n) - np.maximum(start, 0)
+
+
+def _divisors(geo: PoolGeometry, count_include_pad, dtype) -> np.ndarray:
+    """``(oh, ow)``: the number each window's sum is divided by (rows times columns)."""
+    rows = _window_size(geo, 0, geo.starts(0), count_include_pad)
+    cols = _window_size(geo, 1, geo.starts(1), count_include_pad)
+    return np.outer(rows, cols).astype(dtype)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """2-D average pooling. Mirrors ``torch.nn.functional.avg_pool2d``.
+
+    Each window's sum of the zero-padded input is divided by ``D``. With
+    ``count_include_pad=True``, ``D`` counts the window's pixels inside the padded input: that is
+    ``kh * kw``, except for a ceil-mode window that hangs off the bottom or right edge past the
+    padding. With ``count_include_pad=False``, ``D`` counts only real input pixels.
+    """
+    x, unbatched, geo = _prepare(input, kernel_size, stride, padding, 1, ceil_mode)
+    sums = geo.windows(geo.pad(x, 0.0)).sum(axis=(2, 3))
+    return _unbatch(sums / _divisors(geo, count_include_pad, x.dtype), unbatched)
+
+
+def avg_pool2d_backward(
+    grad_output, input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+):
+    """Gradient of :func:`avg_pool2d` for ``input``: each output's gradient divided by its
+    divisor ``D`` goes to every pixel of its window; overlapping windows add up."""
+    x, unbatched, geo = _prepare(input, kernel_size, stride, padding, 1, ceil_mode)
+    g = _grad(grad_output, x, unbatched, geo)
+    share = g / _divisors(geo, count_include_pad, x.dtype)
+    cols = np.broadcast_to(share[:, :, None, None], share.shape[:2] + geo.kernel + geo.out)
+    return _unbatch(geo.scatter(cols, x), unbatched)
+
+
+def global_avg_pool2d(input):
+    """The mean of each channel over the whole plane: ``(N, C, H, W) -> (N, C, 1, 1)`` (or
+    ``(C, H, W) -> (C, 1, 1)``). Mirrors ``F.adaptive_avg_pool2d(input, 1)``."""
+    x, unbatched = _batched(input)
+    return _unbatch(x.mean(axis=(2, 3), keepdims=True), unbatched)
+
+
+def global_avg_pool2d_backward(grad_output, input):
+    """Every pixel of a plane gets ``1 / (H W)`` of its channel's gradient."""
+    x, unbatched = _batched(input)
+    g = _check_grad_output(grad_output, unbatched, x.shape[:2] + (1, 1), x.dtype)
+    gx = np.broadcast_to(g / (x.shape[2] * x.shape[3]), x.shape).copy()
+    return _unbatch(gx, unbatched)
+
+
+# --- the readable versions: loops, one window at a time -----------------------------------------
+
+
+def _loops(x, geo):
+    """Every (n, c, y, x) of the output, and the slices of the padded input its window reads."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = geo.kernel, geo.stride, geo.dilation, geo.out
+    for n, c, y, x_ in np.ndindex(x.shape[0], x.shape[1], oh, ow):
+        rows = slice(y * sh, y * sh + dh * (kh - 1) + 1, dh)
+        cols = slice(x_ * sw, x_ * sw + dw * (kw - 1) + 1, dw)
+        yield (n, c, y, x_), (n, c, rows, cols)
+
+
+def max_pool2d_naive(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """:func:`max_pool2d` as a loop over every output value. Slow; made for reading."""
+    x, unbatched, geo = _prepare(input, kernel_size, stride, padding, dilation, ceil_mode)
+    xp = geo.pad(x, -np.inf)
+    out = np.empty(x.shape[:2] + geo.out, dtype=x.dtype)
+    for at, window in _loops(x, geo):
+        out[at] = xp[window].max()
+    return _unbatch(out, unbatched)
+
+
+def max_pool2d_backward_naive(
+    grad_output, input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
+):
+    """:func:`max_pool2d_backward` as loops: scan each window for its max, as torch does, and
+    add the output's gradient to that one pixel."""
+    x, unbatched, geo = _prepare(input, kernel_size, stride, padding, dilation, ceil_mode)
+    g = _grad(grad_output, x, unbatched, geo)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geo.kernel, geo.stride, geo.padding, geo.dilation
+    (h, w), gx = geo.in_size, np.zeros_like(x)
+    for n, c, y, x_ in np.ndindex(g.shape):
+        best, arg = -np.inf, None
+        for i, j in np.ndindex(kh, kw):
+            r, q = y * sh - ph + i * dh, x_ * sw - pw + j * dw
+            if 0 <= r < h and 0 <= q < w:  # padding is never read
+                v = x[n, c, r, q]
+                if arg is None or v > best or np.isnan(v):
+                    best, arg = v, (r, q)
+        if arg is not None:
+            gx[n, c, arg[0], arg[1]] += g[n, c, y, x_]
+    return _unbatch(gx, unbatched)
+
+
+def _divisor_naive(geo, y, x_, count_include_pad):
+    (sh, sw), (ph, pw) = geo.stride, geo.padding
+    rows = _window_size(geo, 0, y * sh - ph, count_include_pad)
+    return rows * _window_size(geo, 1, x_ * sw - pw, count_include_pad)
+
+
+def avg_pool2d_naive(
+    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+):
+    """:func:`avg_pool2d` as a loop over every output value: a window's sum over its divisor."""
+    x, unbatched, geo = _prepare(input, kernel_size, stride, padding, 1, ceil_mode)
+    xp = geo.pad(x, 0.0)
+    out = np.empty(x.shape[:2] + geo.out, dtype=x.dtype)
+    for (n, c, y, x_), window in _loops(x, geo):
+        out[n, c, y, x_] = xp[window].sum() / _divisor_naive(geo, y, x_, count_include_pad)
+    return _unbatch(out, unbatched)
+
+
+def avg_pool2d_backward_naive(
+    grad_output, input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+):
+    """:func:`avg_pool2d_backward` as loops: each window's pixels share its gradient equally."""
+    x, unbatched, geo = _prepare(input, kernel_size, stride, padding, 1, ceil_mode)
+    g = _grad(grad_output, x, unbatched, geo)
+    gxp = np.zeros(x.shape[:2] + geo.extent, dtype=x.dtype)
+    for (n, c, y, x_), window in _loops(x, geo):
+        gxp[window] += g[n, c, y, x_] / _divisor_naive(geo, y, x_, count_include_pad)
+    return _unbatch(geo.crop(gxp), unbatched)
