@@ -14,9 +14,7 @@ Every function takes an int (one axis) or a pair (height, width) and answers in 
 
 from __future__ import annotations
 
-import math
-
-__all__ = ["conv_output_size", "conv_transpose_output_size", "same_padding"]
+__all__ = ["conv_output_size", "conv_transpose_output_size", "same_padding", "window_count"]
 
 
 def _is_pair(value) -> bool:
@@ -66,18 +64,27 @@ def _conv_out(size, kernel_size, stride, padding, dilation, ceil_mode):
             raise ValueError("padding='same' needs stride=1")
         return size
     _check_int(padding, "padding", 0)
-    span = dilation * (kernel_size - 1) + 1
-    if span > size + 2 * padding:
+    out = window_count(size, kernel_size, stride, padding, dilation, ceil_mode)
+    if out < 1:
+        span = dilation * (kernel_size - 1) + 1
         raise ValueError(
             f"kernel_size: the dilated kernel spans {span} pixels, more than the padded input "
             f"({size} + 2*{padding} = {size + 2 * padding})"
         )
-    room = size + 2 * padding - span
-    if not ceil_mode:
-        return room // stride + 1
-    out = math.ceil(room / stride) + 1
-    # Pooling's rule (as in torch): the last window must start inside the input or its left padding.
-    if (out - 1) * stride >= size + padding:
+    return out
+
+
+def window_count(size, kernel_size, stride, padding=0, dilation=1, ceil_mode=False) -> int:
+    """How many windows fit along one axis, by torch's rule; 0 or less when none does (no checks).
+
+    ``floor`` (or, with ``ceil_mode``, ``ceil``) of ``(size + 2p - d(k-1) - 1) / s``, plus 1.
+    In ceil mode the last window must still *start* inside the input or its left padding, and a
+    window wider than the padded input is kept if it overhangs by less than a stride, as torch's
+    pooling does (``MaxPool2d(4, ceil_mode=True)`` on a 2x2 input gives 1x1).
+    """
+    room = size + 2 * padding - dilation * (kernel_size - 1) - 1
+    out = (room + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
         out -= 1
     return out
 

@@ -22,6 +22,7 @@ import numpy as np
 from dlbook.scratch import _args
 from dlbook.scratch.conv import _check_grad_output
 from dlbook.scratch.im2col import col2im_add, windows
+from dlbook.shapes import window_count
 
 __all__ = [
     "pool_output_size",
@@ -40,19 +41,9 @@ __all__ = [
 
 
 def pool_output_size(size, kernel_size, stride, padding=0, dilation=1, ceil_mode=False) -> int:
-    """Output size along one axis, by torch's rule (``pooling_output_shape``).
-
-    ``floor`` (or, with ``ceil_mode``, ``ceil``) of ``(size + 2p - d(k-1) - 1) / s``, plus 1. In
-    ceil mode the last window must still *start* inside the input or its left padding; a window
-    that would start in the right padding is dropped. Python's ``//`` floors negative numbers as
-    torch does, so a window wider than the padded input gives a size of 0 (an error), except in
-    ceil mode, where torch keeps one window if it overhangs by less than a stride.
-    """
-    room = size + 2 * padding - dilation * (kernel_size - 1) - 1
-    out = (room + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1
-    return out
+    """Output size along one axis, by torch's rule (``pooling_output_shape``): see
+    :func:`dlbook.shapes.window_count`. A size below 1 means no window fits (an error)."""
+    return window_count(size, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 @dataclass(frozen=True)
