@@ -51,3 +51,31 @@ def batched(x: np.ndarray, name: str) -> tuple[np.ndarray, bool]:
     """Accept an unbatched ``(C, H, W)`` image as torch does; return ``(N, C, H, W)`` and a flag."""
     x = float_array(x, name, (3, 4))
     return (x[None], True) if x.ndim == 3 else (x, False)
+
+
+def any_float_array(x, name: str) -> np.ndarray:
+    """Check that ``x`` is a floating NumPy array; any number of dimensions is fine.
+
+    A NumPy scalar counts as a 0-D array: arithmetic on 0-D arrays gives one, so a 0-D result
+    can be passed straight back in. A Python float does not: it has no dtype to preserve.
+    """
+    if isinstance(x, np.generic):
+        x = np.asarray(x)
+    return float_array(x, name, (np.ndim(x),))
+
+
+def real(value, name: str) -> float:
+    """A plain Python float: a NumPy float64 scalar would silently upcast a float32 input."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return float(value)
+
+
+def check_grad_output(grad_output, shape: tuple, dtype) -> np.ndarray:
+    """``grad_output`` must have the forward output's shape and dtype."""
+    g = any_float_array(grad_output, "grad_output")
+    if g.shape != tuple(shape):
+        raise ValueError(f"grad_output must have the output's shape {tuple(shape)}, got {g.shape}")
+    if g.dtype != dtype:
+        raise TypeError(f"grad_output has dtype {g.dtype} but input has dtype {dtype}")
+    return g

@@ -23,7 +23,7 @@ import numbers
 import numpy as np
 from scipy import special
 
-from dlbook.scratch import _args
+from dlbook.scratch._args import any_float_array, check_grad_output, real  # noqa: F401 (re-used)
 
 __all__ = [
     "relu",
@@ -51,34 +51,6 @@ __all__ = [
 
 
 # --- argument checks, shared with linear.py and losses.py -----------------------------------------
-
-
-def any_float_array(x, name: str) -> np.ndarray:
-    """Check that ``x`` is a floating NumPy array; any number of dimensions is fine.
-
-    A NumPy scalar counts as a 0-D array: arithmetic on 0-D arrays gives one, so a 0-D result
-    can be passed straight back in. A Python float does not: it has no dtype to preserve.
-    """
-    if isinstance(x, np.generic):
-        x = np.asarray(x)
-    return _args.float_array(x, name, (np.ndim(x),))
-
-
-def real(value, name: str) -> float:
-    """A plain Python float: a NumPy float64 scalar would silently upcast a float32 input."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    return float(value)
-
-
-def check_grad_output(grad_output, shape: tuple, dtype) -> np.ndarray:
-    """``grad_output`` must have the forward output's shape and dtype."""
-    g = any_float_array(grad_output, "grad_output")
-    if g.shape != tuple(shape):
-        raise ValueError(f"grad_output must have the output's shape {tuple(shape)}, got {g.shape}")
-    if g.dtype != dtype:
-        raise TypeError(f"grad_output has dtype {g.dtype} but input has dtype {dtype}")
-    return g
 
 
 def _elementwise(grad_output, input):

@@ -247,12 +247,7 @@ def conv2d_backward(
 
 def _check_grad_output(grad_output, unbatched, shape, dtype):
     g = _args.float_array(grad_output, "grad_output", (3,) if unbatched else (4,))
-    g = g[None] if unbatched else g
-    if g.shape != tuple(shape):
-        raise ValueError(f"grad_output must have the output's shape {tuple(shape)}, got {g.shape}")
-    if g.dtype != dtype:
-        raise TypeError(f"grad_output has dtype {g.dtype} but input has dtype {dtype}")
-    return g
+    return _args.check_grad_output(g[None] if unbatched else g, shape, dtype)
 
 
 # --- the readable versions: loops, one window at a time -----------------------------------------
