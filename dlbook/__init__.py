@@ -18,6 +18,7 @@ _SUBMODULES = {
     "devices",
     "env",
     "experiments",
+    "metrics",
     "nets",
     "receptive",
     "scratch",
