@@ -9,6 +9,8 @@ default so that early chapters see the plain loop:
 * ``patience``: early stopping on the validation loss (or the test loss when there is no
   validation set), restoring the best weights;
 * ``clip_grad_norm`` / ``clip_grad_value``: gradient clipping;
+* ``augment``: a callable applied to every training batch (e.g. :class:`dlbook.data.augment.
+  Augment`);
 * ``checkpoint``: a file that always holds the best weights so far, written with
   :func:`save_checkpoint` and read back with :func:`load_checkpoint` (``weights_only=True``).
 """
@@ -196,6 +198,7 @@ def fit(
     clip_grad_norm: float | None = None,
     clip_grad_value: float | None = None,
     checkpoint=None,
+    augment=None,
 ):
     """Train ``model`` with cross-entropy on ``data`` (a :class:`dlbook.data.Split`).
 
@@ -237,7 +240,8 @@ def fit(
         order = torch.randperm(len(x_train), generator=generator).to(device)
         for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
-            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+            xb = x_train[idx] if augment is None else augment(x_train[idx])
+            loss = F.cross_entropy(model(xb), y_train[idx])
             opt.zero_grad()
             loss.backward()
             if clip_grad_value is not None:
