@@ -262,3 +262,14 @@ def test_erf_bad_arguments():
         effective_receptive_field(model, (1, 8, 8), n=0)
     with pytest.raises(ValueError, match="unit"):
         effective_receptive_field(model, (1, 8, 8), unit=(7, 0))
+
+
+def test_erf_on_given_inputs_equals_the_random_draws_it_replaces():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 3, padding=1))
+    x = torch.randn(16, 2, 9, 9, generator=torch.Generator().manual_seed(5))
+    drawn = effective_receptive_field(model, (2, 9, 9), n=16, seed=5)
+    given = effective_receptive_field(model, (2, 9, 9), inputs=x.numpy())
+    assert np.array_equal(drawn, given)
+    with pytest.raises(ValueError, match="inputs"):
+        effective_receptive_field(model, (2, 9, 9), inputs=np.zeros((3, 1, 9, 9)))

@@ -99,22 +99,33 @@ def receptive_field(model: nn.Module, input_shape) -> ReceptiveField:
 
 
 def effective_receptive_field(
-    model: nn.Module, input_shape, n: int = 32, seed: int = 0, unit=None, device=None
-) -> np.ndarray:
+    model: nn.Module, input_shape, n: int = 32, seed: int = 0, unit=None, device=None,
+    inputs=None,
+) -> np.ndarray:  # fmt: skip
     r"""The effective receptive field (Luo et al., 2016): the map of
     :math:`|\partial y_\text{centre} / \partial x|`, summed over input channels and averaged over
-    ``n`` standard-normal inputs.
+    ``n`` standard-normal inputs — or over ``inputs`` ``(N, C, H, W)`` (real images, say), when
+    given, which then replace the random draws (``n`` and ``seed`` are not used).
 
     ``y_centre`` is the sum over output channels of the unit at ``unit`` (default: the centre of
     the output grid). The model runs in evaluation mode; no parameter gradients are touched.
     Returns an ``(H, W)`` float64 array.
     """
     c, h, w = _check_shape(input_shape)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
     dev = torch.device(device) if device is not None else _device_of(model)
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, c, h, w, generator=g, dtype=_dtype_of(model)).to(dev).requires_grad_()
+    if inputs is None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive int, got {n!r}")
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn(n, c, h, w, generator=g, dtype=_dtype_of(model))
+    else:
+        x = torch.as_tensor(inputs, dtype=_dtype_of(model))
+        if x.ndim != 4 or tuple(x.shape[1:]) != (c, h, w) or len(x) == 0:
+            raise ValueError(
+                f"inputs must have shape (N, {c}, {h}, {w}) to match input_shape, "
+                f"got {tuple(x.shape)}"
+            )
+    x = x.to(dev).requires_grad_()
     was_training = model.training
     model.eval()
     try:
