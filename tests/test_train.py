@@ -118,3 +118,11 @@ def test_progress_bar_and_plot_outside_jupyter(tmp_path, capsys):
 def test_fit_rejects_bad_options(kwargs, words):
     with pytest.raises(ValueError, match=words):
         fit(small_cnn(), load_digits(), device="cpu", **kwargs)
+
+
+def test_eval_train_false_records_running_means_and_keeps_the_test_numbers():
+    _, full = _history_of(epochs=2)
+    _, quick = _history_of(epochs=2, eval_train=False)
+    assert quick["test_loss"] == full["test_loss"]  # the training itself is unchanged
+    assert quick["train_loss"] != full["train_loss"]
+    assert quick["train_loss"][1] < quick["train_loss"][0] and 0 < quick["train_acc"][1] <= 1
