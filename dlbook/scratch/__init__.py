@@ -34,11 +34,16 @@ from dlbook.scratch.conv_transpose import (
     conv_transpose2d_backward,
     conv_transpose2d_naive,
 )
+from dlbook.scratch.dropout import dropout, dropout_backward, dropout_mask
 from dlbook.scratch.layers import (
     AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
     Conv2d,
+    Dropout,
     Flatten,
     Layer,
+    LayerNorm,
     Linear,
     MaxPool2d,
     ReLU,
@@ -68,6 +73,14 @@ from dlbook.scratch.losses import (
     mse_loss_backward,
     multi_margin_loss,
     multi_margin_loss_backward,
+)
+from dlbook.scratch.norm import (
+    batch_norm,
+    batch_norm_backward,
+    batch_norm_naive,
+    layer_norm,
+    layer_norm_backward,
+    layer_norm_naive,
 )
 from dlbook.scratch.pool import (
     avg_pool2d,
@@ -154,4 +167,17 @@ __all__ = [
     "Flatten",
     "Sequential",
     "optim",
+    "batch_norm",
+    "batch_norm_backward",
+    "batch_norm_naive",
+    "layer_norm",
+    "layer_norm_backward",
+    "layer_norm_naive",
+    "dropout",
+    "dropout_backward",
+    "dropout_mask",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "Dropout",
 ]

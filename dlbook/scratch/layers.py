@@ -286,3 +286,9 @@ class Sequential(Layer):
     def __repr__(self):
         inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)"
+
+
+# Normalization and dropout layers live in their own file; they are part of this module's API.
+from dlbook.scratch.norm_layers import BatchNorm1d, BatchNorm2d, Dropout, LayerNorm  # noqa: E402
+
+__all__ += ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout"]

@@ -1,0 +1,94 @@
+r"""Inverted dropout from scratch (Srivastava et al. 2014), forward and backward.
+
+In training mode each value is kept with probability :math:`1 - p` and zeroed otherwise; the kept
+values are scaled by :math:`1 / (1 - p)`, so that the expectation is unchanged:
+
+.. math:: y = x \odot m, \qquad m_i = \begin{cases} 1/(1-p) & \text{with probability } 1-p \\
+    0 & \text{with probability } p \end{cases}, \qquad \mathbb E[y_i] = x_i.
+
+Because of that scaling ("inverted" dropout) evaluation mode is the identity: no rescaling at test
+time. Mirrors ``torch.nn.functional.dropout``, with a NumPy ``rng`` where torch has a global
+generator (and no ``inplace``).
+
+**Reproducing the mask.** The mask is random, so the stateless backward cannot recompute it from
+the arguments alone. It takes it from ``rng`` instead: :func:`dropout_mask` draws exactly one
+uniform number per value, ``rng.random(shape)`` in float64, whatever ``p`` and the dtype are, so
+two generators in the same state give the same mask. Pass :func:`dropout_backward` a generator in
+the state the forward's was in, e.g. ``np.random.default_rng(seed)`` made twice from one seed (the
+*same* generator object twice would not do: the forward has moved it on). Code that keeps state,
+like :class:`dlbook.scratch.layers.Dropout`, keeps the mask from :func:`dropout_mask` instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlbook.scratch import _args
+from dlbook.scratch.init import _generator  # None -> a fresh generator; checks the kind
+
+__all__ = ["dropout", "dropout_backward", "dropout_mask"]
+
+
+def _check_p(p) -> float:
+    p = _args.real(p, "p")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p (the dropout probability) must be between 0 and 1, got {p}")
+    return p
+
+
+def dropout_mask(shape, p=0.5, rng=None, dtype=np.float64) -> np.ndarray:
+    """The scaled mask of inverted dropout: ``1/(1-p)`` where a value is kept, ``0`` where dropped.
+
+    Shape ``shape``, dtype ``dtype``. Value ``i`` is kept when ``u_i >= p`` for
+    ``u = rng.random(shape)`` (uniform in ``[0, 1)``), which happens with probability exactly
+    ``1 - p``: ``p=0`` keeps everything (a mask of ones), ``p=1`` drops everything (zeros, with
+    no division by zero). It always draws ``prod(shape)`` numbers from ``rng``, so the stream
+    does not depend on ``p`` or ``dtype``. ``dropout(x) == x * mask`` and the gradient is
+    ``grad_output * mask``.
+    """
+    p = _check_p(p)
+    dtype = np.dtype(dtype)
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    keep = _generator(rng).random(shape) >= p
+    scale = dtype.type(0.0 if p == 1.0 else 1.0 / (1.0 - p))
+    return keep.astype(dtype) * scale
+
+
+def dropout(input, p=0.5, training=True, rng=None):
+    """Inverted dropout. Mirrors ``torch.nn.functional.dropout`` (``rng`` in place of ``inplace``).
+
+    Shapes: input any shape; returns the same shape and dtype.
+
+    ``training=True``: ``input * dropout_mask(input.shape, p, rng, input.dtype)``, a new array.
+    ``training=False``: returns ``input`` itself, not a copy, as torch returns the same tensor;
+    nothing is drawn from ``rng``. ``rng=None`` means a fresh ``numpy.random.default_rng()``
+    (then the backward cannot reproduce the mask: see the module's docstring).
+    """
+    x = _args.any_float_array(input, "input")
+    p = _check_p(p)
+    if not training:
+        return x
+    return x * dropout_mask(x.shape, p, rng, x.dtype)
+
+
+def dropout_backward(grad_output, input, p=0.5, training=True, rng=None):
+    """The gradient of :func:`dropout` for ``input``: ``grad_output * mask`` (a bare array).
+
+    ``rng`` must be in the state the forward's was in, so that it draws the same mask (see the
+    module's docstring). ``rng=None`` is refused in training mode with ``0 < p < 1``, where the
+    mask is random: a fresh generator would give a gradient for some other mask. With
+    ``training=False`` the gradient is ``grad_output`` itself.
+    """
+    x = _args.any_float_array(input, "input")
+    g = _args.check_grad_output(grad_output, x.shape, x.dtype)
+    p = _check_p(p)
+    if not training:
+        return g
+    if rng is None and 0.0 < p < 1.0:
+        raise ValueError(
+            "rng: dropout_backward needs a numpy Generator in the state the forward's was in, to "
+            "draw the same mask (e.g. np.random.default_rng(seed) with the forward's seed); "
+            "got None"
+        )
+    return g * dropout_mask(x.shape, p, rng, x.dtype)
