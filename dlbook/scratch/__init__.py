@@ -28,6 +28,12 @@ from dlbook.scratch.activations import (
     tanh,
     tanh_backward,
 )
+from dlbook.scratch.attention import (
+    attention_weights,
+    scaled_dot_product_attention,
+    scaled_dot_product_attention_backward,
+    scaled_dot_product_attention_naive,
+)
 from dlbook.scratch.conv import conv2d, conv2d_backward, conv2d_backward_naive, conv2d_naive
 from dlbook.scratch.conv_transpose import (
     conv_transpose2d,
@@ -35,6 +41,10 @@ from dlbook.scratch.conv_transpose import (
     conv_transpose2d_naive,
 )
 from dlbook.scratch.dropout import dropout, dropout_backward, dropout_mask
+from dlbook.scratch.gru import (
+    gru,
+    gru_backward,
+)
 from dlbook.scratch.layers import (
     AvgPool2d,
     BatchNorm1d,
@@ -74,6 +84,10 @@ from dlbook.scratch.losses import (
     multi_margin_loss,
     multi_margin_loss_backward,
 )
+from dlbook.scratch.lstm import (
+    lstm,
+    lstm_backward,
+)
 from dlbook.scratch.norm import (
     batch_norm,
     batch_norm_backward,
@@ -94,6 +108,19 @@ from dlbook.scratch.pool import (
     max_pool2d_backward_naive,
     max_pool2d_indices,
     max_pool2d_naive,
+)
+from dlbook.scratch.recurrent_layers import (
+    GRU,
+    LSTM,
+    RNN,
+    clip_grad_norm_,
+    clip_grad_value_,
+    tbptt_batches,
+    train_tbptt,
+)
+from dlbook.scratch.rnn import (
+    rnn,
+    rnn_backward,
 )
 
 __all__ = [
@@ -180,4 +207,21 @@ __all__ = [
     "BatchNorm2d",
     "LayerNorm",
     "Dropout",
+    "rnn",
+    "rnn_backward",
+    "lstm",
+    "lstm_backward",
+    "gru",
+    "gru_backward",
+    "scaled_dot_product_attention",
+    "scaled_dot_product_attention_backward",
+    "scaled_dot_product_attention_naive",
+    "attention_weights",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "tbptt_batches",
+    "train_tbptt",
 ]

@@ -1,0 +1,248 @@
+"""The recurrent layer objects against torch's stacked, bidirectional modules; gradient clipping
+and truncated BPTT against torch.nn.utils and a torch training loop."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from helpers import assert_close
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dlbook.scratch.layers import Linear
+from dlbook.scratch.optim import SGD
+from dlbook.scratch.recurrent_layers import (
+    GRU,
+    LSTM,
+    RNN,
+    clip_grad_norm_,
+    clip_grad_value_,
+    tbptt_batches,
+    train_tbptt,
+)
+
+PAIRS = {
+    "rnn": (RNN, torch.nn.RNN, dict(nonlinearity="tanh")),
+    "rnn_relu": (RNN, torch.nn.RNN, dict(nonlinearity="relu")),
+    "lstm": (LSTM, torch.nn.LSTM, {}),
+    "gru": (GRU, torch.nn.GRU, {}),
+}
+
+
+def torch_state(module):
+    return {k: v.detach().numpy() for k, v in module.state_dict().items()}
+
+
+def as_tuple(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
+def twins(kind, d, h, layers, bidirectional, bias, dtype=np.float64):
+    ours_cls, torch_cls, kw = PAIRS[kind]
+    theirs = torch_cls(d, h, layers, bias=bias, bidirectional=bidirectional, **kw)
+    theirs = theirs.double() if dtype == np.float64 else theirs
+    ours = ours_cls(d, h, layers, bias=bias, bidirectional=bidirectional, dtype=dtype, **kw)
+    return ours.load_state_dict(torch_state(theirs)), theirs
+
+
+@pytest.mark.parametrize("kind", list(PAIRS))
+@given(
+    sizes=st.tuples(*(st.integers(1, 4) for _ in range(4))),
+    layers=st.integers(1, 2),
+    flags=st.tuples(st.booleans(), st.booleans(), st.booleans()),
+    seed=st.integers(0, 2**16),
+)
+def test_matches_torch_forward_and_backward(kind, sizes, layers, flags, seed):
+    (t, n, d, h), (bidirectional, bias, given_state) = sizes, flags
+    ours, theirs = twins(kind, d, h, layers, bidirectional, bias)
+    r = np.random.default_rng(seed)
+    x = r.standard_normal((t, n, d))
+    shape = (layers * (1 + bidirectional), n, h)
+    hx = tuple(r.standard_normal(shape) for _ in range(1 + (kind == "lstm")))
+    hx = (hx if kind == "lstm" else hx[0]) if given_state else None
+    xt = torch.tensor(x, requires_grad=True)
+    hxt = None if hx is None else tuple(torch.tensor(s, requires_grad=True) for s in as_tuple(hx))
+    out_t, state_t = theirs(xt, None if hxt is None else hxt if kind == "lstm" else hxt[0])
+    out, state = ours(x, hx)
+    assert_close(out, out_t.detach().numpy())
+    for a, b in zip(as_tuple(state), as_tuple(state_t), strict=True):
+        assert_close(a, b.detach().numpy())
+    g = r.standard_normal(out.shape)
+    g_state = tuple(r.standard_normal(shape) for _ in as_tuple(state))
+    loss = (out_t * torch.from_numpy(g)).sum()
+    for s, gs in zip(as_tuple(state_t), g_state):
+        loss = loss + (s * torch.from_numpy(gs)).sum()
+    loss.backward()
+    grad_x = ours.backward(g, g_state if kind == "lstm" else g_state[0])
+    assert_close(grad_x, xt.grad.numpy())
+    assert len(ours.grads) == len(list(theirs.parameters()))
+    for a, p in zip(ours.grads, theirs.parameters()):
+        assert_close(a, p.grad.numpy())
+    if hx is None:
+        assert ours.grad_hx is None
+    else:
+        for a, s in zip(as_tuple(ours.grad_hx), hxt, strict=True):
+            assert_close(a, s.grad.numpy())
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_parameters_are_named_shaped_and_ordered_like_torch(kind):
+    ours_cls, torch_cls, _ = PAIRS[kind]
+    ours = ours_cls(3, 5, 2, bidirectional=True, rng=np.random.default_rng(0))
+    theirs = torch_cls(3, 5, 2, bidirectional=True)
+    names = [name for name, _ in theirs.named_parameters()]
+    assert list(ours.named_params()) == names
+    for p, (name, q) in zip(ours.params, theirs.named_parameters()):
+        assert p.shape == tuple(q.shape) and p is ours.named_params()[name]
+        assert p.dtype == np.float32 and np.abs(p).max() <= 1 / math.sqrt(5)
+    everything = np.concatenate([p.ravel() for p in ours.params])
+    assert abs(everything.std() - 1 / math.sqrt(5 * 3)) < 0.02  # U(-b, b) has std b / sqrt(3)
+    assert ours.weight_hh_l1_reverse is ours.named_params()["weight_hh_l1_reverse"]
+    no_bias = ours_cls(3, 5, bias=False)
+    assert list(no_bias.named_params()) == ["weight_ih_l0", "weight_hh_l0"]
+
+
+def test_float32_layers_stay_float32():
+    ours, theirs = twins("lstm", 3, 4, 2, True, True, dtype=np.float32)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
+    out, (h, c) = ours(x)
+    assert out.dtype == h.dtype == c.dtype == np.float32
+    assert_close(out, theirs(torch.from_numpy(x))[0].detach().numpy(), tol=1e-5)
+    assert ours.backward(np.ones_like(out)).dtype == np.float32
+    assert all(g.dtype == np.float32 for g in ours.grads)
+
+
+def test_bad_arguments_raise():
+    layer = GRU(3, 4, 2, dtype=np.float64)
+    with pytest.raises(RuntimeError, match="before forward"):
+        layer.backward(np.ones((5, 2, 4)))
+    with pytest.raises(ValueError, match="input"):
+        layer(np.ones((5, 2, 2)))
+    with pytest.raises(ValueError, match="input"):
+        layer(np.ones((5, 3)))
+    with pytest.raises(TypeError, match="dtype"):
+        layer(np.ones((5, 2, 3), np.float32))
+    with pytest.raises(ValueError, match="hx"):
+        layer(np.ones((5, 2, 3)), np.zeros((1, 2, 4)))
+    out, _ = layer(np.ones((5, 2, 3)))
+    with pytest.raises(ValueError, match="grad_output"):
+        layer.backward(np.ones((5, 2, 3)))
+    with pytest.raises(ValueError, match="grad_state"):
+        layer.backward(out, np.ones((2, 4)))
+    with pytest.raises(ValueError, match="state"):
+        layer.load_state_dict({"weight_ih_l0": np.zeros((12, 3))})
+    state = {name: np.zeros_like(p) for name, p in layer.named_params().items()}
+    state["weight_hh_l1"] = np.zeros((4, 4))
+    with pytest.raises(ValueError, match="weight_hh_l1"):
+        layer.load_state_dict(state)
+    with pytest.raises(ValueError, match="nonlinearity"):
+        RNN(3, 4, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="hidden_size"):
+        LSTM(3, 0)
+    with pytest.raises(ValueError, match="num_layers"):
+        LSTM(3, 4, 1.5)
+
+
+# --- clipping -------------------------------------------------------------------------------------
+
+
+@st.composite
+def grad_lists(draw):
+    shapes = draw(st.lists(st.lists(st.integers(1, 4), max_size=3), min_size=1, max_size=4))
+    r = np.random.default_rng(draw(st.integers(0, 2**16)))
+    return [np.asarray(r.standard_normal(s) * draw(st.sampled_from([0.01, 1, 10]))) for s in shapes]
+
+
+@given(grad_lists(), st.floats(0, 5), st.sampled_from([1.0, 2.0, 3.5, math.inf, "inf"]))
+def test_clip_grad_norm_matches_torch(grads, max_norm, norm_type):
+    params = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = torch.tensor(g)
+    theirs = torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type)
+    ours = clip_grad_norm_(grads, max_norm, norm_type)
+    assert isinstance(ours, float)
+    assert abs(ours - float(theirs)) <= 1e-10 * max(1.0, ours)
+    for g, p in zip(grads, params):
+        assert_close(g, p.grad.numpy())
+
+
+@given(grad_lists(), st.floats(0, 3))
+def test_clip_grad_value_matches_torch(grads, clip_value):
+    params = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = torch.tensor(g)
+    torch.nn.utils.clip_grad_value_(params, clip_value)
+    assert clip_grad_value_(grads, clip_value) is None
+    for g, p in zip(grads, params):
+        assert_close(g, p.grad.numpy(), tol=0)
+
+
+def test_clipping_details():
+    g = np.array([3.0, 4.0], np.float32)
+    assert clip_grad_norm_(g, 1.0) == 5.0  # a single array works too
+    assert g.dtype == np.float32 and abs(np.linalg.norm(g) - 1.0) < 1e-5
+    assert clip_grad_norm_([], 1.0) == 0.0
+    with pytest.raises(RuntimeError, match="error_if_nonfinite"):
+        clip_grad_norm_([np.array([np.inf])], 1.0, error_if_nonfinite=True)
+    with pytest.raises(ValueError, match="max_norm"):
+        clip_grad_norm_([g], -1.0)
+    with pytest.raises(ValueError, match="norm_type"):
+        clip_grad_norm_([g], 1.0, norm_type=0)
+    with pytest.raises(ValueError, match="clip_value"):
+        clip_grad_value_([g], -0.5)
+    with pytest.raises(TypeError, match="grads"):
+        clip_grad_norm_([np.float64(3.0)], 1.0)  # a NumPy scalar cannot change in place
+    with pytest.raises(TypeError, match="clip_value"):
+        clip_grad_value_([g], None)
+
+
+# --- truncated BPTT -------------------------------------------------------------------------------
+
+
+def test_tbptt_batches_cut_the_sequence_in_order():
+    seq = np.arange(10 * 2).reshape(10, 2)
+    chunks = list(tbptt_batches(seq, 4))
+    assert [len(c) for c in chunks] == [4, 4, 2]
+    np.testing.assert_array_equal(np.concatenate(chunks), seq)
+    with pytest.raises(ValueError, match="length"):
+        list(tbptt_batches(seq, 0))
+
+
+@pytest.mark.parametrize(
+    "kind, clip", [("lstm", dict(max_norm=0.3)), ("gru", dict(clip_value=0.01))]
+)
+def test_train_tbptt_matches_a_torch_loop(kind, clip):
+    """Chunks of 3 steps, state carried over and detached, clipping, SGD: the same losses,
+    gradient norms and final weights as the same loop in torch."""
+    torch.manual_seed(0)
+    ours, theirs = twins(kind, 3, 5, 1, False, True)
+    head_t = torch.nn.Linear(5, 4).double()
+    head = Linear(5, 4, dtype=np.float64)
+    head.weight[...], head.bias[...] = (p.detach().numpy() for p in head_t.parameters())
+    r = np.random.default_rng(0)
+    x, y = r.standard_normal((8, 2, 3)), r.integers(0, 4, size=(8, 2))
+    losses, norms, state = train_tbptt(ours, head, SGD(ours.params + head.params, lr=0.5),
+                                       x, y, 3, **clip)  # fmt: skip
+    params = list(theirs.parameters()) + list(head_t.parameters())
+    state_t, ref_losses, ref_norms = None, [], []
+    for xc, yc in zip(torch.from_numpy(x).split(3), torch.from_numpy(y).split(3)):
+        for p in params:
+            p.grad = None
+        out, state_t = theirs(xc, state_t)
+        state_t = tuple(s.detach() for s in state_t) if kind == "lstm" else state_t.detach()
+        loss = torch.nn.functional.cross_entropy(head_t(out.reshape(-1, 5)), yc.reshape(-1))
+        loss.backward()
+        if "clip_value" in clip:
+            torch.nn.utils.clip_grad_value_(params, clip["clip_value"])
+        ref_norms.append(float(torch.nn.utils.clip_grad_norm_(params, clip.get("max_norm", 1e9))))
+        ref_losses.append(loss.item())
+        with torch.no_grad():  # plain SGD (torch.optim takes seconds to import)
+            for p in params:
+                p -= 0.5 * p.grad
+    np.testing.assert_allclose(losses, ref_losses, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(norms, ref_norms, rtol=0, atol=1e-10)
+    for a, p in zip(ours.params + head.params, params, strict=True):
+        assert_close(a, p.detach().numpy())
+    for a, b in zip(as_tuple(state), as_tuple(state_t), strict=True):
+        assert_close(a, b.numpy())
