@@ -10,7 +10,7 @@ import torch.fx
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dlbook.receptive.field import ReceptiveFieldError, _Field, _fmt
+from dlbook.receptive.field import ReceptiveFieldError, _Field
 
 # --- what each kind of node does to the field --------------------------------------------------
 
@@ -197,7 +197,8 @@ class _Rules:
         if not f.spatial:
             return f, kind, ""
         g = f.through(tuple(grid), tuple(grid), (0, 0))
-        note = "" if tuple(grid) == (1, 1) else f"each output sees the whole {_fmt(grid)} grid"
+        whole = f"each output sees the whole {grid[0]}x{grid[1]} grid"
+        note = "" if tuple(grid) == (1, 1) else whole
         return _Field(g.size, g.stride, g.padding, spatial=False), kind, note
 
     def _flatten(self, n, result, start_dim, kind):

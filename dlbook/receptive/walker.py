@@ -17,6 +17,7 @@ class _Walker(_Rules, torch.fx.Interpreter):
 
     def __init__(self, gm: torch.fx.GraphModule):
         super().__init__(gm)
+        self.extra_traceback = False  # our errors say what went wrong; fx's node dump adds noise
         self.fields: dict[torch.fx.Node, _Field | None] = {}
         self.rows: list[Layer] = []
         self.owners: list[tuple[str, str] | None] = []
