@@ -221,7 +221,8 @@ def _margins(input, target, p, margin, reduction):
 
 
 def multi_margin_loss(input, target, p=1, margin=1.0, *, reduction="mean"):
-    r"""The multi-class hinge (Weston-Watkins / Crammer-Singer style, as in the SVM):
+    r"""The multi-class hinge of the Weston-Watkins SVM (a sum over the violating classes, divided
+    by C; the Crammer-Singer form would take the maximum instead):
     :math:`\ell_n = \frac1C \sum_{j \ne y_n} \max(0,\ \text{margin} - x_{n,y_n} + x_{n,j})^p`.
     Mirrors ``torch.nn.functional.multi_margin_loss`` (``p`` is 1 or 2).
 
