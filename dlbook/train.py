@@ -14,6 +14,8 @@ default so that early chapters see the plain loop:
 * ``eval_train=False``: skip the pass over the whole training set after each epoch, and record
   instead the running mean of the batch losses and accuracies seen during the epoch (cheaper;
   measured while the weights move, with dropout and augmentation on);
+* ``callback(epoch, model)``: called after every epoch (1-based), as in
+  :func:`dlbook.scratch.fit.fit`;
 * ``checkpoint``: a file that always holds the best weights so far, written with
   :func:`save_checkpoint` and read back with :func:`load_checkpoint` (``weights_only=True``).
 """
@@ -203,6 +205,7 @@ def fit(
     checkpoint=None,
     augment=None,
     eval_train: bool = True,
+    callback=None,
 ):
     """Train ``model`` with cross-entropy on ``data`` (a :class:`dlbook.data.Split`).
 
@@ -268,6 +271,8 @@ def fit(
         row["test_loss"], row["test_acc"] = evaluate(model, data.x_test, data.y_test, device)
         row["seconds"] = time.perf_counter() - start
         history.rows.append(row)
+        if callback is not None:  # e.g. record the filters after every epoch
+            callback(epoch, model)
         if bar is not None:
             bar.set_postfix(loss=f"{row['train_loss']:.3f}", acc=f"{row[watch[:-4] + 'acc']:.3f}")
             bar.update()

@@ -126,3 +126,9 @@ def test_eval_train_false_records_running_means_and_keeps_the_test_numbers():
     assert quick["test_loss"] == full["test_loss"]  # the training itself is unchanged
     assert quick["train_loss"] != full["train_loss"]
     assert quick["train_loss"][1] < quick["train_loss"][0] and 0 < quick["train_acc"][1] <= 1
+
+
+def test_callback_sees_every_epoch():
+    seen = []
+    _history_of(epochs=3, callback=lambda epoch, model: seen.append((epoch, model.training)))
+    assert seen == [(1, True), (2, True), (3, True)]
