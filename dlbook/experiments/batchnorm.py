@@ -1,0 +1,355 @@
+"""The batch-norm chapter's experiments: what batch norm does to training, and what it does not.
+
+* :func:`make_net` builds one small digits CNN with no normalization, batch norm, "noisy" batch
+  norm (:class:`NoisyBatchNorm2d`) or layer norm after each convolution.
+* :func:`lr_sweep` trains the variants with :func:`dlbook.train.fit` at several learning rates.
+* :func:`watch_shift` trains with a loop of its own that records, at every step, the distribution
+  of one layer's inputs (the *internal covariate shift* of Ioffe & Szegedy 2015) and, every few
+  steps, Santurkar et al.'s (2018) gradient-based measure of it.
+* :func:`shift_summary` turns those records into scale-free numbers;
+  :func:`train_mode_accuracy` measures how small batches make batch norm's statistics noisy;
+  :func:`running_stats` follows the running estimates of a stream of batches.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "NORMS",
+    "NoisyBatchNorm2d",
+    "make_net",
+    "lr_sweep",
+    "watch_shift",
+    "shift_summary",
+    "train_mode_accuracy",
+    "recalibrate",
+    "running_stats",
+]
+
+NORMS = ("none", "batch", "noisy", "layer")
+
+
+class NoisyBatchNorm2d(nn.BatchNorm2d):
+    """Batch norm followed, in training mode only, by a random per-channel scale and shift that
+    is drawn afresh at every forward pass: ``y * s + b`` with ``s ~ U(1 - scale, 1 + scale)`` and
+    ``b ~ U(-shift, shift)``. Every step the next layer sees a differently shifted and rescaled
+    distribution, by design. In evaluation mode the noise is off (``s = 1, b = 0``, its mean).
+
+    ``hold = True`` reuses the last draw, so that a step can be replayed with the same noise.
+    """
+
+    def __init__(self, num_features, scale=0.5, shift=0.5, **kwargs):
+        super().__init__(num_features, **kwargs)
+        self.noise_scale, self.noise_shift, self.hold = scale, shift, False
+        self._noise = None
+
+    def forward(self, x):
+        y = super().forward(x)
+        if not self.training:
+            return y
+        if self._noise is None or not self.hold:
+            c, kw = self.num_features, dict(device=x.device, dtype=x.dtype)
+            s = 1 + self.noise_scale * (2 * torch.rand(c, **kw) - 1)
+            b = self.noise_shift * (2 * torch.rand(c, **kw) - 1)
+            self._noise = (s.view(1, c, 1, 1), b.view(1, c, 1, 1))
+        s, b = self._noise
+        return y * s + b
+
+
+def _norm(kind, channels, noise):
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "noisy":
+        return NoisyBatchNorm2d(channels, *noise)
+    if kind == "layer":  # one group: each example normalized over all of (C, H, W)
+        return nn.GroupNorm(1, channels)
+    return nn.Identity()
+
+
+def make_net(norm="none", width=16, noise=(0.5, 0.5)):
+    """A small CNN for the 8×8 digits, with ``norm`` after each of its four convolutions.
+
+    ``(N,1,8,8)`` → [conv 3×3 → norm → ReLU] × 2 → max-pool 2 → [conv 3×3 → norm → ReLU] × 2 →
+    global average pool → linear → 10 scores. Widths ``w, w, 2w, 2w``. ``norm`` is ``"none"``,
+    ``"batch"``, ``"noisy"`` (:class:`NoisyBatchNorm2d` with ``noise = (scale, shift)``) or
+    ``"layer"`` (``GroupNorm(1, C)``: layer norm over ``(C, H, W)``). The convolutions get
+    Kaiming-normal weights, so that the network without normalization starts well scaled too;
+    they drop their bias when a norm follows, since the norm's shift replaces it.
+    """
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width < 1:
+        raise ValueError(f"width must be a positive int, got {width!r}")
+    layers, c_in = [], 1
+    for i, c_out in enumerate((width, width, 2 * width, 2 * width)):
+        conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=norm == "none")
+        nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+        if conv.bias is not None:
+            nn.init.zeros_(conv.bias)
+        layers += [conv, _norm(norm, c_out, noise), nn.ReLU()]
+        if i == 1:
+            layers.append(nn.MaxPool2d(2))
+        c_in = c_out
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, 10))
+
+
+def _conv_weight_norms(model):
+    return [float(m.weight.detach().norm()) for m in model if isinstance(m, nn.Conv2d)]
+
+
+def lr_sweep(data, lrs, norms=("none", "batch"), seeds=(0,), epochs=6, batch_size=64, device=None):
+    """Train :func:`make_net` for each ``norm``, learning rate and seed with
+    :func:`dlbook.train.fit` and SGD (momentum 0.9).
+
+    Returns one dict per run: ``norm``, ``lr``, ``seed``, ``test_acc`` (after the last epoch),
+    ``recalibrated_acc`` (the same after :func:`recalibrate`; ``None`` without batch norm), the
+    ``history``, the trained ``model`` and ``weight_norms`` (each convolution's ``||W||``).
+    """
+    from dlbook.train import evaluate, fit, seed_everything
+
+    rows = []
+    for norm in norms:
+        for lr in lrs:
+            for seed in seeds:
+                seed_everything(seed)  # the same initial weights at every learning rate
+                model = make_net(norm)
+                history = fit(
+                    model, data, epochs=epochs, lr=lr, batch_size=batch_size, optimizer="sgd",
+                    device=device, seed=seed, eval_train=False,
+                )  # fmt: skip
+                recalibrated = None
+                if norm in ("batch", "noisy"):
+                    fresh = recalibrate(model, data.x_train, batch_size, device)
+                    recalibrated = evaluate(fresh, data.x_test, data.y_test, device)[1]
+                rows.append(
+                    dict(
+                        norm=norm,
+                        lr=lr,
+                        seed=seed,
+                        test_acc=history.final["test_acc"],
+                        recalibrated_acc=recalibrated,
+                        history=history,
+                        model=model,
+                        weight_norms=_conv_weight_norms(model),
+                    )
+                )
+    return rows
+
+
+def _watched(model, block):
+    """``(norm module of block, conv of block + 1)``: the pre-activations we watch, and the layer
+    whose input (after a ReLU) they are."""
+    convs = [i for i, m in enumerate(model) if isinstance(m, nn.Conv2d)]
+    if not 0 <= block < len(convs) - 1:
+        raise ValueError(f"block must be in [0, {len(convs) - 2}], got {block!r}")
+    return model[convs[block] + 1], convs[block + 1]
+
+
+def _replay_gradient(model, x, y, old, new, first):
+    """Santurkar et al.'s G': the gradient of conv ``model[first]``'s weight on the same batch,
+    with every module before it already updated (``new``) and it and those after not (``old``)."""
+    import torch.nn.functional as F
+
+    mixed = {k: (new[k] if int(k.split(".")[0]) < first else old[k]) for k in new}
+    model.load_state_dict(mixed)
+    for m in model.modules():
+        if isinstance(m, NoisyBatchNorm2d):
+            m.hold = True  # the same noise as the step being replayed
+    model.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    g = model[first].weight.grad.detach().clone()
+    for m in model.modules():
+        if isinstance(m, NoisyBatchNorm2d):
+            m.hold = False
+    model.load_state_dict(new)  # also undoes the running statistics the replay moved
+    return g
+
+
+def watch_shift(
+    data, norm, lr=0.1, epochs=4, batch_size=64, seed=0, block=2, channel=0, snapshots=24,
+    ics_every=3, noise=(0.5, 0.5), device=None,
+):  # fmt: skip
+    """Train :func:`make_net(norm) <make_net>` with SGD (momentum 0.9) and watch one layer.
+
+    At every step it records, per channel, the mean and standard deviation (over the batch and
+    the positions) of block ``block``'s pre-activations, the output of its norm, which after a
+    ReLU are the next convolution's inputs; it keeps the values of one ``channel`` at
+    ``snapshots`` evenly spaced steps. Every ``ics_every`` steps it also measures Santurkar et
+    al.'s internal covariate shift: the gradient ``G`` of the next convolution's weight, against
+    the gradient ``G'`` on the same batch after the layers before it took their step.
+    ``noise = (scale, shift)`` is passed to :func:`make_net` for the ``"noisy"`` network.
+
+    Returns a dict: ``norm``, ``mean`` and ``std`` ``(steps, C)``, ``loss`` ``(steps,)``,
+    ``snap_steps``, ``snap_values`` ``(snapshots, values)``, ``ics_steps``, ``ics_change``
+    (``||G - G'|| / ||G||``), ``ics_cosine``, ``test_acc`` and ``train_acc`` (final epoch, seen
+    while training).
+    """
+    import torch.nn.functional as F
+
+    from dlbook.devices import device as best_device
+    from dlbook.train import evaluate, seed_everything
+
+    device = best_device() if device is None else torch.device(device)
+    seed_everything(seed)
+    model = make_net(norm, noise=noise).to(device)
+    watched, next_conv = _watched(model, block)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    x_all = torch.as_tensor(data.x_train, dtype=torch.float32, device=device)
+    y_all = torch.as_tensor(data.y_train, dtype=torch.long, device=device)
+    per_epoch = len(x_all) // batch_size  # the last, incomplete batch is dropped
+    snap_at = set(np.linspace(0, epochs * per_epoch - 1, snapshots).round().astype(int).tolist())
+    seen = {}
+    watched.register_forward_hook(lambda m, i, out: seen.__setitem__("z", out.detach()))
+    rec = {k: [] for k in ("mean", "std", "loss", "snap_steps", "snap_values", "ics_steps")}
+    rec |= {"ics_change": [], "ics_cosine": []}
+    generator, step, correct = torch.Generator().manual_seed(seed), 0, 0
+    for _ in range(epochs):
+        model.train()
+        order, correct = torch.randperm(len(x_all), generator=generator).to(device), 0
+        for i in range(0, per_epoch * batch_size, batch_size):
+            idx = order[i : i + batch_size]
+            x, y = x_all[idx], y_all[idx]
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            z = seen["z"]
+            rec["mean"].append(z.mean(dim=(0, 2, 3)).cpu().numpy())
+            rec["std"].append(z.std(dim=(0, 2, 3), correction=0).cpu().numpy())
+            rec["loss"].append(loss.item())
+            if step in snap_at:
+                rec["snap_steps"].append(step)
+                rec["snap_values"].append(z[:, channel].flatten().cpu().numpy())
+            correct += (logits.argmax(1) == y).sum().item()
+            opt.zero_grad()
+            loss.backward()
+            measure = step % ics_every == 0
+            if measure:
+                g = model[next_conv].weight.grad.detach().clone()
+                old = copy.deepcopy(model.state_dict())
+            opt.step()
+            if measure:
+                g2 = _replay_gradient(
+                    model, x, y, old, copy.deepcopy(model.state_dict()), next_conv
+                )
+                rec["ics_steps"].append(step)
+                rec["ics_change"].append(float((g - g2).norm() / g.norm()))
+                rec["ics_cosine"].append(float(F.cosine_similarity(g.flatten(), g2.flatten(), 0)))
+            step += 1
+    out = {k: np.array(v) for k, v in rec.items()}
+    out["norm"] = norm
+    out["train_acc"] = correct / (per_epoch * batch_size)
+    out["test_acc"] = evaluate(model, data.x_test, data.y_test, device)[1]
+    return out
+
+
+def shift_summary(mean, std):
+    """Scale-free measures of how a layer's input distribution moves, from per-step, per-channel
+    ``mean`` and ``std`` arrays ``(steps, C)``, each averaged over channels and steps:
+
+    * ``mean_shift``: how far the mean moves in one step, in units of the previous step's
+      standard deviation, ``|mu_t - mu_{t-1}| / sigma_{t-1}``;
+    * ``scale_shift``: how much the spread changes in one step, ``|log(sigma_t / sigma_{t-1})|``
+      (0.1 is about 10%);
+    * ``drift``: how far the mean ends from where it started, ``|mu_T - mu_0| / sigma_0``.
+    """
+    mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+    if mean.ndim != 2 or mean.shape != std.shape or len(mean) < 2:
+        raise ValueError(
+            f"mean and std must be (steps >= 2, C) arrays, got {mean.shape}, {std.shape}"
+        )
+    std = np.maximum(std, 1e-12)
+    return dict(
+        mean_shift=float(np.mean(np.abs(np.diff(mean, axis=0)) / std[:-1])),
+        scale_shift=float(np.mean(np.abs(np.diff(np.log(std), axis=0)))),
+        drift=float(np.mean(np.abs(mean[-1] - mean[0]) / std[0])),
+    )
+
+
+def train_mode_accuracy(model, x, y, batch_sizes, seed=0, device=None):
+    """Accuracy of ``model`` on ``(x, y)`` run in *training* mode, so that every batch norm uses
+    the statistics of the batch at hand, with random batches of each size in ``batch_sizes``.
+
+    The examples are shuffled once and cut into batches (a remainder too small to fill one is
+    dropped). Works on a copy: the model's running statistics are left alone. Returns
+    ``{batch_size: accuracy}``.
+    """
+    from dlbook.devices import device as best_device
+
+    device = best_device() if device is None else torch.device(device)
+    probe = copy.deepcopy(model).to(device).train()
+    x = torch.as_tensor(x, dtype=torch.float32, device=device)
+    y = torch.as_tensor(y, dtype=torch.long, device=device)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)).to(device)
+    result = {}
+    with torch.no_grad():
+        for b in batch_sizes:
+            if isinstance(b, bool) or not isinstance(b, numbers.Integral) or not 1 <= b <= len(x):
+                raise ValueError(f"batch_sizes: each must be an int in [1, {len(x)}], got {b!r}")
+            n = len(x) // b * b
+            correct = sum(
+                (probe(x[order[i : i + b]]).argmax(1) == y[order[i : i + b]]).sum().item()
+                for i in range(0, n, b)
+            )
+            result[b] = correct / n
+    return result
+
+
+def recalibrate(model, x, batch_size=64, device=None):
+    """A copy of ``model`` whose batch norms' running statistics are recomputed with its final
+    weights: reset, then the plain average (``momentum=None``) of the statistics of every batch of
+    ``x``, one pass in training mode without gradients. This is the population estimate of Ioffe &
+    Szegedy's Algorithm 2; the running averages kept during training instead mix in statistics
+    from weights that have since moved."""
+    from dlbook.devices import device as best_device
+
+    device = best_device() if device is None else torch.device(device)
+    fresh = copy.deepcopy(model).to(device)
+    norms = [m for m in fresh.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    fresh.train()
+    x = torch.as_tensor(x, dtype=torch.float32, device=device)
+    with torch.no_grad():
+        for i in range(0, len(x) - 1, batch_size):  # a last batch of one example is skipped
+            fresh(x[i : i + batch_size])
+    for m in norms:
+        m.momentum = 0.1
+    return fresh.eval()
+
+
+def running_stats(mean=2.0, std=3.0, batch_size=8, momentum=0.1, steps=100, seed=0):
+    """Follow batch norm's running estimates over a stream of batches of one channel whose values
+    are drawn from ``N(mean, std^2)``, using :func:`dlbook.scratch.batch_norm` (which updates
+    them in place, as torch does, starting from 0 and 1).
+
+    Returns a dict of ``(steps + 1,)`` arrays: ``running_mean``, ``running_var`` (torch's, with
+    the unbiased batch variance) and ``running_var_biased`` (the same average of the biased
+    batch variance, as some from-scratch versions keep it), plus the batch ``batch_mean``.
+    """
+    from dlbook.scratch import batch_norm
+
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+        raise ValueError(f"batch_size must be an int >= 2, got {batch_size!r}")
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be an int >= 2, got {batch_size!r}")
+    if not 0 <= momentum <= 1:
+        raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+    rng = np.random.default_rng(seed)
+    rm, rv, rv_biased = np.zeros(1), np.ones(1), 1.0
+    out = {k: [v] for k, v in (("running_mean", 0.0), ("running_var", 1.0))}
+    out |= {"running_var_biased": [1.0], "batch_mean": [np.nan]}
+    for _ in range(steps):
+        x = rng.normal(mean, std, size=(batch_size, 1))
+        batch_norm(x, rm, rv, training=True, momentum=momentum)
+        rv_biased = (1 - momentum) * rv_biased + momentum * x.var()
+        out["running_mean"].append(rm[0])
+        out["running_var"].append(rv[0])
+        out["running_var_biased"].append(rv_biased)
+        out["batch_mean"].append(x.mean())
+    return {k: np.array(v) for k, v in out.items()}
