@@ -36,6 +36,7 @@ class Comparison:
 
     tol: float
     errors: dict[str, float] = field(default_factory=dict)
+    reference: str = "torch"  # what the scratch code is held to, for the printed header
 
     def add(self, name: str, a, b) -> Comparison:
         self.errors[name] = max_abs_error(a, b)
@@ -54,15 +55,16 @@ class Comparison:
 
     def __repr__(self) -> str:
         width = max((len(k) for k in self.errors), default=0)
-        lines = [f"max |scratch - torch| <= {self.tol:g}:"]
+        lines = [f"max |scratch - {self.reference}| <= {self.tol:g}:"]
         for name, err in self.errors.items():
             lines.append(f"  {name:<{width}}  {'pass' if err <= self.tol else 'FAIL'}")
         return "\n".join(lines)
 
 
-def compare(pairs: dict, tol: float = 1e-10) -> Comparison:
-    """``compare({"output": (ours, theirs), ...})`` → a :class:`Comparison` that prints verdicts."""
-    result = Comparison(tol=tol)
+def compare(pairs: dict, tol: float = 1e-10, reference: str = "torch") -> Comparison:
+    """``compare({"output": (ours, theirs), ...})`` → a :class:`Comparison` that prints verdicts.
+    ``reference`` names what "theirs" is (``"scikit-learn"``, say) in the printed header."""
+    result = Comparison(tol=tol, reference=reference)
     for name, (a, b) in pairs.items():
         result.add(name, a, b)
     return result

@@ -98,3 +98,11 @@ def test_best_time_takes_the_fastest_run():
     assert len(calls) == 4 and 0.001 <= t < 0.015
     with pytest.raises(ValueError, match="repeat"):
         best_time(sleepy, repeat=0)
+
+
+def test_compare_names_its_reference():
+    from dlbook.verify import compare
+
+    out = compare({"auc": (0.5, 0.5)}, reference="scikit-learn")
+    assert repr(out).splitlines()[0] == "max |scratch - scikit-learn| <= 1e-10:"
+    assert repr(compare({"x": (1.0, 1.0)})).startswith("max |scratch - torch|")
