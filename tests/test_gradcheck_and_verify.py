@@ -106,3 +106,16 @@ def test_compare_names_its_reference():
     out = compare({"auc": (0.5, 0.5)}, reference="scikit-learn")
     assert repr(out).splitlines()[0] == "max |scratch - scikit-learn| <= 1e-10:"
     assert repr(compare({"x": (1.0, 1.0)})).startswith("max |scratch - torch|")
+
+
+def test_one_thread_limits_and_restores():
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from dlbook.timing import one_thread
+
+    torch.set_num_threads(2)
+    with one_thread(blas=True, torch=True):
+        assert torch.get_num_threads() == 1
+        assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
+    assert torch.get_num_threads() == 2

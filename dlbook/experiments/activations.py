@@ -14,10 +14,8 @@ r"""Measurements for the chapter on the neuron and its activation functions.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import numbers
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +23,7 @@ from scipy.optimize import brentq
 
 from dlbook.scratch import activations as A
 from dlbook.scratch import linear, linear_backward
+from dlbook.timing import one_thread
 
 __all__ = [
     "ACTIVATIONS", "forward", "derivative", "collapse_linear", "saturation_point",
@@ -90,22 +89,9 @@ def saturation_point(activation, level=0.01):
     return brentq(lambda x: float(derivative(activation, x)) - level, 0.0, 50.0, xtol=1e-12)
 
 
-@contextlib.contextmanager
 def _one_thread():
-    """Run on one thread: tiny matrices and models are fastest that way, and do not then fight
-    other processes for the cores (BLAS threads that spin-wait on a busy machine cost 10-50x)."""
-    from threadpoolctl import threadpool_limits
-
-    torch = sys.modules.get("torch")  # only if already imported: no import just for this
-    before = torch.get_num_threads() if torch is not None else None
-    with threadpool_limits(limits=1):
-        if torch is not None:
-            torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            if torch is not None:
-                torch.set_num_threads(before)
+    """BLAS, and torch if it is loaded, on one thread (see :func:`dlbook.timing.one_thread`)."""
+    return one_thread(blas=True, torch="if imported")
 
 
 def _single_threaded(fn):

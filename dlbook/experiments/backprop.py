@@ -24,6 +24,7 @@ from dlbook.experiments.lenet import Run  # model, history, seconds; .test_acc
 from dlbook.scratch import Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh, optim
 from dlbook.scratch.gradcheck import GradcheckResult, relative_error
 from dlbook.scratch.losses import cross_entropy, cross_entropy_backward
+from dlbook.timing import one_thread
 
 __all__ = [
     "Op", "Node", "MUL", "ADD", "SUB", "TANH", "HALF_SQUARE", "scaled_square", "neuron_graph",
@@ -204,11 +205,8 @@ def train_recorded(record_at, data=None, **overrides) -> list[dict]:
 
 
 def one_blas_thread():
-    """A context in which NumPy's BLAS runs on one thread. These matrices are small: more threads
-    only wait for each other, and on a busy 2-core machine a product can take 50 times longer."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(1, user_api="blas")
+    """NumPy's BLAS on one thread (see :func:`dlbook.timing.one_thread`)."""
+    return one_thread(blas=True)
 
 
 def sweep(hiddens, lrs, data=None, **overrides) -> dict:

@@ -15,7 +15,6 @@ r"""Measurements for the weight-initialization chapter.
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ from dlbook.scratch.activations import (
     tanh,
     tanh_backward,
 )
+from dlbook.timing import one_thread
 
 __all__ = [
     "SCHEMES", "ACTIVATIONS", "LABELS", "STDS", "init_weight_", "distinct_units",
@@ -70,13 +70,8 @@ def _positive_int(value, name):
 
 
 def _one_blas_thread():
-    """NumPy's BLAS on one thread: these matrices are small, and on a busy 2-core machine two
-    threads mostly wait for each other."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    """NumPy's BLAS on one thread (see :func:`dlbook.timing.one_thread`)."""
+    return one_thread(blas=True)
 
 
 def init_weight_(weight, scheme, activation="relu", rng=None, std=None, scale=1.0):

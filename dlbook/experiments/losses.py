@@ -14,12 +14,12 @@
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from dlbook.scratch.losses import l1_loss, l1_loss_backward, mse_loss, mse_loss_backward
+from dlbook.timing import one_thread
 
 __all__ = [
     "LineData",
@@ -259,18 +259,9 @@ def _epoch(model, loss, train, batches, lr, momentum, velocity):
     return total.item() / len(x)
 
 
-@contextmanager
 def _one_thread():
-    """Matrices this small gain nothing from CPU threads, and lose much when the cores are busy;
-    the thread count is restored afterwards."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    """Torch on one thread (see :func:`dlbook.timing.one_thread`)."""
+    return one_thread(blas=False, torch=True)
 
 
 def compare_losses(
