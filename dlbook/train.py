@@ -18,6 +18,10 @@ default so that early chapters see the plain loop:
   :func:`dlbook.scratch.fit.fit`;
 * ``checkpoint``: a file that always holds the best weights so far, written with
   :func:`save_checkpoint` and read back with :func:`load_checkpoint` (``weights_only=True``).
+
+Recurrent networks trained on one long sequence use :func:`train_tbptt` instead, truncated
+backpropagation through time with the same clipping options; it is the PyTorch twin of
+:func:`dlbook.scratch.train_tbptt`.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ __all__ = [
     "fit",
     "save_checkpoint",
     "load_checkpoint",
+    "train_tbptt",
 ]
 
 
@@ -301,3 +306,68 @@ def _progress_bar(epochs, progress):
     from tqdm.auto import tqdm  # a widget in Jupyter, text elsewhere
 
     return tqdm(total=epochs, unit="epoch", desc="fit")
+
+
+def _detach_state(state):
+    if state is None:
+        return None
+    if isinstance(state, tuple):  # an LSTM's (h, c)
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+def train_tbptt(model, readout, optimizer, inputs, targets, length, *, max_norm=None,
+                clip_value=None, state=None):  # fmt: skip
+    """One pass of truncated backpropagation through time, predicting a class at every step;
+    the PyTorch twin of :func:`dlbook.scratch.train_tbptt`, with the same arguments.
+
+    ``model`` is a sequence-first ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU``; ``readout`` a module
+    from its outputs ``(..., directions * H)`` to class scores; ``optimizer`` a ``torch.optim``
+    optimizer over both. ``inputs`` ``(T, N, D)`` (a float tensor) and ``targets`` ``(T, N)``
+    (integer class indices) are cut into chunks of ``length`` steps. Each chunk starts from the
+    previous chunk's final state, *detached*: the forward pass carries the memory across chunks,
+    but the backward pass stops at the chunk's first step. Gradients are clipped by value
+    (``clip_value``), then by norm (``max_norm``), before each step.
+
+    Returns ``(losses, grad_norms, state)``: the mean cross-entropy of each chunk (floats), the
+    gradient norm of each chunk before norm clipping, and the final state, detached.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise ValueError(f"length must be an int >= 1, got {length!r}")
+    for name, v in (("max_norm", max_norm), ("clip_value", clip_value)):
+        if v is not None and not v > 0:
+            raise ValueError(f"{name} must be > 0 or None, got {v!r}")
+    if not isinstance(inputs, torch.Tensor) or inputs.dim() != 3:
+        raise ValueError(
+            f"inputs must be a (T, N, D) tensor, got {getattr(inputs, 'shape', inputs)!r}"
+        )
+    if not isinstance(targets, torch.Tensor) or tuple(targets.shape) != tuple(inputs.shape[:2]):
+        raise ValueError(
+            f"targets must be a (T, N) tensor matching inputs {tuple(inputs.shape[:2])}, "
+            f"got {getattr(targets, 'shape', targets)!r}"
+        )
+    if getattr(model, "batch_first", False):
+        raise ValueError(
+            "model must be sequence-first (batch_first=False), as inputs are (T, N, D)"
+        )
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    losses, norms = [], []
+    model.train()
+    readout.train()
+    for start in range(0, inputs.shape[0], length):
+        x, y = inputs[start : start + length], targets[start : start + length]
+        out, state = model(x, _detach_state(state))
+        logits = readout(out.reshape(-1, out.shape[-1]))
+        loss = F.cross_entropy(logits, y.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        if clip_value is not None:
+            torch.nn.utils.clip_grad_value_(params, clip_value)
+        norm = torch.nn.utils.clip_grad_norm_(params, math.inf if max_norm is None else max_norm)
+        optimizer.step()
+        losses.append(loss.item())
+        norms.append(float(norm))
+    return losses, norms, _detach_state(state)

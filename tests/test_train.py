@@ -132,3 +132,96 @@ def test_callback_sees_every_epoch():
     seen = []
     _history_of(epochs=3, callback=lambda epoch, model: seen.append((epoch, model.training)))
     assert seen == [(1, True), (2, True), (3, True)]
+
+
+# --- truncated BPTT in PyTorch ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kind, clip", [("LSTM", dict(max_norm=0.3)), ("GRU", dict(clip_value=0.01))]
+)
+def test_train_tbptt_is_the_twin_of_the_scratch_loop(kind, clip):
+    """Same weights, same chunks, same clipping, SGD: torch's train_tbptt and the from-scratch
+    one give the same losses, gradient norms, final weights and final state."""
+    import numpy as np
+
+    from dlbook import scratch
+    from dlbook.train import train_tbptt
+
+    torch.manual_seed(0)
+    theirs = getattr(nn, kind)(3, 5, num_layers=2, bidirectional=True).double()
+    head_t = nn.Linear(10, 4).double()
+    ours = getattr(scratch, kind)(3, 5, num_layers=2, bidirectional=True, dtype=np.float64)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    head = scratch.Linear(10, 4, dtype=np.float64)
+    head.weight[...], head.bias[...] = (p.detach().numpy() for p in head_t.parameters())
+    r = np.random.default_rng(0)
+    x, y = r.standard_normal((8, 2, 3)), r.integers(0, 4, size=(8, 2))
+    sgd = scratch.optim.SGD(ours.params + head.params, lr=0.5)
+    losses, norms, state = scratch.train_tbptt(ours, head, sgd, x, y, 3, **clip)
+    opt = torch.optim.SGD([*theirs.parameters(), *head_t.parameters()], lr=0.5)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    losses_t, norms_t, state_t = train_tbptt(theirs, head_t, opt, xt, yt, 3, **clip)
+    assert len(losses_t) == len(norms_t) == 3  # chunks of 3, 3 and 2 steps
+    np.testing.assert_allclose(losses_t, losses, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(norms_t, norms, rtol=0, atol=1e-10)
+    for a, p in zip(ours.params + head.params, [*theirs.parameters(), *head_t.parameters()]):
+        np.testing.assert_allclose(p.detach().numpy(), a, rtol=0, atol=1e-10)
+    states = state_t if isinstance(state_t, tuple) else (state_t,)
+    for s_ours, s in zip(state if isinstance(state, tuple) else (state,), states, strict=True):
+        assert not s.requires_grad  # detached: the next call cannot backpropagate into this one
+        np.testing.assert_allclose(s.numpy(), s_ours, rtol=0, atol=1e-10)
+
+
+def test_train_tbptt_clips_and_carries_the_state():
+    from dlbook.train import train_tbptt
+
+    torch.manual_seed(0)
+    model, head = nn.RNN(2, 8), nn.Linear(8, 3)
+    opt = torch.optim.SGD([*model.parameters(), *head.parameters()], lr=0.0)
+    x, y = 10 * torch.randn(12, 4, 2), torch.randint(0, 3, (12, 4))
+    _, norms, state = train_tbptt(model, head, opt, x, y, 4, max_norm=1e-3)
+    assert max(norms) > 1e-3  # the norms before clipping are reported
+    for p in [*model.parameters(), *head.parameters()]:  # what the optimizer saw was clipped
+        assert p.grad is not None
+    total = torch.linalg.vector_norm(
+        torch.stack(
+            [torch.linalg.vector_norm(p.grad) for p in [*model.parameters(), *head.parameters()]]
+        )
+    )
+    assert total <= 1e-3 * (1 + 1e-4)
+    # The state after one pass over 12 steps is the state of running the whole sequence.
+    with torch.no_grad():
+        _, h_full = model(x)
+    torch.testing.assert_close(state, h_full)
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(length=0), "length"),
+        (dict(length=2.5), "length"),
+        (dict(max_norm=0.0), "max_norm"),
+        (dict(clip_value=-1.0), "clip_value"),
+        (dict(inputs=torch.zeros(5, 3)), "inputs"),
+        (dict(targets=torch.zeros(5, 2, dtype=torch.long)), "targets"),
+    ],
+)
+def test_train_tbptt_rejects_bad_arguments(kwargs, words):
+    from dlbook.train import train_tbptt
+
+    model, head = nn.GRU(2, 4), nn.Linear(4, 3)
+    opt = torch.optim.SGD([*model.parameters(), *head.parameters()], lr=0.1)
+    args = dict(inputs=torch.zeros(5, 3, 2), targets=torch.zeros(5, 3, dtype=torch.long), length=2)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=words):
+        train_tbptt(model, head, opt, args.pop("inputs"), args.pop("targets"), **args)
+
+
+def test_train_tbptt_refuses_a_batch_first_model():
+    from dlbook.train import train_tbptt
+
+    model, head = nn.GRU(2, 4, batch_first=True), nn.Linear(4, 3)
+    opt = torch.optim.SGD([*model.parameters(), *head.parameters()], lr=0.1)
+    with pytest.raises(ValueError, match="batch_first"):
+        train_tbptt(model, head, opt, torch.zeros(5, 3, 2), torch.zeros(5, 3, dtype=torch.long), 2)
