@@ -44,6 +44,7 @@ setup: $(STAMP)
 # scanned as well, so that a warning can never slip through on a zero exit code.
 book: $(STAMP)
 	mkdir -p _build
+	$(KERNEL_ENV) $(PY) scripts/execute_book.py
 	$(KERNEL_ENV) $(VENV)/bin/jupyter-book build --all -W --keep-going --path-output . . 2>&1 \
 		| tee _build/book.log
 	@if sed 's/\x1b\[[0-9;]*m//g' _build/book.log | grep -nE '(WARNING|ERROR|CRITICAL):'; then \

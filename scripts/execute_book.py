@@ -1,0 +1,61 @@
+"""Execute every notebook of the book afresh, in parallel, into the book's execution cache.
+
+``make book`` runs this before ``jupyter-book build``. Jupyter Book 1.x executes notebooks one
+after another; here jupyter-cache's ``local-parallel`` executor runs one kernel per CPU core. The
+cache (``_build/.jupyter_cache``, where myst-nb looks for it) is emptied first, so every notebook
+runs against the ``dlbook`` code as it is now: nothing stale can be served, which is the reason
+the book otherwise builds with ``execute_notebooks: force``. The build that follows finds every
+notebook in the cache, matched by its code cells, and executes none itself.
+
+Exit status 1 when a notebook fails, with its traceback on stderr.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from jupyter_cache import get_cache
+from jupyter_cache.executors import load_executor
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "_build" / ".jupyter_cache"
+
+
+def toc_notebooks(toc_path: Path = ROOT / "_toc.yml") -> list[Path]:
+    """The notebooks that ``_toc.yml`` lists, in book order."""
+    toc = yaml.safe_load(toc_path.read_text())
+    files = [ch["file"] for part in toc.get("parts", []) for ch in part.get("chapters", [])]
+    found = [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
+    if not found:
+        raise SystemExit(f"no notebooks listed in {toc_path}")
+    return found
+
+
+def main(timeout: int = 120) -> int:
+    notebooks = toc_notebooks()
+    shutil.rmtree(CACHE, ignore_errors=True)
+    cache = get_cache(str(CACHE))
+    for nb in notebooks:
+        cache.add_nb_to_project(str(nb))
+    start = time.perf_counter()
+    print(f"execute_book: running {len(notebooks)} notebooks in parallel", flush=True)
+    result = load_executor("local-parallel", cache=cache).run_and_cache(timeout=timeout)
+    print(
+        f"execute_book: {len(result.succeeded)} executed, "
+        f"{len(result.excepted) + len(result.errored)} failed, "
+        f"in {time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
+    failed = result.excepted + result.errored
+    for uri in failed:
+        record = cache.get_project_record(uri)
+        print(f"execute_book: FAILED {uri}\n{record.traceback}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
