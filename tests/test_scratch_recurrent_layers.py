@@ -246,3 +246,18 @@ def test_train_tbptt_matches_a_torch_loop(kind, clip):
         assert_close(a, p.detach().numpy())
     for a, b in zip(as_tuple(state), as_tuple(state_t), strict=True):
         assert_close(a, b.numpy())
+
+
+def test_assigning_a_parameter_by_name_writes_into_it():
+    """layer.weight_hh_l0 = a must reach the array that params, grads and optimizers use."""
+    layer = GRU(2, 3, dtype=np.float64, rng=np.random.default_rng(0))
+    before = layer.weight_hh_l0
+    new = np.full((9, 3), 0.25)
+    layer.weight_hh_l0 = new
+    assert layer.weight_hh_l0 is before  # the same array, now holding the new values
+    assert any(p is before for p in layer.params)
+    np.testing.assert_array_equal(layer.params[1], new)
+    with pytest.raises(ValueError, match="weight_hh_l0"):
+        layer.weight_hh_l0 = np.zeros((3, 3))
+    layer.note = "other attributes are set as usual"
+    assert layer.note.startswith("other")

@@ -77,6 +77,18 @@ class _Recurrent(Layer):
             return weights[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    def __setattr__(self, name, value):
+        """``layer.weight_hh_l0 = a`` copies ``a`` into the parameter, in place: ``params``, the
+        optimizer and ``named_params()`` keep seeing the same array. (A plain assignment would
+        hide the parameter behind a new attribute, and training would silently ignore it.)"""
+        weights = self.__dict__.get("_weights", {})
+        if name not in weights:
+            return super().__setattr__(name, value)
+        a = np.asarray(value)
+        if a.shape != weights[name].shape:
+            raise ValueError(f"{name} must have shape {weights[name].shape}, got {a.shape}")
+        weights[name][...] = a
+
     def named_params(self) -> dict[str, np.ndarray]:
         """The parameters by torch's names, in torch's order (the arrays themselves)."""
         return dict(self._weights)
