@@ -35,22 +35,27 @@ def toc_notebooks(toc_path: Path = ROOT / "_toc.yml") -> list[Path]:
     return found
 
 
-def main(timeout: int = 120) -> int:
-    notebooks = toc_notebooks()
-    shutil.rmtree(CACHE, ignore_errors=True)
-    cache = get_cache(str(CACHE))
+def execute_all(cache_dir: Path, notebooks: list[Path], timeout: int = 120):
+    """Empty ``cache_dir``, then execute ``notebooks`` into it, one kernel per CPU core.
+    Returns ``(cache, result, seconds)``; ``result`` lists the succeeded and failed URIs."""
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    cache = get_cache(str(cache_dir))
     for nb in notebooks:
         cache.add_nb_to_project(str(nb))
     start = time.perf_counter()
-    print(f"execute_book: running {len(notebooks)} notebooks in parallel", flush=True)
     result = load_executor("local-parallel", cache=cache).run_and_cache(timeout=timeout)
+    return cache, result, time.perf_counter() - start
+
+
+def main(timeout: int = 120) -> int:
+    notebooks = toc_notebooks()
+    print(f"execute_book: running {len(notebooks)} notebooks in parallel", flush=True)
+    cache, result, seconds = execute_all(CACHE, notebooks, timeout)
+    failed = result.excepted + result.errored
     print(
-        f"execute_book: {len(result.succeeded)} executed, "
-        f"{len(result.excepted) + len(result.errored)} failed, "
-        f"in {time.perf_counter() - start:.0f} s",
+        f"execute_book: {len(result.succeeded)} executed, {len(failed)} failed, in {seconds:.0f} s",
         flush=True,
     )
-    failed = result.excepted + result.errored
     for uri in failed:
         record = cache.get_project_record(uri)
         print(f"execute_book: FAILED {uri}\n{record.traceback}", file=sys.stderr)
