@@ -5,14 +5,13 @@ nothing here trains."""
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 
 from dlbook.experiments import activations as E
 from dlbook.scratch import activations as A
+from dlbook.viz.render import figure_png
 
 __all__ = [
     "LABELS", "activation_grid", "neuron_plane", "gradient_profiles", "draw_units",
@@ -233,10 +232,7 @@ def explorer(names=("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "sil
         draw_neuron_1d(ax, w_name.value, w_w.value, w_b.value)
         ax.legend(fontsize=7, loc="upper left")
         fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=72)
-        plt.close(fig)
-        picture.value = buffer.getvalue()
+        picture.value = figure_png(fig)
 
     for widget in (w_name, w_w, w_b):
         widget.observe(refresh, "value")

@@ -6,14 +6,13 @@ Attention weights are computed with :func:`dlbook.scratch.attention_weights`, or
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 from matplotlib.patches import Rectangle
 
 from dlbook.scratch import attention_weights
+from dlbook.viz.render import figure_png
 
 __all__ = [
     "heatmap",
@@ -285,10 +284,7 @@ def explorer(query, key, scale=None, row=3, mask="none"):
         fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2))
         _explorer_panel(axes, query, key, w_mask.value, w_scale.value, w_row.value)
         fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=72)
-        plt.close(fig)
-        picture.value = buffer.getvalue()
+        picture.value = figure_png(fig)
 
     for w in (w_scale, w_row, w_mask):
         w.observe(refresh, "value")

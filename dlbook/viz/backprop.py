@@ -5,14 +5,13 @@ come from :mod:`dlbook.experiments.backprop`; nothing here trains."""
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 from matplotlib.patches import FancyBboxPatch
 
 from dlbook.experiments import backprop as E
+from dlbook.viz.render import figure_png
 
 __all__ = [
     "NEURON_LAYOUT",
@@ -335,11 +334,9 @@ def explorer(train, hiddens=(8, 16, 32, 64, 128, 256), lrs=(0.003, 0.01, 0.03, 0
         fig.suptitle(f"hidden {hidden.value}, lr {lr.value:g}: "
                      f"test accuracy {100 * history.final['test_acc']:.1f}%")  # fmt: skip
         fig.tight_layout()
-        png = io.BytesIO()
-        fig.savefig(png, format="png", dpi=80)
-        plt.close(fig)
+        png = figure_png(fig, dpi=80)
         out.outputs = ()
-        out.append_display_data(Image(data=png.getvalue(), format="png"))
+        out.append_display_data(Image(data=png, format="png"))
 
     hidden.observe(render, names="value")
     lr.observe(render, names="value")

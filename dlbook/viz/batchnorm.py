@@ -5,8 +5,6 @@ They draw arrays and what :mod:`dlbook.experiments.batchnorm` measured; nothing 
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
@@ -14,6 +12,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from dlbook.experiments.batchnorm import running_stats
+from dlbook.viz.render import figure_png
 
 __all__ = [
     "COLOURS",
@@ -323,11 +322,8 @@ def explorer(momentum=0.1, batch_size=8, steps=100, mean=2.0, std=3.0):
             f"<pre>after {steps} steps: running mean {r['running_mean'][-1]:.2f} (true {mean:g}),"
             f" running var {r['running_var'][-1]:.2f} (true {std**2:g})</pre>"
         )
-        buffer = io.BytesIO()
         fig.tight_layout()
-        fig.savefig(buffer, format="png", dpi=72)
-        plt.close(fig)
-        picture.value = buffer.getvalue()
+        picture.value = figure_png(fig)
 
     for w in (w_m, w_b):
         w.observe(refresh, "value")

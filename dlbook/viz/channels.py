@@ -3,8 +3,6 @@ animation, for the Channels chapter. Everything takes NCHW-style NumPy arrays.""
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
@@ -12,6 +10,7 @@ from matplotlib.patches import Polygon
 
 from dlbook.experiments.channels import conv_cost, separable_cost
 from dlbook.scratch import conv2d
+from dlbook.viz.render import figure_png
 
 __all__ = [
     "colour_kernels",
@@ -359,10 +358,7 @@ def explorer(c_in=8, c_out=8, kernel_size=3, groups=2):
         )
         fig, ax = plt.subplots(figsize=(3.2, 3.4))
         draw_groups(ax, c_in, c_out, g, k)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=72)
-        plt.close(fig)
-        picture.value = buffer.getvalue()
+        picture.value = figure_png(fig)
 
     w_in.observe(refresh_groups, "value")
     w_out.observe(refresh_groups, "value")

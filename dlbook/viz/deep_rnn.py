@@ -8,8 +8,6 @@ Nothing here trains.
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
@@ -17,6 +15,7 @@ from matplotlib.colors import LogNorm
 
 from dlbook.experiments.deep_rnn import schedule, sensitivity_matrix
 from dlbook.scratch import GRU
+from dlbook.viz.render import figure_png
 
 __all__ = [
     "draw_grid",
@@ -195,11 +194,8 @@ def explorer(length=12, hidden_size=8, seed=0):
             f"<pre>y_{w_t.value} ({half}) depends on x_s for s = {seen.min()} .. {seen.max()}"
             f"  ({len(seen)} of {length} input steps)</pre>"
         )
-        buffer = io.BytesIO()
         fig.tight_layout()
-        fig.savefig(buffer, format="png", dpi=72)
-        plt.close(fig)
-        picture.value = buffer.getvalue()
+        picture.value = figure_png(fig)
 
     for w in (w_layers, w_dir, w_half, w_t):
         w.observe(refresh, "value")

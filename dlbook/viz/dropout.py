@@ -6,13 +6,12 @@ They draw masks made by :func:`dlbook.scratch.dropout` and what
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 
 from dlbook.scratch import dropout
+from dlbook.viz.render import figure_png
 
 __all__ = [
     "COLOURS",
@@ -234,11 +233,8 @@ def explorer(image, p=0.5, samples=10, seed=0):
             f"<pre>p = {w_p.value:.2f}: each value survives with probability {keep:.2f} and is "
             f"then multiplied by {1 / keep:.2f}</pre>"
         )
-        buffer = io.BytesIO()
         fig.tight_layout()
-        fig.savefig(buffer, format="png", dpi=72)
-        plt.close(fig)
-        picture.value = buffer.getvalue()
+        picture.value = figure_png(fig)
 
     for w in (w_p, w_n):
         w.observe(refresh, "value")

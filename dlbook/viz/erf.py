@@ -4,14 +4,13 @@ from :mod:`dlbook.experiments.erf`; nothing here trains."""
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 from matplotlib.patches import Rectangle
 
 from dlbook.experiments import erf as E
+from dlbook.viz.render import figure_png
 
 __all__ = [
     "draw_erf",
@@ -262,10 +261,7 @@ def explorer(depth=6, kernel_size=3, dilation=1, nonlinearity="relu", residual=F
         )
         fig, ax = plt.subplots(figsize=(3.2, 3.2))
         draw_erf(ax, m, title=f"depth {args[0]}, {args[1]}×{args[1]}, dilation {args[2]}")
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=72)
-        plt.close(fig)
-        picture.value = buffer.getvalue()
+        picture.value = figure_png(fig)
 
     for w in (w_depth, w_k, w_d, w_nl, w_res):
         w.observe(refresh, "value")

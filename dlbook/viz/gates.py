@@ -7,8 +7,6 @@ nothing here trains.
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
@@ -16,6 +14,7 @@ from matplotlib.patches import Circle, FancyBboxPatch
 
 from dlbook.data.sequences import adding_problem
 from dlbook.experiments import gates as E
+from dlbook.viz.render import figure_png
 
 __all__ = [
     "COLOURS",
@@ -391,10 +390,7 @@ def explorer(model, unit, example=0, shift=0.0, length=50, n=32, seed=100):
         axes[2].set_xlabel("time step $t$")
         axes[2].grid(alpha=0.3)
         fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=72)
-        plt.close(fig)
-        picture.value = buffer.getvalue()
+        picture.value = figure_png(fig)
         mse = float(np.mean((g["y_hat"] - y) ** 2))
         info.value = (
             f"<pre>target {y[w_e.value]:.3f}, prediction {g['y_hat'][w_e.value]:.3f}; "

@@ -6,13 +6,12 @@ activation); nothing here trains.
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 
 from dlbook.experiments import init as E
+from dlbook.viz.render import figure_png
 
 __all__ = [
     "COLOURS", "unit_weights_figure", "depth_figure", "histogram_grid", "histogram_animation",
@@ -229,10 +228,7 @@ def _stats_png(st, title):
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=72)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig)
 
 
 def explorer(scheme="kaiming", activation="relu", depth=30, std=0.01, gain=1.0, width=256):

@@ -11,13 +11,14 @@ it, so ``stages(model, x)["C1"]`` is C1's squashed output, the maps that S2 sees
 
 from __future__ import annotations
 
-import io
 from typing import NamedTuple
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 from matplotlib.patches import Rectangle
+
+from dlbook.viz.render import figure_png
 
 __all__ = [
     "PAPER_NAMES", "Step", "as_numpy", "activations", "stages", "probabilities", "layer_table",
@@ -406,10 +407,7 @@ def explorer(model, images, labels, index=0, stage="C1"):
         fig = plt.figure(figsize=(9, 2.2), layout="constrained")
         i = w_i.value
         digit_panel(fig, model, images[i], w_s.value, labels[i], name=f"#{i}")
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=72)
-        plt.close(fig)
-        picture.value = buffer.getvalue()
+        picture.value = figure_png(fig)
 
     w_i.observe(refresh, "value")
     w_s.observe(refresh, "value")

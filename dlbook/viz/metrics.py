@@ -9,13 +9,12 @@ positive"); a sample counts as predicted positive when its score is ``>= thresho
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 
 from dlbook.metrics import roc_auc, roc_curve
+from dlbook.viz.render import figure_png
 
 __all__ = [
     "counts",
@@ -169,10 +168,7 @@ def threshold_explorer(positive, scores, threshold=0.5):
 
     def refresh(_=None):
         fig = threshold_figure(positive, scores, slider.value, dpi=72)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        plt.close(fig)
-        picture.value = buffer.getvalue()
+        picture.value = figure_png(fig, dpi=None)
 
     slider.observe(refresh, "value")
     refresh()

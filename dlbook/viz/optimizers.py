@@ -7,13 +7,12 @@ trains a network.
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 
 from dlbook.experiments import optimizers as E
+from dlbook.viz.render import figure_png
 
 __all__ = [
     "COLOURS",
@@ -263,10 +262,7 @@ def explorer(surface=None, lr=0.02, momentum=0.5, steps=40):
         pts = _sgd_panel(ax, surface, lr, mu, steps, nesterov=nesterov)
         ax.set_title(f"{surface.name}, {steps} steps", fontsize=9)
         fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=72)
-        plt.close(fig)
-        picture.value = buffer.getvalue()
+        picture.value = figure_png(fig)
         info.value = f"<pre>{_summary(surface, pts, lr, mu, nesterov)}</pre>"
 
     for w in (w_lr, w_mu, w_nest):

@@ -18,6 +18,7 @@ from matplotlib.collections import PatchCollection
 from matplotlib.patches import Circle, Rectangle
 
 from dlbook.scratch import avg_pool2d, max_pool2d, max_pool2d_backward, max_pool2d_indices
+from dlbook.viz.render import figure_png
 from dlbook.viz.sliding import WINDOW, _number, draw_grid
 
 __all__ = [
@@ -344,7 +345,6 @@ def pool_explorer(x):
     The figure goes into the ``Output`` widget's state (``append_display_data``), not through
     ``with out:`` capture, so the cell's own outputs are the same under every notebook runner.
     """
-    import io
 
     import ipywidgets as widgets
     from IPython.display import Image
@@ -372,10 +372,8 @@ def pool_explorer(x):
         formula = size_formula(x.shape[0], *(args[k] for k in keys))
         out.append_stdout(f"H_out = {formula}\n")
         # A PNG made here, not the Figure itself: that needs the inline backend to show.
-        png = io.BytesIO()
-        fig.savefig(png, format="png", dpi=80)
-        plt.close(fig)
-        out.append_display_data(Image(data=png.getvalue(), format="png"))
+        png = figure_png(fig, dpi=80)
+        out.append_display_data(Image(data=png, format="png"))
 
     for w in controls.values():
         w.observe(render, names="value")

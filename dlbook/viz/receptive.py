@@ -10,7 +10,6 @@ diagram come from :func:`dlbook.receptive_field`, which the tests hold equal to 
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -21,6 +20,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.transforms import blended_transform_factory
 
 from dlbook.shapes import conv_output_size
+from dlbook.viz.render import figure_png
 
 __all__ = ["Step", "as_steps", "to_model", "Stack", "analyse", "cone", "draw_stack", "plot_stacks",
            "animate_growth", "animate_slide", "StackBuilder", "unit_near", "draw_regions",
@@ -294,10 +294,8 @@ class StackBuilder:
             return
         self.out.append_stdout(self.table(stack))
         fig = draw_stack(stack).figure
-        png = io.BytesIO()
-        fig.savefig(png, format="png", bbox_inches="tight")
-        plt.close(fig)
-        self.out.append_display_data(Image(png.getvalue()))
+        png = figure_png(fig, dpi=None, bbox_inches="tight")
+        self.out.append_display_data(Image(png))
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)

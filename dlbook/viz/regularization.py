@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 
 from dlbook.experiments import regularization as reg
+from dlbook.viz.render import figure_png
 
 __all__ = [
     "penalty_figure",
@@ -310,10 +309,7 @@ def explorer(problem, kind="L2", lam=1e-3, degree=12):
         b.bar(np.arange(d + 1), coef, color=COLOURS[k])
         b.set(xlabel="Legendre coefficient index", ylabel="value", title="coefficients")
         fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=72)
-        plt.close(fig)
-        picture.value = buffer.getvalue()
+        picture.value = figure_png(fig)
 
     for w in (w_kind, w_lam, w_deg):
         w.observe(refresh, names="value")

@@ -5,8 +5,6 @@ They draw what :mod:`dlbook.experiments.rnn` measured; nothing here trains.
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
@@ -14,6 +12,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
 from dlbook.experiments import rnn as E
 from dlbook.scratch import clip_grad_norm_, clip_grad_value_
+from dlbook.viz.render import figure_png
 
 __all__ = [
     "unrolled_figure",
@@ -183,11 +182,8 @@ def gradient_figure(profiles, theory=None, rates=None):
 
 
 def _png(fig):
-    buffer = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=72)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig)
 
 
 def _explorer_panel(ax, radius, length, kind="gaussian", hidden=64, seed=0):
