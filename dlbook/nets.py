@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 __all__ = [
+    "count_parameters",
     "LeNet5",
     "LeNet5Modern",
     "ScaledTanh",
@@ -24,6 +25,11 @@ __all__ = [
     "resnet50",
     "InceptionBlock",
 ]
+
+
+def count_parameters(module: nn.Module) -> int:
+    """The number of trainable numbers in a torch module (frozen parameters not counted)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 class LeNet5(nn.Module):

@@ -48,3 +48,14 @@ def test_inception_block_concatenates_its_branches():
     assert block(torch.zeros(1, 192, 28, 28)).shape == (1, 256, 28, 28)
     # 1x1: 12,352; 1x1+3x3: 18,528 + 110,720; 1x1+5x5: 3,088 + 12,832; pool+1x1: 6,176
     assert count(block) == 163_696
+
+
+def test_count_parameters_counts_trainable_numbers_only():
+    from torch import nn
+
+    from dlbook.nets import count_parameters
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2, bias=False))
+    assert count_parameters(model) == (3 * 4 + 4) + 4 * 2
+    model[0].weight.requires_grad_(False)
+    assert count_parameters(model) == 4 + 4 * 2

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlbook.data.sequences import _positive as _int  # (name, value, minimum=1) -> ValueError
+from dlbook.nets import count_parameters  # re-exported for the chapter
 from dlbook.scratch import attention_weights
 
 __all__ = [
@@ -243,10 +244,6 @@ class RecallLSTM(nn.Module):
     def forward(self, x):
         out, _ = self.lstm(self.embed(x))
         return self.readout(out[-1])
-
-
-def count_parameters(model):
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)  # trainable only
 
 
 def train_recall(model, pairs, steps=600, batch_size=64, lr=1e-2, seed=0, device="cpu",

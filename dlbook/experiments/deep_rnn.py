@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlbook.data.offline import Split
+from dlbook.nets import count_parameters  # re-exported for the chapter
 from dlbook.scratch import GRU, LSTM, RNN
 from dlbook.scratch.gradcheck import GradcheckResult, numerical_gradient, relative_error
 from dlbook.train import fit
@@ -237,10 +238,6 @@ def receptive_field_1d(model):
             k, s = (k[0] if isinstance(k, tuple) else k), (s[0] if isinstance(s, tuple) else s)
             r, jump = r + (k - 1) * jump, jump * s
     return r
-
-
-def count_parameters(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 def train_models(data, factories, epochs=8, lr=2e-2, batch_size=64, clip_grad_norm=1.0, seed=0,

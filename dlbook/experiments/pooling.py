@@ -18,6 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook.data import load_digits
+from dlbook.nets import (
+    count_parameters as count_params,  # re-exported: the chapter calls E.count_params
+)
 from dlbook.train import evaluate, seed_everything
 
 __all__ = ["HEADS", "build_model", "count_params", "HeadResult", "train", "run", "shift_change"]
@@ -61,11 +64,6 @@ def build_model(head: str = "gap", channels=(8, 16, 32), size: int = 8, classes:
         "gmp": lambda: [nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c3, classes)],
     }
     return nn.Sequential(OrderedDict(trunk=trunk, head=nn.Sequential(*heads[head]())))
-
-
-def count_params(module) -> int:
-    """The number of trainable numbers in a torch module."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 @dataclass
