@@ -14,6 +14,7 @@ __all__ = ["device", "receptive_field", "effective_receptive_field"]
 __version__ = "0.1.0"
 
 _SUBMODULES = {
+    "claims",
     "data",
     "devices",
     "env",
@@ -22,6 +23,7 @@ _SUBMODULES = {
     "nets",
     "receptive",
     "scratch",
+    "seeds",
     "shapes",
     "timing",
     "train",

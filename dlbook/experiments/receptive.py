@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from dlbook import seeds
+
 __all__ = ["HEIGHT", "WIDTH", "GAP", "MARGIN", "make_pairs", "GlobalMax", "build"]
 
 HEIGHT, WIDTH, GAP, MARGIN = 4, 32, 10, 8
@@ -21,7 +23,7 @@ HEIGHT, WIDTH, GAP, MARGIN = 4, 32, 10, 8
 
 def make_pairs(n: int, seed: int):
     """``(x, y)``: ``n`` strips ``(n, 1, HEIGHT, WIDTH)`` float32 and labels (1: bright left)."""
-    rng = np.random.default_rng(seed)
+    rng = seeds.rng(seed)
     x = np.zeros((n, 1, HEIGHT, WIDTH), np.float32)
     y = rng.integers(0, 2, n)
     row = rng.integers(0, HEIGHT, n)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dlbook import seeds
+
 __all__ = ["numerical_gradient", "gradcheck", "relative_error", "GradcheckResult"]
 
 
@@ -103,7 +105,7 @@ def gradcheck(
     for i in wrt:
         if i not in arrays or i not in differentiable:
             raise ValueError(f"wrt: argument {i} is not a differentiable floating array")
-    rng = np.random.default_rng(seed)
+    rng = seeds.rng(seed)
     out = forward(*args, **kwargs)
     grad_output = rng.standard_normal(np.shape(out)).astype(np.asarray(out).dtype)
     grads = backward(grad_output, *args, **kwargs)
