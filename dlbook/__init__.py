@@ -23,7 +23,7 @@ _SUBMODULES = {
     "nets",
     "receptive",
     "scratch",
-    "seeds",
+    "seeding",
     "shapes",
     "timing",
     "train",

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 
 __all__ = [
     "History",
@@ -94,10 +94,10 @@ class History:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch with ``seed + DLBOOK_SEED`` (:mod:`dlbook.seeds`), so that a
+    """Seed Python, NumPy and torch with ``seed + DLBOOK_SEED`` (:mod:`dlbook.seeding`), so that a
     run can be repeated exactly on one machine and re-run on other draws."""
-    np.random.seed(seeds.seed(seed))
-    seeds.manual_seed(seed)
+    np.random.seed(seeding.seed(seed))
+    seeding.manual_seed(seed)
 
 
 def _tensors(x, y, device):
@@ -185,7 +185,7 @@ def _split_validation(data, val_fraction, seed):
     n_val = int(round(n * val_fraction))
     if not 0 < n_val < n:
         raise ValueError(f"val_fraction={val_fraction} leaves no validation or no training data")
-    order = seeds.rng(seed).permutation(n)
+    order = seeding.rng(seed).permutation(n)
     tr, va = order[: n - n_val], order[n - n_val :]
     return (data.x_train[tr], data.y_train[tr]), (data.x_train[va], data.y_train[va])
 
@@ -242,7 +242,7 @@ def fit(
         (xt, yt), val = (data.x_train, data.y_train), None
     x_train, y_train = _tensors(xt, yt, device)
     watch = "val_loss" if val is not None else "test_loss"
-    generator = seeds.generator(seed)
+    generator = seeding.generator(seed)
     history, best, best_state, waited = History(), math.inf, None, 0
     bar = _progress_bar(epochs, progress)
     for epoch in range(1, epochs + 1):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 
 __all__ = ["random_shift", "random_flip", "gaussian_noise", "Augment"]
 
@@ -107,7 +107,7 @@ class Augment:
 
     def __init__(self, shift: int = 0, flip: float = 0.0, noise: float = 0.0, seed: int = 0):
         self.shift, self.flip, self.noise = shift, flip, noise
-        self.rng = seeds.rng(seed)
+        self.rng = seeding.rng(seed)
 
     def __call__(self, x):
         if self.shift:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 
 __all__ = [
     "sine_forecast",
@@ -45,7 +45,7 @@ def sine_forecast(n: int = 256, length: int = 50, noise: float = 0.1, seed: int 
     """
     _positive("n", n)
     _positive("length", length, 2)
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     freq = rng.uniform(0.5, 2.0, n) * 2 * np.pi / 20
     phase = rng.uniform(0, 2 * np.pi, n)
     t = np.arange(length + 1)[:, None]
@@ -61,7 +61,7 @@ def adding_problem(n: int = 512, length: int = 50, seed: int = 0):
     """
     _positive("n", n)
     _positive("length", length, 2)
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     values = rng.random((length, n))
     half = length // 2
     first = rng.integers(0, half, n)
@@ -84,7 +84,7 @@ def copy_memory(n: int = 512, symbols: int = 8, remember: int = 5, delay: int = 
     """
     for name, v in (("n", n), ("symbols", symbols), ("remember", remember), ("delay", delay)):
         _positive(name, v)
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     seq = rng.integers(1, symbols + 1, (remember, n))
     total = 2 * remember + delay
     x = np.zeros((total, n), np.int64)

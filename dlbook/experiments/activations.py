@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.scratch import activations as A
 from dlbook.scratch import linear, linear_backward
 from dlbook.timing import one_thread
@@ -135,7 +135,7 @@ def deep_gradients(activation, depth=20, width=64, batch=256, gain=1.0, seed=0):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 2:
             raise ValueError(f"{name} must be an int >= 2, got {v!r}")
     f, f_backward, _, kw = ACTIVATIONS[_name(activation)]
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     Ws = [gain * rng.standard_normal((width, width)) / np.sqrt(width) for _ in range(depth)]
     bs = [np.zeros(width) for _ in range(depth)]
     hs, zs = [rng.standard_normal((batch, width))], []
@@ -227,7 +227,7 @@ def make_mlp(activation, sizes=(2, 64, 64, 2), seed=0):
     _name(activation)
     if len(sizes) < 2:
         raise ValueError(f"sizes must have at least 2 widths, got {sizes!r}")
-    seeds.manual_seed(seed)
+    seeding.manual_seed(seed)
     _, _, cls, kw = ACTIVATIONS[activation]
     layers = [nn.Flatten()]
     for i, (m, n) in enumerate(zip(sizes[:-1], sizes[1:])):

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.data.sequences import _positive as _int  # (name, value, minimum=1) -> ValueError
 from dlbook.nets import count_parameters  # re-exported for the chapter
 from dlbook.scratch import attention_weights
@@ -50,7 +50,7 @@ def score_statistics(dims=(4, 16, 64, 256, 1024), keys=16, samples=500, seed=0):
         raise ValueError("dims must be a non-empty sequence of ints")
     _int("keys", keys, 2)
     _int("samples", samples)
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     out = {f"{k}_{t}": [] for k in ("std", "max", "jac") for t in ("raw", "scaled")}
     for d in dims:
         _int("dims", d)
@@ -84,7 +84,7 @@ def verification_cases(seed=0):
     """``{name: (query, key, value, kwargs)}`` in float64: no mask (cross-attention, L != S),
     boolean mask, float mask (with -inf), causal, a custom scale, and ``(N, heads, L, E)`` heads
     with a padding mask. Every row of every mask keeps at least one key."""
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     r = rng.standard_normal
     qkv = lambda lq, s, b=(2,), ev=3: (r(b + (lq, 4)), r(b + (s, 4)), r(b + (s, ev)))  # noqa: E731
     keep = rng.random((5, 7)) < 0.6
@@ -125,7 +125,7 @@ def associative_recall(n=1000, pairs=8, keys=16, values=8, seed=0):
         _int(name, v)
     if pairs > keys:
         raise ValueError(f"pairs must be at most keys={keys} (keys are distinct), got {pairs}")
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     k = np.argsort(rng.random((n, keys)), axis=1)[:, :pairs]  # distinct keys per sequence
     v = rng.integers(0, values, (n, pairs))
     which = rng.integers(0, pairs, n)
@@ -294,7 +294,7 @@ def train_recall(model, pairs, steps=600, batch_size=64, lr=1e-2, seed=0, device
 def make_model(kind, pairs, keys=16, values=8, seed=0, **kwargs):
     """A fresh ``"attention"`` or ``"LSTM"`` model for ``pairs`` pairs, initialised from torch
     seed ``seed``; ``kwargs`` go to the class."""
-    seeds.manual_seed(seed)
+    seeding.manual_seed(seed)
     if kind == "attention":
         return RecallTransformer(keys + values + 1, values, 2 * pairs + 2, **kwargs)
     if kind == "LSTM":

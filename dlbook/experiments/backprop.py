@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.experiments.lenet import Run  # model, history, seconds; .test_acc
 from dlbook.scratch import Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh, optim
 from dlbook.scratch.gradcheck import GradcheckResult, relative_error
@@ -116,7 +116,7 @@ def mlp(hidden=(64,), activation="relu", dtype=np.float32, seed=0, in_features=6
     widths = _widths(hidden, in_features, classes)
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     layers = [Flatten()]
     for a, b in zip(widths[:-2], widths[1:-1]):
         layers += [Linear(a, b, dtype=dtype, rng=rng), ACTIVATIONS[activation]()]
@@ -183,7 +183,7 @@ def train_recorded(record_at, data=None, **overrides) -> list[dict]:
     x, y, n, bs = data.x_train, data.y_train, len(data.x_train), cfg["batch_size"]
     steps_per_epoch = -(-n // bs)
     record_at = set(record_at) | {cfg["epochs"] * steps_per_epoch}
-    rng = seeds.rng(cfg["seed"])
+    rng = seeding.rng(cfg["seed"])
     snapshots, step = [], 0
 
     def snap():
@@ -251,7 +251,7 @@ def network_gradcheck(model, x, y, entries=20, h=1e-6, tol=1e-6, seed=0) -> Grad
         raise ValueError(f"entries must be >= 1, got {entries}")
     x = np.array(x, copy=True)
     _, grads, grad_input = loss_and_grads(model, x, y)
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     result = GradcheckResult(tol=tol)
     arrays = list(zip(param_names(model), model.params, grads)) + [("input", x, grad_input)]
     for name, array, grad in arrays:
@@ -285,7 +285,7 @@ def difference_errors(model, x, y, hs, entries=40, seed=0) -> np.ndarray:
     x = np.asarray(x, dtype=dtype)
     _, grads, _ = loss_and_grads(model, x, y)
     weight = model.params[0]
-    idx = seeds.rng(seed).choice(weight.size, entries, replace=False)
+    idx = seeding.rng(seed).choice(weight.size, entries, replace=False)
     analytic = grads[0].reshape(-1)[idx]
     loss = lambda: float(cross_entropy(model(x), y))  # noqa: E731
     return np.array([relative_error(analytic, _differences(loss, weight, idx, h)) for h in hs])

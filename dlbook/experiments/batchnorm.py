@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlbook import seeds
+from dlbook import seeding
 
 __all__ = [
     "NORMS",
@@ -210,7 +210,7 @@ def watch_shift(
     watched.register_forward_hook(lambda m, i, out: seen.__setitem__("z", out.detach()))
     rec = {k: [] for k in ("mean", "std", "loss", "snap_steps", "snap_values", "ics_steps")}
     rec |= {"ics_change": [], "ics_cosine": []}
-    generator, step, correct = seeds.generator(seed), 0, 0
+    generator, step, correct = seeding.generator(seed), 0, 0
     for _ in range(epochs):
         model.train()
         order, correct = torch.randperm(len(x_all), generator=generator).to(device), 0
@@ -286,7 +286,7 @@ def train_mode_accuracy(model, x, y, batch_sizes, seed=0, device=None):
     probe = copy.deepcopy(model).to(device).train()
     x = torch.as_tensor(x, dtype=torch.float32, device=device)
     y = torch.as_tensor(y, dtype=torch.long, device=device)
-    order = torch.randperm(len(x), generator=seeds.generator(seed)).to(device)
+    order = torch.randperm(len(x), generator=seeding.generator(seed)).to(device)
     result = {}
     with torch.no_grad():
         for b in batch_sizes:
@@ -342,7 +342,7 @@ def running_stats(mean=2.0, std=3.0, batch_size=8, momentum=0.1, steps=100, seed
         raise ValueError(f"batch_size must be an int >= 2, got {batch_size!r}")
     if not 0 <= momentum <= 1:
         raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     rm, rv, rv_biased = np.zeros(1), np.ones(1), 1.0
     out = {k: [v] for k, v in (("running_mean", 0.0), ("running_var", 1.0))}
     out |= {"running_var_biased": [1.0], "batch_mean": [np.nan]}

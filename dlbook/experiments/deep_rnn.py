@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.data.offline import Split
 from dlbook.nets import count_parameters  # re-exported for the chapter
 from dlbook.scratch import GRU, LSTM, RNN
@@ -76,7 +76,7 @@ def twins(kind, input_size, hidden_size, num_layers=2, bidirectional=True, seed=
     """``(ours, theirs)``: a float64 ``torch.nn.RNN``/``LSTM``/``GRU`` made with seed ``seed``
     and our layer of the same kind, loaded with its ``state_dict``."""
     ours_cls, torch_cls = _kind(kind)
-    seeds.manual_seed(seed)
+    seeding.manual_seed(seed)
     theirs = torch_cls(input_size, hidden_size, num_layers, bidirectional=bidirectional).double()
     ours = ours_cls(input_size, hidden_size, num_layers, bidirectional=bidirectional,
                     dtype=np.float64)  # fmt: skip
@@ -117,7 +117,7 @@ def layer_gradcheck(layer, x, hx=None, tol=1e-6, seed=0):
     parameters of each layer and direction (``l0``, ``l0_reverse``, ...) together. Float64."""
     if not isinstance(x, np.ndarray) or x.dtype != np.float64:
         raise ValueError("x must be a float64 array: in float32, round-off swamps the check")
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     out, state = layer(x, hx)
     g = rng.standard_normal(out.shape)
     g_state = tuple(rng.standard_normal(s.shape) for s in _tuple(state))
@@ -251,7 +251,7 @@ def train_models(data, factories, epochs=8, lr=2e-2, batch_size=64, clip_grad_no
         raise ValueError("factories must name at least one model")
     results = {}
     for name, make in factories.items():
-        seeds.manual_seed(seed)  # the same initial weights on every run
+        seeding.manual_seed(seed)  # the same initial weights on every run
         model = make()
         history = fit(model, data, epochs=epochs, lr=lr, batch_size=batch_size, device=device,
                       seed=seed, clip_grad_norm=clip_grad_norm, eval_train=False)  # fmt: skip
@@ -314,7 +314,7 @@ def offset_task(n=1024, length=20, offsets=range(-4, 5), seed=0):
     offsets = np.asarray(list(offsets))
     if offsets.size == 0 or np.abs(offsets).max() >= length:
         raise ValueError(f"offsets must be non-empty and shorter than length, got {offsets}")
-    bits = seeds.rng(seed).integers(0, 2, (length, n))
+    bits = seeding.rng(seed).integers(0, 2, (length, n))
     y = np.zeros((length, n, len(offsets)), np.float32)
     mask = np.zeros(y.shape, bool)
     t = np.arange(length)
@@ -344,10 +344,10 @@ def train_tagger(train, test, bidirectional, hidden_size=24, epochs=6, batch_siz
     ``test``, as a ``(K,)`` array."""
     device = torch.device("cpu") if device is None else torch.device(device)
     x, y, m = (torch.as_tensor(a, device=device) for a in train)
-    seeds.manual_seed(seed)
+    seeding.manual_seed(seed)
     model = Tagger(y.shape[-1], hidden_size, bidirectional).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    generator = seeds.generator(seed)
+    generator = seeding.generator(seed)
     for _ in range(_int(epochs, "epochs")):
         order = torch.randperm(x.shape[1], generator=generator).to(device)
         for i in range(0, len(order), batch_size):

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.data.offline import Split
 
 __all__ = [
@@ -137,7 +137,7 @@ def small_split(data: Split, per_class=20, seed=0) -> Split:
     ``data.x_train``; the test set is kept whole."""
     if isinstance(per_class, bool) or not isinstance(per_class, numbers.Integral) or per_class < 1:
         raise ValueError(f"per_class must be a positive int, got {per_class!r}")
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     idx = []
     for c in np.unique(data.y_train):
         members = np.flatnonzero(data.y_train == c)
@@ -242,7 +242,7 @@ def mc_predict(model, x, samples=50, seed=0, device=None):
     for m in _dropout_modules(model):
         m.train()
     prefix, rest = _split_at_first_dropout(model)
-    seeds.manual_seed(seed)
+    seeding.manual_seed(seed)
     features = prefix(torch.as_tensor(x, dtype=torch.float32, device=device))
     out = [F.softmax(rest(features), dim=1).cpu().numpy() for _ in range(samples)]
     model.eval()

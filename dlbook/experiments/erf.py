@@ -26,7 +26,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.special import comb
 from torch import nn
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.receptive import effective_receptive_field, receptive_field
 from dlbook.scratch import conv2d, conv2d_backward
 
@@ -290,7 +290,7 @@ def make_stack(
         raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
     if residual and padding != "same":
         raise ValueError("residual=True needs padding='same' (the shortcut keeps the shape)")
-    gen = seeds.generator(seed)
+    gen = seeding.generator(seed)
     layers, c_in = [], draws
     for i, d in enumerate(dilations, start=1):
         stride = 2 if downsample == "stride" and i in downsample_after else 1
@@ -411,7 +411,7 @@ def texture_patches(size=32, n_train=400, n_test=150, image_size=256, seed=0):
     overlap. Returns a :class:`dlbook.data.Split` with ``(N, 1, size, size)`` float32 images."""
     from dlbook.data import Split, load_image
 
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     cut = 3 * image_size // 4
     if cut - size < 1 or image_size - cut - size < 1:
         raise ValueError(f"image_size={image_size} is too small for {size}-pixel patches")

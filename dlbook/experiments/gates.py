@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.data.sequences import adding_problem
 from dlbook.scratch import (
     gru,
@@ -100,7 +100,7 @@ def torch_pairs(kind, bias=True, seq_len=6, batch=3, input_size=4, hidden_size=5
     :func:`dlbook.verify.compare`."""
     forward, backward, module, _, finals = _kind(kind)
     _ints(seq_len=seq_len, batch=batch, input_size=input_size, hidden_size=hidden_size)
-    seeds.manual_seed(seed)
+    seeding.manual_seed(seed)
     layer = module(input_size, hidden_size, bias=bias).double()
     x = torch.randn(seq_len, batch, input_size, dtype=torch.float64, requires_grad=True)
     states = [
@@ -140,7 +140,7 @@ def gradcheck_layer(kind, bias=True, seq_len=4, batch=2, input_size=3, hidden_si
     argument, with the final states appended to the output so that their gradients count too."""
     forward, backward, _, gates, finals = _kind(kind)
     _ints(seq_len=seq_len, batch=batch, input_size=input_size, hidden_size=hidden_size)
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     h = hidden_size
     args = [rng.standard_normal((seq_len, batch, input_size))]
     args += [rng.standard_normal((batch, h)) for _ in finals]
@@ -251,7 +251,7 @@ def train_adding(model, data, steps=1000, lr=1e-2, batch_size=64, seed=0, device
         torch.as_tensor(data[k], device=device) for k in ("x_train", "y_train", "x_test", "y_test")
     )
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = seeds.generator(seed)
+    gen = seeding.generator(seed)
 
     def test_mse():
         with torch.no_grad():

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.scratch import init as scratch_init
 from dlbook.scratch.activations import (
     relu,
@@ -129,7 +129,7 @@ def symmetry_runs(data, schemes=("zero", "constant", "xavier"), hidden=32, activ
     act = {"tanh": L.Tanh, "relu": L.ReLU, "sigmoid": L.Sigmoid}[activation]
     rows = []
     for scheme in schemes:
-        rng = seeds.rng(seed)
+        rng = seeding.rng(seed)
         first = L.Linear(data.x_train[0].size, hidden, dtype=np.float64, rng=rng)
         net = L.Sequential(L.Flatten(), first, act(), L.Linear(hidden, 10, dtype=np.float64))
         for p in net.params:
@@ -178,8 +178,8 @@ def scratch_init_scale(name, shape, seed=0, **kwargs) -> float:
     """The bound (``*_uniform_``) or std (``*_normal_``) that ``dlbook.scratch.init.<name>``
     draws a ``shape`` weight with, read off its output with :func:`implied_scale`."""
     kind = _check_init(name)
-    filled = getattr(scratch_init, name)(np.empty(shape), rng=seeds.rng(seed), **kwargs)
-    rng = seeds.rng(seed)
+    filled = getattr(scratch_init, name)(np.empty(shape), rng=seeding.rng(seed), **kwargs)
+    rng = seeding.rng(seed)
     unit = rng.uniform(-1, 1, size=shape) if kind == "uniform" else rng.normal(0, 1, size=shape)
     return implied_scale(filled, unit)
 
@@ -190,8 +190,8 @@ def torch_init_scale(name, shape, seed=0, **kwargs) -> float:
 
     kind = _check_init(name)
     filled, unit = torch.empty(shape, dtype=torch.float64), torch.empty(shape, dtype=torch.float64)
-    getattr(torch.nn.init, name)(filled, generator=seeds.generator(seed), **kwargs)
-    g = seeds.generator(seed)
+    getattr(torch.nn.init, name)(filled, generator=seeding.generator(seed), **kwargs)
+    g = seeding.generator(seed)
     unit.uniform_(-1, 1, generator=g) if kind == "uniform" else unit.normal_(0, 1, generator=g)
     return implied_scale(filled.numpy(), unit.numpy())
 
@@ -274,7 +274,7 @@ def depth_statistics(scheme, activation, depth=30, width=256, batch=256, seed=0,
     """
     depth, width = _positive_int(depth, "depth"), _positive_int(width, "width")
     batch = _positive_int(batch, "batch")
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     weights = [
         init_weight_(np.empty((width, width)), scheme, activation, rng, std, scale)
         for _ in range(depth)
@@ -353,7 +353,7 @@ def torch_depth_statistics(scheme, activation, depth=30, width=256, batch=256, s
     from dlbook.devices import device as best_device
 
     device = best_device() if device is None else torch.device(device)
-    seeds.manual_seed(seed)
+    seeding.manual_seed(seed)
     model = make_torch_mlp(depth, width, activation, width, classes=None, bias=False)
     model = init_torch_(model, scheme, activation).to(device)
     outs = []

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.scratch import conv2d, conv2d_backward
 from dlbook.scratch.im2col import im2col
 
@@ -132,7 +132,7 @@ def learn_kernel(
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
     x = image[None, None]
     y = conv2d(x, target[None, None])
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     w = (init_scale * rng.standard_normal(target.shape)).astype(image.dtype)[None, None]
     velocity = np.zeros_like(w)
     losses, kernels = np.empty(steps + 1), np.empty((steps + 1, *target.shape), image.dtype)

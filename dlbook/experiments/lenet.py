@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 
 __all__ = ["CONFIG", "Run", "train_numpy", "train_torch", "step_speed"]
 
@@ -55,7 +55,7 @@ def train_numpy(data=None, modern: bool = False, callback=None, **overrides) -> 
 
     cfg = {**CONFIG["modern" if modern else "classic"], **overrides}
     data = _digits(data)
-    net = lenet5(input_size=28, modern=modern, rng=seeds.rng(cfg["seed"]))
+    net = lenet5(input_size=28, modern=modern, rng=seeding.rng(cfg["seed"]))
     opt = optim.Adam(net.params, lr=cfg["lr"])
     start = time.perf_counter()
     history = fit(net, data, opt, cfg["epochs"], cfg["batch_size"], cfg["seed"], callback=callback)
@@ -71,7 +71,7 @@ def train_torch(data=None, modern: bool = False, device=None, **overrides) -> Ru
 
     cfg = {**CONFIG["modern" if modern else "classic"], **overrides}
     data = _digits(data)
-    seeds.manual_seed(cfg["seed"])
+    seeding.manual_seed(cfg["seed"])
     model = nets.lenet5(input_size=28, modern=modern)
     start = time.perf_counter()
     history = fit(
@@ -91,7 +91,7 @@ def step_speed(batch_size: int = 64, steps: int = 20, device=None, repeats: int 
     from dlbook.scratch.fit import train_step
     from dlbook.scratch.nets import lenet5
 
-    rng = seeds.rng(0)
+    rng = seeding.rng(0)
     x = rng.random((batch_size, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, batch_size)
     net = lenet5(input_size=28, rng=rng)

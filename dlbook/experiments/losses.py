@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.scratch.losses import l1_loss, l1_loss_backward, mse_loss, mse_loss_backward
 from dlbook.timing import one_thread
 
@@ -57,7 +57,7 @@ def line_data(n=30, n_outliers=6, slope=1.5, intercept=0.5, noise=0.15, drop=3.0
     ``n_outliers`` of those with ``x > 0.2`` fall by about ``drop`` (a sensor that reads low)."""
     if not 0 <= n_outliers < n:
         raise ValueError(f"n_outliers must be in [0, n), got {n_outliers} for n={n}")
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     x = np.sort(rng.uniform(-1, 1, n))
     y = slope * x + intercept + noise * rng.standard_normal(n)
     candidates = np.flatnonzero(x > 0.2)
@@ -185,7 +185,7 @@ def flat_split(data=None, val_fraction=0.2, seed=0):
     n_val = int(round(len(x) * val_fraction))
     if not 0 < n_val < len(x):
         raise ValueError(f"val_fraction={val_fraction} leaves no validation or no training data")
-    order = seeds.rng(seed).permutation(len(x))
+    order = seeding.rng(seed).permutation(len(x))
     tr, va = order[n_val:], order[:n_val]
     x_test = data.x_test.reshape(len(data.x_test), -1).astype(np.float32)
     return (x[tr], data.y_train[tr]), (x[va], data.y_train[va]), (x_test, data.y_test)
@@ -198,7 +198,7 @@ def make_classifier(in_features=64, init_std=None, seed=0, classes=10):
     import torch
     from torch import nn
 
-    seeds.manual_seed(seed)
+    seeding.manual_seed(seed)
     model = nn.Linear(in_features, classes)
     if init_std is not None:
         with torch.no_grad():
@@ -227,7 +227,7 @@ def train_classifier(
     )
     model = make_classifier(train[0].shape[1], init_std, seed).to(device)
     velocity = [torch.zeros_like(p) for p in model.parameters()]
-    order = seeds.generator(seed)  # the shuffles, on the CPU for every device
+    order = seeding.generator(seed)  # the shuffles, on the CPU for every device
     run, start = Run(loss, lr), time.perf_counter()
     with _one_thread():
         for _ in range(epochs):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.scratch import optim as scratch_optim
 
 __all__ = [
@@ -240,7 +240,7 @@ def match_torch(dtype=np.float64, steps: int = 25, tol: float = 1e-10, seed: int
 
     result = Comparison(tol=tol)
     for name, settings in VERIFY_SETTINGS.items():
-        rng = seeds.rng(seed)
+        rng = seeding.rng(seed)
         ours = [rng.standard_normal(s).astype(dtype) for s in ((4, 3), (3,))]
         theirs = [torch.tensor(p, requires_grad=True) for p in ours]
         opt = make_optimizer(name, ours, **settings)
@@ -314,7 +314,7 @@ def decay_demo(steps=300, lr=0.01, weight_decay=0.1, noise=(10.0, 1.0, 0.01), ru
     """
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 2 or runs % 2:
         raise ValueError(f"runs must be an even int >= 2, got {runs!r}")
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     half = rng.standard_normal((steps, runs // 2, len(noise))) * np.asarray(noise, dtype=float)
     grads = np.concatenate([half, -half], axis=1)
     out = {}

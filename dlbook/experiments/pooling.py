@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.data import load_digits
 from dlbook.nets import (
     count_parameters as count_params,  # re-exported: the chapter calls E.count_params
@@ -113,7 +113,7 @@ def train(model, data, epochs=40, lr=1e-2, batch_size=128, seed=0, eval_every=5,
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     x = torch.as_tensor(data.x_train, device=device)
     y = torch.as_tensor(data.y_train, device=device)
-    generator = seeds.generator(seed)
+    generator = seeding.generator(seed)
     checkpoints, curve = [], []
     for epoch in range(1, epochs + 1):
         model.train()

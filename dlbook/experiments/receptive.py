@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlbook import seeds
+from dlbook import seeding
 
 __all__ = ["HEIGHT", "WIDTH", "GAP", "MARGIN", "make_pairs", "GlobalMax", "build"]
 
@@ -23,7 +23,7 @@ HEIGHT, WIDTH, GAP, MARGIN = 4, 32, 10, 8
 
 def make_pairs(n: int, seed: int):
     """``(x, y)``: ``n`` strips ``(n, 1, HEIGHT, WIDTH)`` float32 and labels (1: bright left)."""
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     x = np.zeros((n, 1, HEIGHT, WIDTH), np.float32)
     y = rng.integers(0, 2, n)
     row = rng.integers(0, HEIGHT, n)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.scratch import linear, linear_backward, mse_loss_backward
 from dlbook.scratch.optim import SGD, Adam, AdamW
 
@@ -119,7 +119,7 @@ def sparse_problem(n=80, d=100, k=10, noise=0.5, seed=0):
     and ``y = x @ w_true + noise``. With ``n < d``, least squares alone cannot pin ``w`` down."""
     if not 0 <= k <= d:
         raise ValueError(f"k must be in [0, d={d}], got {k!r}")
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     x = rng.standard_normal((n, d))
     w_true = np.zeros(d)
     support = rng.choice(d, size=k, replace=False)
@@ -201,7 +201,7 @@ class PolyProblem:
 
 
 def poly_problem(n_train=15, n_test=300, noise=0.25, seed=1) -> PolyProblem:
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     x_train = np.sort(rng.uniform(-1, 1, n_train))
     x_test = np.sort(rng.uniform(-1, 1, n_test))
     y_train = PolyProblem.target(x_train) + noise * rng.standard_normal(n_train)
@@ -263,7 +263,7 @@ def decay_by_gradient_scale(
     """
     scales = np.asarray(scales, dtype=float)
     sigma = np.repeat(scales, per_scale)
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     w_adam, w_adamw = np.ones_like(sigma), np.ones_like(sigma)
     adam = Adam([w_adam], lr=lr, weight_decay=weight_decay)
     adamw = AdamW([w_adamw], lr=lr, weight_decay=weight_decay)
@@ -290,7 +290,7 @@ def subset(data, n, seed=0, label_noise=0.0):
         raise ValueError(f"n must be in [1, {len(data.x_train)}], got {n!r}")
     if not 0 <= label_noise <= 1:
         raise ValueError(f"label_noise must be in [0, 1], got {label_noise!r}")
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     idx = rng.permutation(len(data.x_train))[:n]
     y = data.y_train[idx].copy()
     flip = rng.random(n) < label_noise
@@ -329,7 +329,7 @@ def width_sweep(
 
     rows = []
     for width in widths:
-        seeds.manual_seed(seed)
+        seeding.manual_seed(seed)
         model = mlp(width)
         fit(model, data, epochs, lr, batch_size, device=device, seed=seed, eval_train=False)
         dev = next(model.parameters()).device
@@ -364,7 +364,7 @@ def early_stopping(
         ("full", {}),
         ("stopped", dict(val_fraction=val_fraction, patience=patience)),
     ):
-        seeds.manual_seed(seed)
+        seeding.manual_seed(seed)
         model = mlp(width)
         out[name] = fit(model, data, epochs, lr, batch_size, device=device, seed=seed,
                         eval_train=False, **extra)  # fmt: skip
@@ -393,7 +393,7 @@ def augmentation(
     runs = []
     for seed in seeds:
         for kwargs in augments:
-            seeds.manual_seed(seed)
+            seeding.manual_seed(seed)
             aug = None if kwargs is None else Augment(**kwargs, seed=seed)
             model = small_cnn(channels, data.x_train.shape[-1])
             history = fit(model, data, epochs, lr, batch_size, device=device, seed=seed,
@@ -418,7 +418,7 @@ def logistic_l1_torch(data, l1, proximal=False, steps=200, lr=0.5, device=None, 
     device = best_device() if device is None else torch.device(device)
     x, y = (torch.as_tensor(a, device=device) for a in (data.x_train, data.y_train))
     x = x.reshape(len(x), -1)
-    seeds.manual_seed(seed)
+    seeding.manual_seed(seed)
     model = nn.Linear(x.shape[1], 10).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     for _ in range(steps):

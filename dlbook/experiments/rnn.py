@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.data.sequences import sine_forecast
 from dlbook.scratch import (
     RNN,
@@ -95,7 +95,7 @@ def recurrent_weight(hidden, radius, kind="gaussian", seed=0) -> np.ndarray:
     hidden, radius = _int(hidden, "hidden"), _number(radius, "radius")
     if kind not in ("gaussian", "orthogonal"):
         raise ValueError(f"kind must be 'gaussian' or 'orthogonal', got {kind!r}")
-    a = seeds.rng(seed).standard_normal((hidden, hidden))
+    a = seeding.rng(seed).standard_normal((hidden, hidden))
     if kind == "orthogonal":
         q, r = np.linalg.qr(a)
         return q * np.sign(np.diag(r)) * radius
@@ -141,7 +141,7 @@ def gradient_through_time(weight_hh, length=100, batch=32, input_scale=0.1, seed
     if w.ndim != 2 or w.shape[0] != w.shape[1]:
         raise ValueError(f"weight_hh must be a square matrix, got shape {w.shape}")
     length, batch = _int(length, "length"), _int(batch, "batch")
-    rng, h = seeds.rng(seed), len(w)
+    rng, h = seeding.rng(seed), len(w)
     x = rng.standard_normal((length, batch, h)) * _number(input_scale, "input_scale", True)
     u = rng.standard_normal((batch, h))
     g = np.zeros_like(x)
@@ -167,7 +167,7 @@ def train_sine(radius=1.5, lr=0.3, steps=300, *, max_norm=None, clip_value=None,
         if v is not None:
             _number(v, name)
     x, y = (a.astype(np.float64) for a in sine_forecast(n=512, length=length, seed=0))
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     model = RNN(1, hidden, dtype=np.float64, rng=rng)
     readout = Linear(hidden, 1, dtype=np.float64, rng=rng)
     w = model.weight_hh_l0
@@ -233,7 +233,7 @@ def parallel_streams(ids, n) -> tuple[np.ndarray, np.ndarray]:
 
 def char_model(vocab_size, hidden=96, seed=0) -> tuple[RNN, Linear]:
     """``RNN(vocab_size, hidden)`` and ``Linear(hidden, vocab_size)``: float32, torch's init."""
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     return RNN(vocab_size, _int(hidden, "hidden"), rng=rng), Linear(hidden, vocab_size, rng=rng)
 
 
@@ -290,7 +290,7 @@ def sample(model, readout, vocab, prompt, length=200, temperature=0.8, seed=0) -
     length, temperature = _int(length, "length", 0), _number(temperature, "temperature")
     if not prompt:
         raise ValueError("prompt must hold at least one character")
-    rng, v, ids = seeds.rng(seed), readout.weight.shape[0], []
+    rng, v, ids = seeding.rng(seed), readout.weight.shape[0], []
     with one_thread():
         out, state = model(one_hot(vocab.encode(prompt)[:, None], v))
         for _ in range(length):

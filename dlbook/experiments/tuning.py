@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 
 __all__ = [
     "SPACE",
@@ -148,7 +148,7 @@ def lr_range_test(
     model = copy.deepcopy(model).to(device).train()
     opt = _make_optimizer(optimizer, model.parameters(), lr_min, 0.0)
     x, y = _tensors(data.x_train, data.y_train, device)
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     order, pos = rng.permutation(n), 0
     lrs = lr_min * (lr_max / lr_min) ** (np.arange(steps) / (steps - 1))
     losses, smoothed, avg, lowest = [], [], 0.0, math.inf
@@ -184,7 +184,7 @@ def compare_lrs(
     out = np.zeros((len(lrs), len(seeds)))
     for i, lr in enumerate(lrs):
         for j, seed in enumerate(seeds):
-            seeds.manual_seed(seed)
+            seeding.manual_seed(seed)
             history = fit(
                 make_net(width),
                 data,
@@ -229,7 +229,7 @@ def random_points(space=SPACE, n: int = 9, seed: int = 0) -> list[dict]:
     _check_space(space)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     draws = {
         name: 10 ** rng.uniform(np.log10(lo), np.log10(hi), n) for name, (lo, hi) in space.items()
     }
@@ -258,7 +258,7 @@ def run_trial(
     unknown = set(params) - {"lr", "weight_decay"}
     if unknown:
         raise ValueError(f"params: unknown hyperparameters {sorted(unknown)}")
-    seeds.manual_seed(seed)
+    seeding.manual_seed(seed)
     model = make_net(width)
     start = time.perf_counter()
     history = fit(
@@ -304,7 +304,7 @@ def simulate_search(weights, space=SPACE, per_axis=3, repeats=2000, seed=0) -> d
     lo, hi = (np.log10([r[k] for r in space.values()]) for k in (0, 1))
     n = per_axis ** len(space)
     grid = np.log10([list(p.values()) for p in grid_points(space, per_axis)])  # (n, D)
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     optimum = rng.uniform(lo, hi, (repeats, 1, len(space)))
     random = rng.uniform(lo, hi, (repeats, n, len(space)))
 

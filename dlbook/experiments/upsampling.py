@@ -17,7 +17,7 @@ from functools import partial
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.data import Split, load_image
 from dlbook.scratch import conv2d, conv_transpose2d
 
@@ -171,13 +171,14 @@ def make_layer(kind: str, seed: int = 0):
 
     ``kind`` is one of :data:`KINDS`: ``"transposed k=3"`` (``ConvTranspose2d``, padding 1,
     output padding 1), ``"transposed k=4"`` (padding 1) or ``"resize-conv"`` (nearest resize,
-    then a 3×3 ``Conv2d`` with padding 1). Its weights are drawn after ``seeds.manual_seed(seed)``.
+    then a 3×3 ``Conv2d`` with padding 1). Its weights are drawn after
+    ``seeding.manual_seed(seed)``.
     """
     from torch import nn
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    seeds.manual_seed(seed)
+    seeding.manual_seed(seed)
     if kind == "transposed k=3":
         return nn.ConvTranspose2d(1, 1, 3, stride=2, padding=1, output_padding=1)
     if kind == "transposed k=4":
@@ -272,7 +273,7 @@ def train_upsamplers(
         for kind in kinds:
             layer = make_layer(kind, seed).to(device)
             opt = torch.optim.Adam(layer.parameters(), lr=lr)
-            batches = seeds.generator(seed)
+            batches = seeding.generator(seed)
             curve = []
             for step in range(steps + 1):
                 if step % every == 0:

@@ -30,7 +30,7 @@ import torch
 import torch.fx
 import torch.nn as nn
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.receptive.field import Layer, ReceptiveField, ReceptiveFieldError, Region
 from dlbook.receptive.walker import _Walker
 
@@ -117,7 +117,7 @@ def effective_receptive_field(
     if inputs is None:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
-        g = seeds.generator(seed)
+        g = seeding.generator(seed)
         x = torch.randn(n, c, h, w, generator=g, dtype=_dtype_of(model))
     else:
         x = torch.as_tensor(inputs, dtype=_dtype_of(model))

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.scratch.losses import cross_entropy, cross_entropy_backward
 from dlbook.train import History  # plain Python: importing it does not import torch
 
@@ -55,7 +55,7 @@ def fit(model, data, optimizer, epochs: int = 10, batch_size: int = 64, seed: in
     dtype = model.params[0].dtype if model.params else np.float32
     x, y = data.x_train.astype(dtype), data.y_train
     x_test, y_test = data.x_test.astype(dtype), data.y_test
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     history = History()
     model.train()
     for epoch in range(1, epochs + 1):

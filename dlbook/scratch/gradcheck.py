@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dlbook import seeds
+from dlbook import seeding
 
 __all__ = ["numerical_gradient", "gradcheck", "relative_error", "GradcheckResult"]
 
@@ -105,7 +105,7 @@ def gradcheck(
     for i in wrt:
         if i not in arrays or i not in differentiable:
             raise ValueError(f"wrt: argument {i} is not a differentiable floating array")
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     out = forward(*args, **kwargs)
     grad_output = rng.standard_normal(np.shape(out)).astype(np.asarray(out).dtype)
     grads = backward(grad_output, *args, **kwargs)

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.animation import FuncAnimation
 from matplotlib.colors import LogNorm
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.experiments.deep_rnn import schedule, sensitivity_matrix
 from dlbook.scratch import GRU
 from dlbook.viz.render import figure_png
@@ -165,7 +165,7 @@ def explorer(length=12, hidden_size=8, seed=0):
     import ipywidgets as widgets
 
     _check_sizes(length, 1)
-    x = seeds.rng(seed).standard_normal((length, 1, 1))
+    x = seeding.rng(seed).standard_normal((length, 1, 1))
     w_layers = widgets.IntSlider(value=2, min=1, max=3, description="layers")
     w_dir = widgets.ToggleButtons(
         options=["unidirectional", "bidirectional"], value="bidirectional"
@@ -178,7 +178,7 @@ def explorer(length=12, hidden_size=8, seed=0):
     def refresh(_=None):
         bi = w_dir.value == "bidirectional"
         half = w_half.value if bi else "both"
-        rng = seeds.rng(seed)
+        rng = seeding.rng(seed)
         layer = GRU(1, hidden_size, w_layers.value, bidirectional=bi, dtype=np.float64, rng=rng)
         m = sensitivity_matrix(layer, x, half)
         row = m[w_t.value]

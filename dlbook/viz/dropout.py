@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.scratch import dropout
 from dlbook.viz.render import figure_png
 
@@ -78,7 +78,7 @@ def draw_network(ax, sizes, keep=None, title=None):
 def thinned_networks_figure(sizes=(5, 7, 7, 3), p=0.5, n=3, seed=0):
     """The full network beside ``n`` thinned networks, each the result of one random mask on the
     hidden layers (rate ``p``), drawn with :func:`draw_network`."""
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     fig, axes = plt.subplots(1, n + 1, figsize=(2.5 * (n + 1), 2.4))
     full = draw_network(axes[0], sizes)
     axes[0].set_title(f"full network: {full} connections\n(evaluation mode)", fontsize=9)
@@ -97,7 +97,7 @@ def expectation_figure(x, p=0.5, samples=2000, seed=0, track=0):
     ``sd = |x| sqrt(p / (1 - p))``. Returns ``(fig, draws)``, ``draws`` of shape
     ``(samples, len(x))``, inverted dropout."""
     x = np.asarray(x, dtype=np.float64)
-    draws = dropout(np.tile(x, (samples, 1)), p, rng=seeds.rng(seed))
+    draws = dropout(np.tile(x, (samples, 1)), p, rng=seeding.rng(seed))
     unscaled = draws * (1 - p)  # the same masks without the 1/(1-p)
     fig, (a, b) = plt.subplots(1, 2, figsize=(9.5, 3.4))
     lim = np.abs(x).max() * 1.1
@@ -137,7 +137,7 @@ def mask_animation(image, sizes=(5, 7, 7, 3), p=0.5, frames=30, seed=0, dpi=72, 
     image = np.asarray(image, dtype=np.float64)
     if image.ndim != 2:
         raise ValueError(f"image must be 2-D (H, W), got shape {image.shape}")
-    rng = seeds.rng(seed)
+    rng = seeding.rng(seed)
     masks = [network_masks(sizes, p, rng) for _ in range(frames)]
     scaled_masks = dropout(np.ones((frames, *image.shape)), p, rng=rng)  # 0 or 1/(1-p)
     samples = image * scaled_masks
@@ -206,7 +206,7 @@ def sample_grid(image, ps=(0.2, 0.5, 0.8), ns=(1, 10, 100), seed=0):
         _show_input(axes[i, 0], image, "input" if i == 0 else "")
         axes[i, 0].set_ylabel(f"p = {p:g}", fontsize=10)
         for j, n in enumerate(ns, start=1):
-            rng = seeds.rng(seed)
+            rng = seeding.rng(seed)
             errors[(p, n)] = _mean_panel(axes[i, j], image, p, n, rng)
     fig.suptitle("Means of dropped-out copies approach the input", fontsize=10)
     fig.tight_layout()
@@ -227,8 +227,8 @@ def explorer(image, p=0.5, samples=10, seed=0):
     def refresh(_=None):
         fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.8))
         _show_input(axes[0], image)
-        _mean_panel(axes[1], image, w_p.value, 1, seeds.rng(seed))
-        _mean_panel(axes[2], image, w_p.value, w_n.value, seeds.rng(seed))
+        _mean_panel(axes[1], image, w_p.value, 1, seeding.rng(seed))
+        _mean_panel(axes[2], image, w_p.value, w_n.value, seeding.rng(seed))
         keep = 1 - w_p.value
         info.value = (
             f"<pre>p = {w_p.value:.2f}: each value survives with probability {keep:.2f} and is "

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 
-from dlbook import seeds
+from dlbook import seeding
 from dlbook.scratch import (
     binary_cross_entropy_with_logits,
     binary_cross_entropy_with_logits_backward,
@@ -189,7 +189,7 @@ def mean_median_figure(sample, outlier=None, size=(10, 3.2)):
     outlier = np.zeros(sample.size, bool) if outlier is None else np.asarray(outlier, bool)
     mean, median = sample.mean(), np.median(sample)
     fig, (ax_data, ax_loss) = plt.subplots(1, 2, figsize=size)
-    _points(ax_data, sample, seeds.rng(0).uniform(-0.15, 0.15, sample.size), outlier)
+    _points(ax_data, sample, seeding.rng(0).uniform(-0.15, 0.15, sample.size), outlier)
     for value, name, color in [(mean, "mean", COLORS["MSE"]), (median, "median", COLORS["MAE"])]:
         ax_data.axvline(value, color=color, lw=2, label=f"{name} = {value:.2f}")
     ax_data.set(title="the data", xlabel="value", yticks=[], ylim=(-0.6, 0.6))
