@@ -173,6 +173,23 @@ def test_sweep_keys():
     assert sorted(results) == [(4, 0.1), (8, 0.1)] and len(results[(4, 0.1)]) == 1
 
 
+def test_sweep_runs_keep_the_models_and_sweep_their_histories():
+    runs = E.sweep_runs((4,), (0.1, 0.2), data=_tiny_split(), epochs=1)
+    assert sorted(runs) == [(4, 0.1), (4, 0.2)]
+    assert runs[(4, 0.1)].model[1].weight.shape == (4, 64)
+    assert len(runs[(4, 0.2)].history) == 1
+
+
+def test_dead_units_are_those_never_active():
+    net = E.mlp(hidden=5, seed=0)
+    x = np.random.default_rng(0).random((30, 1, 8, 8)).astype(np.float32)
+    assert E.dead_units(net, x).size == 0 or E.dead_units(net, x).max() < 5
+    net[1].weight[[1, 3]] = -1.0  # inputs in [0, 1]: these two units can never turn on
+    net[1].bias[[1, 3]] = 0.0
+    net[1].weight[[0, 2, 4]] = 1.0
+    np.testing.assert_array_equal(E.dead_units(net, x), [1, 3])
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="activation"):
         E.mlp(activation="swish")

@@ -30,7 +30,7 @@ from dlbook.timing import one_thread
 __all__ = [
     "Op", "Node", "MUL", "ADD", "SUB", "TANH", "HALF_SQUARE", "scaled_square", "neuron_graph",
     "forward", "backward", "mlp", "torch_mlp", "CONFIG", "Run", "train_mlp", "train_recorded",
-    "sweep", "one_blas_thread",
+    "sweep", "sweep_runs", "dead_units", "one_blas_thread",
     "param_names", "loss_and_grads", "network_gradcheck", "difference_errors", "backward_trace",
     "matmul_counts", "pass_times", "autograd_tree",
 ]  # fmt: skip
@@ -210,13 +210,24 @@ def one_blas_thread():
     return one_thread(blas=True)
 
 
+def sweep_runs(hiddens, lrs, data=None, **overrides) -> dict:
+    """``{(hidden, lr): Run}`` for every pair, each run as :func:`train_mlp` (the trained model
+    too, so that its dead units can be counted with :func:`dead_units`)."""
+    return {(h, lr): train_mlp(data, hidden=h, lr=lr, **overrides) for h in hiddens for lr in lrs}
+
+
 def sweep(hiddens, lrs, data=None, **overrides) -> dict:
     """``{(hidden, lr): History}`` for every pair, each run as :func:`train_mlp`."""
-    return {
-        (h, lr): train_mlp(data, hidden=h, lr=lr, **overrides).history
-        for h in hiddens
-        for lr in lrs
-    }
+    return {key: run.history for key, run in sweep_runs(hiddens, lrs, data, **overrides).items()}
+
+
+def dead_units(model: Sequential, x) -> np.ndarray:
+    """Indices of the first hidden layer's ReLU units that are off (pre-activation <= 0) for every
+    example of ``x``: dead units, whose mask passes no gradient back to their weights."""
+    layers = list(model.layers)
+    first = next(i for i, layer in enumerate(layers) if isinstance(layer, Linear))
+    z = Sequential(*layers[: first + 1])(x)
+    return np.flatnonzero((z > 0).sum(axis=0) == 0)
 
 
 # --- checking the whole network -------------------------------------------------------------------
