@@ -44,6 +44,16 @@ def test_short_run_restores_threads():
     assert 0 < result.test <= 1 and result.gap == pytest.approx(result.train - result.test)
 
 
+def test_epochs_per_head():
+    fast, slow = E.run(heads=("fc", "gap"), seeds=(0,), epochs={"fc": 1, "gap": 2}, eval_every=1)
+    assert fast.checkpoints == [1] and slow.checkpoints == [1, 2]
+    assert slow.test_at(2) == pytest.approx(slow.test) and 0 < slow.test_at(1) <= 1
+    with pytest.raises(ValueError, match="checkpoint"):
+        slow.test_at(3)
+    with pytest.raises(ValueError, match="gap"):
+        E.run(heads=("fc", "gap"), seeds=(0,), epochs={"fc": 1})
+
+
 def test_shift_change_by_hand():
     impulse = np.zeros((4, 12))
     impulse[1, 4] = 1.0

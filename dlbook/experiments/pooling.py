@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,6 +97,12 @@ class HeadResult:
     def test_std(self) -> float:
         return float(np.std(self.test_acc))
 
+    def test_at(self, epoch: int) -> float:
+        """Mean test accuracy over the seeds at one of the ``checkpoints``."""
+        if epoch not in self.checkpoints:
+            raise ValueError(f"epoch {epoch} is not a checkpoint: {self.checkpoints}")
+        return float(np.mean([c[self.checkpoints.index(epoch)] for c in self.curves]))
+
 
 def train(model, data, epochs=40, lr=1e-2, batch_size=128, seed=0, eval_every=5, device=None):
     """Adam on cross-entropy, as :func:`dlbook.train.fit` does, but evaluated only every
@@ -133,7 +140,7 @@ def train(model, data, epochs=40, lr=1e-2, batch_size=128, seed=0, eval_every=5,
 def run(
     heads=("fc", "mlp", "gap"),
     seeds=(0, 1, 2),
-    epochs: int = 40,
+    epochs: int | Mapping[str, int] = 40,
     lr: float = 1e-2,
     batch_size: int = 128,
     test_fraction: float = 0.75,
@@ -143,12 +150,21 @@ def run(
 ) -> list[HeadResult]:
     """Train every head with every seed on the digits; return one :class:`HeadResult` a head.
 
+    ``epochs`` is one number for every head, or a mapping from each head to its own number (a
+    head that learns slowly can train longer, so that every head fits its training set).
     ``test_fraction=0.75`` trains on a quarter of the 1,797 digits (449 images), so that a head
     that overfits has room to show it. ``threads`` caps torch's CPU threads during the runs
     (restored afterwards): layers this small lose more to thread synchronisation than they gain.
     """
     import torch
 
+    if isinstance(epochs, Mapping):
+        missing = [h for h in heads if h not in epochs]
+        if missing:
+            raise ValueError(f"epochs gives no number of epochs for the heads {missing}")
+        per_head = {h: int(epochs[h]) for h in heads}
+    else:
+        per_head = dict.fromkeys(heads, int(epochs))
     data = load_digits(test_fraction=test_fraction)
     before = torch.get_num_threads()
     torch.set_num_threads(threads or before)
@@ -160,7 +176,7 @@ def run(
                 seed_everything(seed)  # the same trunk initialisation for every head
                 model = build_model(head, size=data.x_train.shape[-1])
                 steps, curve, tr = train(
-                    model, data, epochs, lr, batch_size, seed, eval_every, device
+                    model, data, per_head[head], lr, batch_size, seed, eval_every, device
                 )
                 train_acc.append(tr)
                 test_acc.append(curve[-1])
