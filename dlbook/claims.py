@@ -162,7 +162,7 @@ def _relative(margin: float, *scale: float) -> float:
     return margin / size if size > 0 else (0.0 if margin == 0 else math.copysign(math.inf, margin))
 
 
-def check(text: str, holds, **measured) -> Claim:
+def check(text: str, holds, /, **measured) -> Claim:
     """The claim ``text`` holds when ``holds`` is true; ``measured`` are the values behind it,
     shown when it fails. Prefer the comparisons below, which also record a margin."""
     if hasattr(holds, "item"):
@@ -172,7 +172,7 @@ def check(text: str, holds, **measured) -> Claim:
     return _settle(Claim(_text(text), holds, dict(measured)))
 
 
-def at_least(text: str, value, bound, **measured) -> Claim:
+def at_least(text: str, value, bound, /, **measured) -> Claim:
     """``value >= bound``."""
     v, b = _number(value, "value"), _number(bound, "bound")
     margin = v - b
@@ -188,7 +188,7 @@ def at_least(text: str, value, bound, **measured) -> Claim:
     )
 
 
-def at_most(text: str, value, bound, **measured) -> Claim:
+def at_most(text: str, value, bound, /, **measured) -> Claim:
     """``value <= bound``."""
     v, b = _number(value, "value"), _number(bound, "bound")
     margin = b - v
@@ -204,7 +204,7 @@ def at_most(text: str, value, bound, **measured) -> Claim:
     )
 
 
-def between(text: str, value, low, high, **measured) -> Claim:
+def between(text: str, value, low, high, /, **measured) -> Claim:
     """``low <= value <= high``."""
     v, lo, hi = _number(value, "value"), _number(low, "low"), _number(high, "high")
     if lo > hi:
@@ -222,7 +222,7 @@ def between(text: str, value, low, high, **measured) -> Claim:
     )
 
 
-def greater(text: str, a, b, by=0.0, **measured) -> Claim:
+def greater(text: str, a, b, /, by=0.0, **measured) -> Claim:
     """``a - b >= by``: ``a`` beats ``b`` by at least ``by`` (``by=0``: at least ties)."""
     x, y, d = _number(a, "a"), _number(b, "b"), _number(by, "by")
     margin = (x - y) - d
@@ -238,7 +238,7 @@ def greater(text: str, a, b, by=0.0, **measured) -> Claim:
     )
 
 
-def within(text: str, a, b, tol, **measured) -> Claim:
+def within(text: str, a, b, tol, /, **measured) -> Claim:
     """``|a - b| <= tol``: no difference larger than ``tol`` (for example the seeds' spread)."""
     x, y, t = _number(a, "a"), _number(b, "b"), _number(tol, "tol")
     if t < 0:

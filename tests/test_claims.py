@@ -78,3 +78,9 @@ def test_every_claim_is_logged_held_or_not(tmp_path, monkeypatch):
     assert rows[0]["notebook"] == "nb.ipynb" and rows[0]["seed_offset"] == "2"
     assert rows[0]["margin"] == 1.0 and rows[0]["relative_margin"] == pytest.approx(1 / 3)
     assert rows[0]["measured"] == {"value": 3.0, "runs": [1.0, 2.0]}
+
+
+def test_measured_values_may_reuse_the_parameter_names(capsys):
+    claims.between("x", 0.5, 0, 1, high=0.9, value=0.5)
+    claims.greater("y", 2, 1, a="label")
+    assert capsys.readouterr().out == "✓ x\n✓ y\n"
