@@ -213,3 +213,24 @@ def test_train_and_measure_returns_both_maps():
         assert r[when]["noise"].shape == (32, 32) and r[when]["real_std"] > 0
         assert 1 <= r[when]["noise_width95"] <= 32
     assert not np.array_equal(r["initial"]["noise"], r["trained"]["noise"])
+
+
+def test_mask_centre_replaces_only_the_centre():
+    data = E.texture_patches(size=16, n_train=4, n_test=2, image_size=96)
+    masked = E.mask_centre(data, size=8)
+    for before, after in ((data.x_train, masked.x_train), (data.x_test, masked.x_test)):
+        assert after.shape == before.shape and after.dtype == before.dtype
+        border = np.ones(before.shape[-2:], bool)
+        border[4:12, 4:12] = False
+        assert np.array_equal(after[..., border], before[..., border])
+        assert not np.any(after[..., 4:12, 4:12] == before[..., 4:12, 4:12])
+    assert np.array_equal(masked.y_train, data.y_train) and data.x_train is not masked.x_train
+    with pytest.raises(ValueError, match="larger"):
+        E.mask_centre(data, size=17)
+
+
+def test_train_seeds_runs_one_training_per_seed():
+    data = E.texture_patches(size=32, n_train=8, n_test=4, image_size=160)
+    runs = E.train_seeds(data, seeds=(0, 1), width=2, epochs=1, n=2, n_real=4)
+    assert len(runs) == 2 and all(r["field"] == 32 for r in runs)
+    assert not np.array_equal(runs[0]["trained"]["noise"], runs[1]["trained"]["noise"])

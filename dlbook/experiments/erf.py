@@ -16,6 +16,7 @@ pixels, averaged over random inputs (and here over random weight draws too). Thi
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import warnings
 from dataclasses import dataclass
@@ -34,7 +35,8 @@ __all__ = [
     "conv_stack", "conv_stack_backward", "centre_gradient", "erf_numpy", "binomial_erf",
     "convolution_power", "erf_std", "mass_width", "profile", "GaussianFit", "fit_gaussian",
     "loglog_slope", "Residual", "make_stack", "field_size", "measure", "depth_sweep", "Measured",
-    "compare", "CONFIGS", "TEXTURES", "texture_patches", "make_fcn", "erf_on", "train_and_measure",
+    "compare", "CONFIGS", "TEXTURES", "texture_patches", "mask_centre", "make_fcn", "erf_on",
+    "train_and_measure", "train_seeds",
 ]  # fmt: skip
 
 
@@ -432,6 +434,25 @@ def texture_patches(size=32, n_train=400, n_test=150, image_size=256, seed=0):
     return Split(xtr, ytr, xte, yte)
 
 
+def mask_centre(data, size=16, seed=0):
+    """A copy of ``data`` (a :class:`dlbook.data.Split`) whose images have their central
+    ``size × size`` pixels replaced by standard-normal noise, in the training and the test images
+    alike: the texture is visible only near the border."""
+    size = _positive_int(size, "size")
+    h, w = data.x_train.shape[-2:]
+    if size > min(h, w):
+        raise ValueError(f"size={size} is larger than the {h}×{w} images")
+    rng = seeding.rng(seed)
+    top, left = (h - size) // 2, (w - size) // 2
+    window = (..., slice(top, top + size), slice(left, left + size))
+    out = []
+    for x in (data.x_train, data.x_test):
+        x = x.copy()
+        x[window] = rng.standard_normal(x[window].shape).astype(x.dtype)
+        out.append(x)
+    return dataclasses.replace(data, x_train=out[0], x_test=out[1])
+
+
 def make_fcn(width=8, classes=3):
     """A small fully convolutional network: ``model[0]`` holds the features, two 3×3 ReLU
     convolutions before each of two 2×2 max pools and two after (``w, w, 2w, 2w, 2w, 2w``
@@ -487,3 +508,9 @@ def train_and_measure(data, width=8, epochs=6, lr=3e-3, seed=0, n=64, n_real=256
             **{f"{k}_width95": mass_width(m, 0.95, centre) for k, m in maps.items()},
         }
     return out
+
+
+def train_seeds(data, seeds=(0, 1, 2), **kw):
+    """:func:`train_and_measure` once per seed in ``seeds`` (keyword arguments ``kw`` go to it):
+    a list of its results, in the order of ``seeds``."""
+    return [train_and_measure(data, seed=seed, **kw) for seed in seeds]
