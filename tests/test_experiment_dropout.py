@@ -157,3 +157,37 @@ def test_ensemble_geometric_mean_is_weight_scaling_for_a_linear_layer_only():
     w1, w2 = 0.5 * r.normal(size=(6, 8)), 0.5 * r.normal(size=(8, 3))
     e = exp.ensemble_predictions(lambda z: np.maximum(z @ w1, 0) @ w2 + b, x, 0.5)
     assert np.abs(e["geometric"] - e["weight_scaling"]).max() > 1e-3  # not exact after a ReLU
+
+
+def _history(test_acc, test_losses, train_acc=1.0, train_loss=0.01):
+    from dlbook.train import History
+
+    return History(rows=[dict(train_acc=train_acc, train_loss=train_loss, test_acc=test_acc,
+                              test_loss=loss) for loss in test_losses])  # fmt: skip
+
+
+def test_summarize_grid_by_hand():
+    rows = [
+        dict(p=0.5, seed=1, history=_history(0.93, [0.5, 0.2, 0.3])),
+        dict(p=0.0, seed=0, history=_history(0.90, [0.4, 0.3, 0.35])),
+        dict(p=0.5, seed=0, history=_history(0.92, [0.5, 0.4, 0.25])),
+        dict(p=0.0, seed=1, history=_history(0.92, [0.3, 0.35, 0.36])),
+    ]
+    s = exp.summarize_grid(rows)
+    assert list(s) == [0.0, 0.5] and s[0.5]["seeds"] == [0, 1]
+    np.testing.assert_allclose(s[0.0]["test_acc"], [90.0, 92.0])
+    np.testing.assert_allclose(s[0.5]["test_loss"], [0.25, 0.3])
+    np.testing.assert_allclose(s[0.0]["min_test_loss"], [0.3, 0.3])
+    np.testing.assert_array_equal(s[0.5]["best_epoch"], [3, 2])
+    np.testing.assert_allclose(s[0.5]["gain"], [2.0, 1.0])  # paired by seed
+    assert s[0.5]["gain_mean"] == pytest.approx(1.5)
+    assert s[0.5]["gain_se"] == pytest.approx(np.std([2.0, 1.0], ddof=1) / np.sqrt(2))
+    assert "gain" not in s[0.0]
+    one = exp.summarize_grid(rows[1:3])
+    assert np.isnan(one[0.5]["gain_se"])
+    with pytest.raises(ValueError, match="different seeds"):
+        exp.summarize_grid(rows[:3])
+    with pytest.raises(ValueError, match="baseline"):
+        exp.summarize_grid(rows, baseline=0.25)
+    with pytest.raises(ValueError, match="no runs"):
+        exp.summarize_grid([])

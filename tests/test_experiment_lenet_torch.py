@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from dlbook import nets  # noqa: E402
+from dlbook import nets, seeding  # noqa: E402
 from dlbook.data import Split, load_digits  # noqa: E402
 from dlbook.experiments import lenet_torch as lt  # noqa: E402
 from dlbook.experiments.lenet import train_torch  # noqa: E402
@@ -33,7 +33,10 @@ def small():
 def watched(small):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # LeNet is small: one thread is faster on a shared CPU
-    with lt.watch_epochs() as snaps:
+    # A module-scoped fixture runs before conftest's per-test removal of DLBOOK_SEED: remove it
+    # here too, so that the tests can rebuild the same run.
+    with pytest.MonkeyPatch.context() as mp, lt.watch_epochs() as snaps:
+        mp.delenv("DLBOOK_SEED", raising=False)
         run = train_torch(small, modern=True, device="cpu", epochs=2, batch_size=64)
     yield run, snaps
     torch.set_num_threads(threads)
@@ -44,7 +47,7 @@ def test_watch_epochs_records_initial_and_per_epoch_weights_without_changing_the
 ):
     run, snaps = watched
     assert len(snaps.states) == 1 + len(run.history) == 3
-    torch.manual_seed(0)  # train_torch seeds with CONFIG's seed 0 before building the model
+    seeding.manual_seed(0)  # train_torch seeds with CONFIG's seed 0 (plus DLBOOK_SEED) first
     initial = nets.LeNet5Modern(input_size=28).state_dict()
     for k, v in initial.items():
         assert torch.equal(snaps.states[0][k], v), k

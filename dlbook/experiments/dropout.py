@@ -9,7 +9,8 @@ dropout does to a network that overfits a small training set.
 * :func:`small_split` takes a class-balanced subset of a training set.
 * :func:`make_net` builds the digits classifier the chapter trains, with dropout of rate ``p``;
   :class:`UnscaledDropout` is dropout *without* the ``1/(1-p)`` (the "forgot to scale" variant).
-* :func:`train_grid` trains it for several ``p`` and seeds with :func:`dlbook.train.fit`.
+* :func:`train_grid` trains it for several ``p`` and seeds with :func:`dlbook.train.fit`;
+  :func:`summarize_grid` collects the runs per ``p`` and the paired gain over no dropout.
 * :func:`mc_predict` and :func:`mc_curve`: Monte Carlo dropout, averaging the predictions of many
   random masks at test time.
 * :func:`scaling_check` evaluates a network trained with :class:`UnscaledDropout` with and without
@@ -37,6 +38,7 @@ __all__ = [
     "small_split",
     "make_net",
     "train_grid",
+    "summarize_grid",
     "mc_predict",
     "mc_curve",
     "scaling_check",
@@ -207,6 +209,45 @@ def train_grid(data, ps=(0.0, 0.25, 0.5), seeds=(0, 1), epochs=30, lr=1e-3, batc
             )
             rows.append(dict(p=p, seed=seed, history=history, model=model))
     return rows
+
+
+def summarize_grid(rows, baseline=0.0):
+    """The runs of :func:`train_grid`, per dropout rate ``p``, one entry per seed (sorted by
+    seed): ``seeds``; the final ``train_acc`` and ``test_acc`` (in %), ``train_loss`` and
+    ``test_loss``; the lowest test loss ``min_test_loss`` and its epoch ``best_epoch`` (from 1).
+    Every rate other than ``baseline`` also gets the paired ``gain`` in test accuracy over
+    ``baseline`` (same seed, so the same initial weights and batches; in points), its mean
+    ``gain_mean`` and the standard error of that mean ``gain_se`` (NaN for one seed).
+    Returns ``{p: {name: value}}``, arrays of one value per seed."""
+    if not rows:
+        raise ValueError("rows: no runs to summarize")
+    out = {}
+    for p in sorted({r["p"] for r in rows}):
+        runs = sorted((r for r in rows if r["p"] == p), key=lambda r: r["seed"])
+        hs = [r["history"] for r in runs]
+        out[p] = dict(
+            seeds=[r["seed"] for r in runs],
+            train_acc=np.array([100 * h.final["train_acc"] for h in hs]),
+            test_acc=np.array([100 * h.final["test_acc"] for h in hs]),
+            train_loss=np.array([h.final["train_loss"] for h in hs]),
+            test_loss=np.array([h.final["test_loss"] for h in hs]),
+            min_test_loss=np.array([min(h["test_loss"]) for h in hs]),
+            best_epoch=np.array([1 + int(np.argmin(h["test_loss"])) for h in hs]),
+        )
+    if baseline not in out:
+        raise ValueError(f"baseline: no runs with p = {baseline}")
+    base = out[baseline]
+    for p, s in out.items():
+        if p == baseline:
+            continue
+        if s["seeds"] != base["seeds"]:
+            raise ValueError(f"p = {p} and the baseline were run with different seeds")
+        gain = s["test_acc"] - base["test_acc"]
+        n = len(gain)
+        s["gain"] = gain
+        s["gain_mean"] = float(gain.mean())
+        s["gain_se"] = float(gain.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    return out
 
 
 def _dropout_modules(model):
