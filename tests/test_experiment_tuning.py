@@ -156,3 +156,22 @@ def test_simulate_search_matches_hand_expectations():
     both = T.simulate_search((1.0, 1.0), repeats=5000, seed=0)
     assert both["random"].mean() > both["grid"].mean()  # nine points do not fill two dimensions
     assert (sim["grid"] >= 0).all() and (sim["random"] >= 0).all()
+
+
+def test_run_trial_tunes_adamw_decoupled_decay_by_default(small, one_thread, monkeypatch):
+    import dlbook.train
+
+    seen = {}
+    real_fit = dlbook.train.fit
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(dlbook.train, "fit", spy)
+    T.run_trial({"lr": 1e-2, "weight_decay": 0.1}, small, width=4, epochs=1, device="cpu")
+    assert seen["optimizer"] == "adamw" and seen["weight_decay"] == 0.1
+    T.run_trial({"lr": 1e-2, "weight_decay": 0.1}, small, width=4, epochs=1, optimizer="adam")
+    assert seen["optimizer"] == "adam"
+    lo, hi = T.SPACE["weight_decay"]
+    assert lo < 0.01 < hi  # AdamW's default decay sits inside the searched range

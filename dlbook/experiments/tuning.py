@@ -40,8 +40,9 @@ __all__ = [
     "simulate_search",
 ]
 
-# name -> (low, high), both searched on a log scale: Adam's L2 penalty and its step size.
-SPACE = {"lr": (1e-4, 1e-1), "weight_decay": (1e-5, 1e-1)}
+# name -> (low, high), both searched on a log scale: AdamW's step size and its decoupled
+# weight decay (each step shrinks every weight by 1 - lr * weight_decay), around its default 0.01.
+SPACE = {"lr": (1e-4, 1e-1), "weight_decay": (1e-4, 1.0)}
 
 
 def make_net(width: int = 8):
@@ -247,11 +248,20 @@ class Trial:
 
 
 def run_trial(
-    params, data, width=8, epochs=5, batch_size=32, val_fraction=0.2, seed=0, device=None
+    params,
+    data,
+    width=8,
+    epochs=5,
+    batch_size=32,
+    val_fraction=0.2,
+    seed=0,
+    device=None,
+    optimizer="adamw",
 ) -> Trial:
-    """Train :func:`make_net` with Adam at ``params`` (``lr``, ``weight_decay``) on the training
-    set minus a validation split, and score it on that split. Every trial uses the same seed,
-    so the same split, initial weights and batch order: only the hyperparameters differ."""
+    """Train :func:`make_net` with ``optimizer`` (AdamW, whose weight decay is decoupled from the
+    gradient step) at ``params`` (``lr``, ``weight_decay``) on the training set minus a validation
+    split, and score it on that split. Every trial uses the same seed, so the same split, initial
+    weights and batch order: only the hyperparameters differ."""
 
     from dlbook.train import fit
 
@@ -270,6 +280,7 @@ def run_trial(
         device=device,
         val_fraction=val_fraction,
         eval_train=False,
+        optimizer=optimizer,
         **params,
     )
     return Trial(dict(params), history.final["val_acc"], time.perf_counter() - start, model)
