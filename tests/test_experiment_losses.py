@@ -122,3 +122,29 @@ def test_momentum_rule_matches_torch_sgd():
         logits = model(torch.as_tensor(held_out[0]))
     acc = (logits.argmax(1) == torch.as_tensor(held_out[1])).float().mean().item()
     assert acc == run.test_acc[0]
+
+
+def test_over_seeds_summaries():
+    runs = E.compare_losses_over_seeds(
+        (0, 1), losses=("cross-entropy", "MSE on logits"), lrs=(0.01, 0.1), epochs=1, device="cpu"
+    )
+    assert len(runs) == 2 and all(list(r) == ["cross-entropy", "MSE on logits"] for r in runs)
+    summaries = [E.summarize(r) for r in runs]
+    for r, s in zip(runs, summaries):
+        for loss, res in r.items():
+            assert s[loss]["lr"] == res["best"].lr
+            assert s[loss]["test"] == 100 * res["best"].test_acc[-1]
+            assert s[loss]["bad"] == 100 * res["bad"].test_acc[-1]
+            assert s[loss]["epoch1_at_probe"] == 100 * res["sweep"][1].test_acc[0]
+            assert set(s[loss]) >= {"val_at_0.01", "val_at_0.1"}
+    mean, low = E.over_seeds(summaries), E.over_seeds(summaries, reduce=np.min)
+    for loss in mean:
+        values = [s[loss]["test"] for s in summaries]
+        assert mean[loss]["test"] == pytest.approx(np.mean(values))
+        assert low[loss]["test"] == min(values) <= mean[loss]["test"]
+    with pytest.raises(ValueError, match="probe_lr"):
+        E.summarize(runs[0], probe_lr=0.3)
+    with pytest.raises(ValueError, match="seeds"):
+        E.compare_losses_over_seeds(())
+    with pytest.raises(ValueError, match="summaries"):
+        E.over_seeds([])

@@ -8,7 +8,8 @@
    probabilities, squared error on the logits and the multi-class hinge. Each loss gets the
    learning rate that does best on a validation split, from the same small grid. A second run
    starts every loss from the same *confidently wrong* weights, where the squared error on
-   probabilities saturates.
+   probabilities saturates. :func:`compare_losses_over_seeds` repeats it on several seeds, and
+   :func:`summarize` and :func:`over_seeds` reduce the runs to the numbers the chapter quotes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ __all__ = [
     "flat_split",
     "train_classifier",
     "compare_losses",
+    "compare_losses_over_seeds",
+    "summarize",
+    "over_seeds",
 ]
 
 # --- 1. a line through data with outliers ---------------------------------------------------------
@@ -291,3 +295,44 @@ def compare_losses(
         )
         results[loss] = {"sweep": sweep, "best": best, "bad": bad}
     return results
+
+
+def compare_losses_over_seeds(seeds=(0, 1, 2), **kwargs):
+    """:func:`compare_losses` once per seed in ``seeds`` (each seed draws its own validation
+    split, initial weights and batch order). Returns the list of results, in the order of
+    ``seeds``."""
+    if len(seeds) == 0:
+        raise ValueError("seeds must not be empty")
+    return [compare_losses(seed=s, **kwargs) for s in seeds]
+
+
+def summarize(results, probe_lr=0.1):
+    """The numbers the chapter quotes from one :func:`compare_losses` result, in percent, per
+    loss: ``lr`` (the chosen rate), ``test`` (its final test accuracy), ``bad`` (the final test
+    accuracy from the confidently wrong start), ``epoch1_at_probe`` (test accuracy after one
+    epoch at ``probe_lr``, which must be on the grid) and ``val_at_<lr>`` (final validation
+    accuracy at every rate of the grid)."""
+    out = {}
+    for loss, res in results.items():
+        by_lr = {run.lr: run for run in res["sweep"]}
+        if probe_lr not in by_lr:
+            raise ValueError(f"probe_lr={probe_lr} is not on the grid {sorted(by_lr)}")
+        out[loss] = {
+            "lr": res["best"].lr,
+            "test": 100 * res["best"].test_acc[-1],
+            "bad": 100 * res["bad"].test_acc[-1],
+            "epoch1_at_probe": 100 * by_lr[probe_lr].test_acc[0],
+            **{f"val_at_{lr:g}": 100 * run.val_acc[-1] for lr, run in by_lr.items()},
+        }
+    return out
+
+
+def over_seeds(summaries, reduce=np.mean):
+    """``{loss: {key: reduce([value per seed])}}`` for a list of :func:`summarize` results
+    (``reduce`` is ``np.mean`` by default; ``np.min`` or ``np.max`` give the extremes)."""
+    if len(summaries) == 0:
+        raise ValueError("summaries must not be empty")
+    return {
+        loss: {key: float(reduce([s[loss][key] for s in summaries])) for key in numbers}
+        for loss, numbers in summaries[0].items()
+    }
