@@ -6,20 +6,34 @@ classifier on the flattened feature map; only the stride of the two convolutions
 are not upsampled, which would repeat pixels and let a stride skip copies instead of information.
 A larger stride shrinks the map, so it cuts the multiply-adds and the classifier's weights, and it
 widens each feature's receptive field; what it does to accuracy is what the experiment measures.
+
+:func:`patch_baseline` is a reference for the networks with global average pooling: how well a
+bag of ``size×size`` patches can do with no training of features at all (k-means features of the
+patches, averaged over the image, then logistic regression).
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from dlbook import seeding
 from dlbook.data import Split, load_digits
 from dlbook.shapes import conv_output_size
 from dlbook.train import fit, seed_everything
 
-__all__ = ["pad_images", "build_model", "count_macs", "StrideResult", "run"]
+__all__ = [
+    "pad_images",
+    "build_model",
+    "count_macs",
+    "StrideResult",
+    "run",
+    "PatchBaseline",
+    "patch_features",
+    "patch_baseline",
+]
 
 
 def pad_images(split: Split, border: int = 2) -> Split:
@@ -110,6 +124,9 @@ class StrideResult:
     macs: int
     feature_map: int  # side of the last feature map
     receptive_field: int  # side of one last-layer feature's receptive field, in input pixels
+    # final training accuracy per seed: on the whole training set, or with ``eval_train=False``
+    # the running accuracy on the last epoch's batches
+    train_accuracies: list[float] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
@@ -123,6 +140,12 @@ class StrideResult:
     def mean_curve(self) -> np.ndarray:
         """Test accuracy after each epoch, averaged over the seeds: shape ``(epochs,)``."""
         return np.mean(self.curves, axis=0)
+
+    def at(self, epoch: int) -> list[float]:
+        """Test accuracy of every seed after ``epoch`` epochs (1-based)."""
+        if not 1 <= epoch <= len(self.curves[0]):
+            raise ValueError(f"epoch must be in 1..{len(self.curves[0])}, got {epoch!r}")
+        return [c[epoch - 1] for c in self.curves]
 
 
 def _receptive_field(stride: int, layers: int = 2, kernel: int = 3) -> int:
@@ -158,19 +181,22 @@ def run(
     border: int = 2,
     device=None,
     threads: int | None = 1,
+    eval_train: bool = True,
 ) -> list[StrideResult]:
     """Train one network per (stride, seed) on the padded digits; return one row per stride.
 
-    Each run trains with Adam through :func:`dlbook.train.fit` and reports the final epoch's test
-    accuracy. ``threads`` caps torch's CPU threads during the runs (restored afterwards): layers
-    this small spend more time synchronising threads than computing, most of all on a busy machine.
+    Each run trains with Adam through :func:`dlbook.train.fit` and reports the test accuracy after
+    every epoch (``curves``; the last one is ``accuracies``). ``threads`` caps torch's CPU threads
+    during the runs (restored afterwards): layers this small spend more time synchronising threads
+    than computing, most of all on a busy machine. ``eval_train=False`` skips the pass over the
+    training set after each epoch (cheaper); the training accuracy is then the running one.
     """
     data = pad_images(load_digits(), border)
     size = data.x_train.shape[-1]
     results = []
     with _torch_threads(threads):
         for s in strides:
-            curves = []
+            curves, train = [], []
             for seed in seeds:
                 seed_everything(seed)  # the same initial draw order for every stride
                 model = build_model(s, size, channels, head=head)
@@ -182,8 +208,10 @@ def run(
                     batch_size=batch_size,
                     seed=seed,
                     device=device,
+                    eval_train=eval_train,
                 )
                 curves.append(history["test_acc"])
+                train.append(history["train_acc"][-1])
             results.append(
                 StrideResult(
                     stride=s,
@@ -193,6 +221,91 @@ def run(
                     macs=count_macs(model, (1, size, size)),
                     feature_map=conv_output_size(conv_output_size(size, 3, s, 1), 3, s, 1),
                     receptive_field=_receptive_field(s),
+                    train_accuracies=train,
                 )
             )
     return results
+
+
+@dataclass
+class PatchBaseline:
+    """Test and training accuracy of the bag-of-patches reference, per seed."""
+
+    accuracies: list[float]
+    train_accuracies: list[float]
+    clusters: int
+    size: int
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.accuracies))
+
+
+def patch_features(images: np.ndarray, centres: np.ndarray, size: int = 5) -> np.ndarray:
+    """Every ``size×size`` patch (zero padding, stride 1) of ``(N, 1, H, W)`` images, encoded by
+    its distances to ``centres`` ``(K, size²)`` and averaged over the image: ``(N, K)``.
+
+    The encoding is the "triangle" one of Coates, Ng and Lee (2011): feature ``k`` of a patch is
+    ``max(0, mean_j z_j - z_k)``, where ``z_j`` is the patch's distance to centre ``j``; a patch
+    far from centre ``k`` (further than average) gives 0, as a ReLU would.
+    """
+    from dlbook.scratch.im2col import im2col
+
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim != 4 or images.shape[1] != 1:
+        raise ValueError(f"images must be (N, 1, H, W), got shape {images.shape}")
+    centres = np.asarray(centres, dtype=np.float64)
+    if centres.ndim != 2 or centres.shape[1] != size * size:
+        raise ValueError(f"centres must be (K, {size * size}), got shape {centres.shape}")
+    n, _, h, w = images.shape
+    p = size // 2
+    padded = np.pad(images, ((0, 0), (0, 0), (p, size - 1 - p), (p, size - 1 - p)))
+    patches = im2col(padded, (size, size), (1, 1), (1, 1), (h, w))[:, 0].transpose(0, 2, 1)
+    squared = (
+        np.sum(patches**2, axis=-1, keepdims=True)
+        - 2 * patches @ centres.T
+        + np.sum(centres**2, axis=-1)
+    )
+    z = np.sqrt(np.maximum(squared, 0.0))  # (N, H·W, K)
+    return np.maximum(0.0, z.mean(axis=-1, keepdims=True) - z).mean(axis=1)
+
+
+def patch_baseline(
+    clusters: int = 16,
+    size: int = 5,
+    seeds=(0,),
+    sample: int = 5000,
+    border: int = 2,
+) -> PatchBaseline:
+    """A bag of ``size×size`` patches on the padded digits, with no feature learned from labels.
+
+    ``clusters`` k-means centres are fitted to ``sample`` random patches of the training images;
+    :func:`patch_features` averages every image's patch encodings over the image (as global
+    average pooling does), and a logistic regression on the standardized averages is trained on
+    the training set. With ``size=5`` and ``clusters=16`` the features see what the stride-1
+    network's 16 channels see: 5×5 patches, averaged. Returns the test accuracy for each seed.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from dlbook.scratch.im2col import im2col
+
+    data = pad_images(load_digits(), border)
+    h = data.x_train.shape[-1]
+    p = size // 2
+    padded = np.pad(data.x_train, ((0, 0), (0, 0), (p, size - 1 - p), (p, size - 1 - p)))
+    cols = im2col(padded, (size, size), (1, 1), (1, 1), (h, h))[:, 0]  # (N, size², H·W)
+    patches = cols.transpose(0, 2, 1).reshape(-1, size * size)
+    tests, trains = [], []
+    for seed in seeds:
+        rng = seeding.rng(seed)
+        pick = patches[rng.choice(len(patches), min(sample, len(patches)), replace=False)]
+        km = KMeans(clusters, n_init=1, random_state=seeding.seed(seed)).fit(pick)
+        f_train = patch_features(data.x_train, km.cluster_centers_, size)
+        f_test = patch_features(data.x_test, km.cluster_centers_, size)
+        scaler = StandardScaler().fit(f_train)
+        clf = LogisticRegression(max_iter=5000).fit(scaler.transform(f_train), data.y_train)
+        tests.append(float(clf.score(scaler.transform(f_test), data.y_test)))
+        trains.append(float(clf.score(scaler.transform(f_train), data.y_train)))
+    return PatchBaseline(tests, trains, clusters, size)
