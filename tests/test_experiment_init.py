@@ -163,3 +163,12 @@ def test_train_grid_rows():
                         width=16, epochs=2, lr=0.01, device="cpu")  # fmt: skip
     assert [(r["scheme"], r["activation"]) for r in rows] == [("zero", "relu"), ("kaiming", "relu")]
     assert all(len(r["history"]) == 2 and 0 <= r["test_acc"] <= 1 for r in rows)
+
+
+def test_initial_weight_grads_one_per_layer_zero_for_zero_init_tiny_for_small():
+    data = _tiny_digits()
+    zero = E.initial_weight_grads(data, "zero", depth=3, width=16, batch=32)
+    assert zero.shape == (4,) and np.all(zero == 0)
+    small = E.initial_weight_grads(data, "small", depth=3, width=16, batch=32)
+    kaiming = E.initial_weight_grads(data, "kaiming", depth=3, width=16, batch=32)
+    assert np.all(small > 0) and small.max() < kaiming.max() / 100

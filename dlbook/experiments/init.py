@@ -37,6 +37,7 @@ __all__ = [
     "symmetry_runs", "implied_scale", "scratch_init_scale", "torch_init_scale", "trace",
     "mlp_forward", "mlp_backward", "torch_trace", "DepthStats", "depth_statistics",
     "torch_depth_statistics", "make_torch_mlp", "init_torch_", "train_grid",
+    "initial_weight_grads",
 ]  # fmt: skip
 
 SCHEMES = ("zero", "small", "large", "xavier", "kaiming")
@@ -403,3 +404,23 @@ def train_grid(data, schemes=SCHEMES, activations=ACTIVATIONS, depth=10, width=9
                      history=history)
             )  # fmt: skip
     return rows
+
+
+def initial_weight_grads(data, scheme, activation="relu", depth=10, width=96, batch=64, seed=0):
+    """The largest ``|dL/dW|`` of each weight matrix of :func:`train_grid`'s network, as
+    initialized there, for the cross-entropy of the first ``batch`` training digits: what the
+    first step of any optimizer sees. Returns ``(depth + 1,)`` float64, bottom layer first."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from dlbook.train import seed_everything
+
+    seed_everything(seed)
+    model = make_torch_mlp(depth, width, activation, data.x_train[0].size)
+    init_torch_(model, scheme, activation)
+    x = torch.as_tensor(data.x_train[:batch], dtype=torch.float32)
+    y = torch.as_tensor(data.y_train[:batch], dtype=torch.long)
+    F.cross_entropy(model(x), y).backward()
+    weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+    return np.array([w.grad.abs().max().item() for w in weights])
