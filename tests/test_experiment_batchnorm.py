@@ -26,6 +26,7 @@ def test_make_net_shapes_and_biases(norm):
     # A norm's shift replaces the bias, so only the plain network keeps one.
     assert all((c.bias is not None) == (norm == "none") for c in convs)
     kinds = {"batch": nn.BatchNorm2d, "noisy": E.NoisyBatchNorm2d, "layer": nn.GroupNorm}
+    kinds["drift"] = E.NoisyBatchNorm2d
     if norm in kinds:
         assert sum(isinstance(m, kinds[norm]) for m in net) == 4
 
@@ -54,6 +55,30 @@ def test_noisy_batch_norm_noise_is_per_step_and_off_in_eval():
     assert torch.allclose(noisy(x), plain(x))
 
 
+def test_drift_noise_moves_a_little_every_step_and_stays_in_eval():
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 4, 4) * 2 + 1
+    plain, drift = nn.BatchNorm2d(3), E.NoisyBatchNorm2d(3, scale=0.0, shift=2.0, period=4)
+    offsets = []
+    for _ in range(8):
+        offsets.append((drift(x) - plain(x)).mean(dim=(0, 2, 3)))
+    offsets = torch.stack(offsets)  # (steps, C): the shift b of each step
+    # From 0 to the first target in 4 equal steps, then on to the second in 4 more.
+    first = offsets[3]
+    assert torch.allclose(offsets[:4], torch.outer(torch.arange(1, 5) / 4, first), atol=1e-5)
+    assert torch.allclose(
+        offsets[4:] - first, torch.outer(torch.arange(1, 5) / 4, offsets[7] - first), atol=1e-5
+    )
+    assert offsets.abs().max() <= 2.0 + 1e-5 and first.abs().max() > 0
+    drift.hold = True  # a replay: the same noise, the drift does not advance
+    assert torch.allclose(drift(x) - plain(x), offsets[7].view(1, 3, 1, 1).expand_as(x), atol=1e-5)
+    drift.eval(), plain.eval()
+    plain.load_state_dict(drift.state_dict())
+    assert torch.allclose(drift(x) - plain(x), offsets[7].view(1, 3, 1, 1).expand_as(x), atol=1e-5)
+    with pytest.raises(ValueError, match="period"):
+        E.NoisyBatchNorm2d(3, period=0)
+
+
 def test_shift_summary_by_hand():
     mean = np.array([[0.0, 1.0], [1.0, 1.0], [1.0, 3.0]])
     std = np.array([[2.0, 1.0], [2.0, 2.0], [4.0, 2.0]])
@@ -62,6 +87,7 @@ def test_shift_summary_by_hand():
     assert s["mean_shift"] == pytest.approx(1.5 / 4)
     assert s["scale_shift"] == pytest.approx((0 + np.log(2) + np.log(2) + 0) / 4)
     assert s["drift"] == pytest.approx((1 / 2 + 2 / 1) / 2)
+    assert s["spread_drift"] == pytest.approx((np.log(2) + np.log(2)) / 2)
     with pytest.raises(ValueError, match="mean and std"):
         E.shift_summary(mean[:1], std[:1])
 
@@ -155,3 +181,27 @@ def test_lr_sweep_rows(small):
     ]
     assert rows[0]["recalibrated_acc"] is None and 0 <= rows[1]["recalibrated_acc"] <= 1
     assert len(rows[1]["weight_norms"]) == 4 and len(rows[1]["history"]) == 1
+
+
+def test_shift_study_and_its_means(small):
+    settings = (("none", 0.03), ("drift", 0.1))
+    study = E.shift_study(small, settings, seeds=(0, 1), epochs=2, device="cpu")
+    assert list(study) == ["none", "drift"]
+    for norm, lr in settings:
+        assert [(r["lr"], r["seed"], r["norm"]) for r in study[norm]] == [
+            (lr, 0, norm),
+            (lr, 1, norm),
+        ]
+        for r in study[norm]:
+            assert r["summary"] == E.shift_summary(r["mean"], r["std"])
+            assert 0 <= r["recalibrated_acc"] <= 1
+    assert study["none"][0]["recalibrated_acc"] == study["none"][0]["test_acc"]
+    means = E.study_means(study, last=3)
+    drift = study["drift"]
+    assert means["drift"]["drift"] == pytest.approx(np.mean([r["summary"]["drift"] for r in drift]))
+    assert means["drift"]["loss"] == pytest.approx(
+        np.mean([np.mean(r["loss"][-3:]) for r in drift])
+    )
+    assert means["none"]["ics"] == pytest.approx(
+        np.mean([np.mean(r["ics_change"]) for r in study["none"]])
+    )

@@ -24,62 +24,113 @@ from dlbook import seeding
 
 __all__ = [
     "NORMS",
+    "DRIFT",
     "NoisyBatchNorm2d",
     "make_net",
     "lr_sweep",
     "watch_shift",
+    "SHIFT_SETTINGS",
+    "shift_study",
+    "study_means",
     "shift_summary",
     "train_mode_accuracy",
     "recalibrate",
     "running_stats",
 ]
 
-NORMS = ("none", "batch", "noisy", "layer")
+NORMS = ("none", "batch", "noisy", "drift", "layer")
+# The slow drift of make_net("drift"): (scale, shift, period). Over one period of 100 steps each
+# channel's scale moves from 1 to exp(u), u ~ U(-2.5, 2.5), and its shift from 0 to U(-7, 7), a
+# little every step: about as far, from the first step to the last, as the inputs of the same
+# layer move without normalization.
+DRIFT = (2.5, 7.0, 100)
 
 
 class NoisyBatchNorm2d(nn.BatchNorm2d):
-    """Batch norm followed, in training mode only, by a random per-channel scale and shift that
-    is drawn afresh at every forward pass: ``y * s + b`` with ``s ~ U(1 - scale, 1 + scale)`` and
-    ``b ~ U(-shift, shift)``. Every step the next layer sees a differently shifted and rescaled
-    distribution, by design. In evaluation mode the noise is off (``s = 1, b = 0``, its mean).
+    """Batch norm followed, in training mode only, by a random per-channel scale and shift,
+    ``y * s + b``, with ``s ~ U(1 - scale, 1 + scale)`` and ``b ~ U(-shift, shift)``.
 
-    ``hold = True`` reuses the last draw, so that a step can be replayed with the same noise.
+    ``period=None`` (a *jitter*): ``s`` and ``b`` are drawn afresh at every forward pass, so
+    every step the next layer sees a differently shifted and rescaled distribution, by design.
+    ``period=P`` (a *slow drift*): every ``P`` steps a new target is drawn per channel,
+    ``s = exp(U(-scale, scale))`` and ``b ~ U(-shift, shift)``, and the noise moves to it in a
+    straight line over the next ``P`` steps, starting from ``s = 1, b = 0``: the distribution
+    changes by little in one step and by a lot over a run.
+
+    In evaluation mode a jitter is off (``s = 1, b = 0``, its mean) and a drift stays where
+    training left it (the network adapted to it).
+
+    ``hold = True`` reuses the last noise (and does not advance the drift), so that a step can be
+    replayed with the same noise.
     """
 
-    def __init__(self, num_features, scale=0.5, shift=0.5, **kwargs):
+    def __init__(self, num_features, scale=0.5, shift=0.5, period=None, **kwargs):
         super().__init__(num_features, **kwargs)
-        self.noise_scale, self.noise_shift, self.hold = scale, shift, False
+        if period is not None and (
+            isinstance(period, bool) or not isinstance(period, numbers.Integral) or period < 1
+        ):
+            raise ValueError(f"period must be None or a positive int, got {period!r}")
+        self.noise_scale, self.noise_shift, self.period, self.hold = scale, shift, period, False
         self._noise = None
+        self._steps = 0
+        self._targets = None  # (previous target, next target), each (s, b), for a drift
+
+    def _draw(self, c, kw):
+        u = 2 * torch.rand(c, **kw) - 1
+        # A jitter's scale is uniform around 1; a drift's is log-uniform, so it can grow as well
+        # as shrink (as the spread of a layer without normalization does while it trains).
+        s = 1 + self.noise_scale * u if self.period is None else torch.exp(self.noise_scale * u)
+        b = self.noise_shift * (2 * torch.rand(c, **kw) - 1)
+        return s, b
 
     def forward(self, x):
         y = super().forward(x)
         if not self.training:
-            return y
+            if self.period is None or self._noise is None:
+                return y  # a jitter is off in evaluation mode: its mean
+            s, b = self._noise  # a drift stays where training left it
+            return y * s + b
         if self._noise is None or not self.hold:
             c, kw = self.num_features, dict(device=x.device, dtype=x.dtype)
-            s = 1 + self.noise_scale * (2 * torch.rand(c, **kw) - 1)
-            b = self.noise_shift * (2 * torch.rand(c, **kw) - 1)
+            if self.period is None:
+                s, b = self._draw(c, kw)
+            else:
+                k = self._steps % self.period
+                if k == 0:
+                    start = (
+                        (torch.ones(c, **kw), torch.zeros(c, **kw))
+                        if self._targets is None
+                        else self._targets[1]
+                    )
+                    self._targets = (start, self._draw(c, kw))
+                (s0, b0), (s1, b1) = self._targets
+                t = (k + 1) / self.period
+                s, b = s0 + t * (s1 - s0), b0 + t * (b1 - b0)
+                self._steps += 1
             self._noise = (s.view(1, c, 1, 1), b.view(1, c, 1, 1))
         s, b = self._noise
         return y * s + b
 
 
-def _norm(kind, channels, noise):
+def _norm(kind, channels, noise, drift):
     if kind == "batch":
         return nn.BatchNorm2d(channels)
     if kind == "noisy":
         return NoisyBatchNorm2d(channels, *noise)
+    if kind == "drift":
+        return NoisyBatchNorm2d(channels, *drift)
     if kind == "layer":  # one group: each example normalized over all of (C, H, W)
         return nn.GroupNorm(1, channels)
     return nn.Identity()
 
 
-def make_net(norm="none", width=16, noise=(0.5, 0.5)):
+def make_net(norm="none", width=16, noise=(0.5, 0.5), drift=DRIFT):
     """A small CNN for the 8×8 digits, with ``norm`` after each of its four convolutions.
 
     ``(N,1,8,8)`` → [conv 3×3 → norm → ReLU] × 2 → max-pool 2 → [conv 3×3 → norm → ReLU] × 2 →
     global average pool → linear → 10 scores. Widths ``w, w, 2w, 2w``. ``norm`` is ``"none"``,
-    ``"batch"``, ``"noisy"`` (:class:`NoisyBatchNorm2d` with ``noise = (scale, shift)``) or
+    ``"batch"``, ``"noisy"`` (:class:`NoisyBatchNorm2d` with ``noise = (scale, shift)``, redrawn
+    every step), ``"drift"`` (the same with ``drift = (scale, shift, period)``: a slow drift) or
     ``"layer"`` (``GroupNorm(1, C)``: layer norm over ``(C, H, W)``). The convolutions get
     Kaiming-normal weights, so that the network without normalization starts well scaled too;
     they drop their bias when a norm follows, since the norm's shift replaces it.
@@ -94,7 +145,7 @@ def make_net(norm="none", width=16, noise=(0.5, 0.5)):
         nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
         if conv.bias is not None:
             nn.init.zeros_(conv.bias)
-        layers += [conv, _norm(norm, c_out, noise), nn.ReLU()]
+        layers += [conv, _norm(norm, c_out, noise, drift), nn.ReLU()]
         if i == 1:
             layers.append(nn.MaxPool2d(2))
         c_in = c_out
@@ -126,7 +177,7 @@ def lr_sweep(data, lrs, norms=("none", "batch"), seeds=(0,), epochs=6, batch_siz
                     device=device, seed=seed, eval_train=False,
                 )  # fmt: skip
                 recalibrated = None
-                if norm in ("batch", "noisy"):
+                if norm in ("batch", "noisy", "drift"):
                     fresh = recalibrate(model, data.x_train, batch_size, device)
                     recalibrated = evaluate(fresh, data.x_test, data.y_test, device)[1]
                 rows.append(
@@ -189,7 +240,8 @@ def watch_shift(
 
     Returns a dict: ``norm``, ``mean`` and ``std`` ``(steps, C)``, ``loss`` ``(steps,)``,
     ``snap_steps``, ``snap_values`` ``(snapshots, values)``, ``ics_steps``, ``ics_change``
-    (``||G - G'|| / ||G||``), ``ics_cosine``, ``test_acc`` and ``train_acc`` (final epoch, seen
+    (``||G - G'|| / ||G||``), ``ics_cosine``, ``test_acc``, ``recalibrated_acc`` (the same after
+    :func:`recalibrate`; ``test_acc`` without a batch norm) and ``train_acc`` (final epoch, seen
     while training).
     """
     import torch.nn.functional as F
@@ -246,6 +298,52 @@ def watch_shift(
     out["norm"] = norm
     out["train_acc"] = correct / (per_epoch * batch_size)
     out["test_acc"] = evaluate(model, data.x_test, data.y_test, device)[1]
+    out["recalibrated_acc"] = out["test_acc"]
+    if norm in ("batch", "noisy", "drift"):
+        fresh = recalibrate(model, data.x_train, batch_size, device)
+        out["recalibrated_acc"] = evaluate(fresh, data.x_test, data.y_test, device)[1]
+    return out
+
+
+# The covariate-shift study: each network at a learning rate that suits it. 0.03 is the plain
+# network's best rate in the chapter's learning-rate sweep; the normalized ones train at 0.1.
+SHIFT_SETTINGS = (("none", 0.03), ("batch", 0.1), ("noisy", 0.1), ("drift", 0.1))
+
+
+def shift_study(data, settings=SHIFT_SETTINGS, seeds=(0, 1, 2), epochs=5, device=None, **kwargs):
+    """:func:`watch_shift` for each ``(norm, lr)`` of ``settings`` and each seed.
+
+    Returns ``{norm: [record per seed]}``; each record also holds its ``lr`` and ``seed`` and the
+    :func:`shift_summary` of its watched layer under ``summary``. ``kwargs`` go to
+    :func:`watch_shift`.
+    """
+    study = {}
+    for norm, lr in settings:
+        study[norm] = []
+        for seed in seeds:
+            rec = watch_shift(data, norm, lr=lr, epochs=epochs, seed=seed, device=device, **kwargs)
+            rec |= {"lr": lr, "seed": seed, "summary": shift_summary(rec["mean"], rec["std"])}
+            study[norm].append(rec)
+    return study
+
+
+def study_means(study, last=20):
+    """``{norm: means over the seeds}`` of a :func:`shift_study`: the four :func:`shift_summary`
+    numbers, ``loss`` (the training loss over the ``last`` steps), ``test_acc``,
+    ``recalibrated_acc`` and ``ics`` (the mean gradient change ``||G - G'|| / ||G||``)."""
+    out = {}
+    for norm, recs in study.items():
+        rows = [
+            {
+                **r["summary"],
+                "loss": float(np.mean(r["loss"][-last:])),
+                "test_acc": float(r["test_acc"]),
+                "recalibrated_acc": float(r["recalibrated_acc"]),
+                "ics": float(np.mean(r["ics_change"])),
+            }
+            for r in recs
+        ]
+        out[norm] = {k: float(np.mean([row[k] for row in rows])) for k in rows[0]}
     return out
 
 
@@ -257,7 +355,11 @@ def shift_summary(mean, std):
       standard deviation, ``|mu_t - mu_{t-1}| / sigma_{t-1}``;
     * ``scale_shift``: how much the spread changes in one step, ``|log(sigma_t / sigma_{t-1})|``
       (0.1 is about 10%);
-    * ``drift``: how far the mean ends from where it started, ``|mu_T - mu_0| / sigma_0``.
+    * ``drift``: how far the mean ends from where it started, ``|mu_T - mu_0| / sigma_0``;
+    * ``spread_drift``: how far the spread ends from where it started, ``|log(sigma_T / sigma_0)|``.
+
+    The first two are per step, the last two from the first step to the last: a jitter can move
+    a lot per step and end where it started, a slow drift the other way round.
     """
     mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
     if mean.ndim != 2 or mean.shape != std.shape or len(mean) < 2:
@@ -269,6 +371,7 @@ def shift_summary(mean, std):
         mean_shift=float(np.mean(np.abs(np.diff(mean, axis=0)) / std[:-1])),
         scale_shift=float(np.mean(np.abs(np.diff(np.log(std), axis=0)))),
         drift=float(np.mean(np.abs(mean[-1] - mean[0]) / std[0])),
+        spread_drift=float(np.mean(np.abs(np.log(std[-1] / std[0])))),
     )
 
 
@@ -315,6 +418,8 @@ def recalibrate(model, x, batch_size=64, device=None):
     for m in norms:
         m.reset_running_stats()
         m.momentum = None
+        if isinstance(m, NoisyBatchNorm2d) and m.period is not None:
+            m.hold = True  # the drift stays where training left it
     fresh.train()
     x = torch.as_tensor(x, dtype=torch.float32, device=device)
     with torch.no_grad():
@@ -322,6 +427,8 @@ def recalibrate(model, x, batch_size=64, device=None):
             fresh(x[i : i + batch_size])
     for m in norms:
         m.momentum = 0.1
+        if isinstance(m, NoisyBatchNorm2d):
+            m.hold = False
     return fresh.eval()
 
 

@@ -29,11 +29,12 @@ __all__ = [
     "explorer",
 ]
 
-COLOURS = {"none": "C0", "batch": "C1", "noisy": "C2", "layer": "C4"}
+COLOURS = {"none": "C0", "batch": "C1", "noisy": "C2", "drift": "C3", "layer": "C4"}
 LABELS = {
     "none": "no normalization",
     "batch": "batch norm",
     "noisy": "noisy batch norm",
+    "drift": "drifting batch norm",
     "layer": "layer norm",
 }
 
