@@ -16,7 +16,7 @@ from torch import nn
 
 from dlbook import seeding
 
-__all__ = ["HEIGHT", "WIDTH", "GAP", "MARGIN", "make_pairs", "GlobalMax", "build"]
+__all__ = ["HEIGHT", "WIDTH", "GAP", "MARGIN", "make_pairs", "GlobalMax", "build", "run"]
 
 HEIGHT, WIDTH, GAP, MARGIN = 4, 32, 10, 8
 
@@ -49,3 +49,35 @@ def build(dilations, strides=(1, 1, 1), channels: int = 16) -> nn.Sequential:
         layers += [nn.Conv2d(c_in, channels, 3, stride=s, padding=d, dilation=d), nn.ReLU()]
         c_in = channels
     return nn.Sequential(nn.Sequential(*layers), GlobalMax(), nn.Linear(channels, 2))
+
+
+def run(
+    configs: dict, data, seeds=(0, 1), epochs: int = 5, lr: float = 0.01, batch_size=32, device=None
+):
+    """Train :func:`build` ``(**config)`` once per seed for every ``config`` in ``configs`` (name
+    -> keyword arguments) with :func:`dlbook.train.fit` (Adam) on ``data``, a
+    :class:`dlbook.data.Split` of :func:`make_pairs` strips.
+
+    Returns name -> ``{"field": width, "jump": jump, "weights": count, "accs": [test accuracy
+    in % per seed]}``, the field and jump along the strip's width from
+    :func:`dlbook.receptive_field`.
+    """
+    from dlbook.nets import count_parameters
+    from dlbook.receptive import receptive_field
+    from dlbook.train import fit
+
+    results = {}
+    for name, cfg in configs.items():
+        field = receptive_field(build(**cfg)[0], (1, HEIGHT, WIDTH))  # the features
+        accs = []
+        for seed in seeds:
+            seeding.manual_seed(seed)
+            model = build(**cfg)
+            history = fit(
+                model, data, epochs=epochs, lr=lr, batch_size=batch_size, device=device, seed=seed
+            )
+            accs.append(100 * history.final["test_acc"])
+        results[name] = dict(
+            field=field.size[1], jump=field.stride[1], weights=count_parameters(model), accs=accs
+        )
+    return results
