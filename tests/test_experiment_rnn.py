@@ -136,6 +136,26 @@ def test_unigram_loss_is_log_vocab_for_uniform_counts():
     assert exp.unigram_loss(np.zeros(10, int), [1], 2) == pytest.approx(np.log(12))
 
 
+def test_bigram_loss_counts_pairs_with_add_alpha_smoothing():
+    # 0 is always followed by 1, 1 by 0: with add-one, P(1 | 0) = (n + 1) / (n + 2).
+    ids = np.tile([0, 1], 10)
+    n = 10  # pairs (0, 1) in the training text
+    assert exp.bigram_loss(ids, [0, 1], 2) == pytest.approx(-np.log((n + 1) / (n + 2)))
+    # A pair never seen costs log of its smoothed share; less smoothing makes it dearer.
+    unseen = [0, 0]
+    assert exp.bigram_loss(ids, unseen, 2) == pytest.approx(-np.log(1 / (n + 2)))
+    assert exp.bigram_loss(ids, unseen, 2, alpha=0.1) > exp.bigram_loss(ids, unseen, 2)
+    # On a text whose next character follows from the last one, the bigram beats the unigram.
+    corpus = CharCorpus(TEXT)
+    train, test = corpus.split(0.8)
+    v = corpus.vocab_size
+    assert exp.bigram_loss(train, test, v) < exp.unigram_loss(train, test, v)
+    with pytest.raises(ValueError, match="alpha"):
+        exp.bigram_loss(ids, ids, 2, alpha=0)
+    with pytest.raises(ValueError, match="two characters"):
+        exp.bigram_loss(ids, [1], 2)
+
+
 def test_char_model_trains_samples_and_matches_torch():
     corpus = CharCorpus(TEXT)
     v = corpus.vocab_size

@@ -8,6 +8,7 @@ r"""The RNN chapter's experiments: gradients measured across time, clipping, a c
 * :func:`train_char`, :func:`char_loss`, :func:`sample`: a character language model in NumPy
   (one-hot inputs, :class:`dlbook.scratch.RNN`, a :class:`dlbook.scratch.Linear` readout,
   :func:`dlbook.scratch.train_tbptt`). Its PyTorch twin is written out in the chapter.
+  :func:`unigram_loss` and :func:`bigram_loss` are the baselines it must beat.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ __all__ = [
     "char_model",
     "char_loss",
     "unigram_loss",
+    "bigram_loss",
     "CharRun",
     "train_char",
     "sample",
@@ -251,6 +253,20 @@ def unigram_loss(train_ids, test_ids, vocab_size) -> float:
     smoothed so that a character never seen in training costs a finite amount."""
     counts = np.bincount(np.asarray(train_ids), minlength=_int(vocab_size, "vocab_size")) + 1.0
     return float(-np.mean(np.log(counts / counts.sum())[np.asarray(test_ids)]))
+
+
+def bigram_loss(train_ids, test_ids, vocab_size, alpha=1.0) -> float:
+    """Cross-entropy on ``test_ids[1:]`` of each character's successor frequencies in
+    ``train_ids`` (a bigram model: the next character given only the one before it), add-alpha
+    smoothed: every pair's count is raised by ``alpha`` (1 is add-one, Laplace's rule)."""
+    v, alpha = _int(vocab_size, "vocab_size"), _number(alpha, "alpha")
+    train_ids, test_ids = np.asarray(train_ids), np.asarray(test_ids)
+    if len(train_ids) < 2 or len(test_ids) < 2:
+        raise ValueError("train_ids and test_ids must each hold at least two characters")
+    counts = np.full((v, v), alpha)
+    np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1.0)
+    p = counts / counts.sum(axis=1, keepdims=True)
+    return float(-np.mean(np.log(p[test_ids[:-1], test_ids[1:]])))
 
 
 @dataclass
