@@ -59,7 +59,7 @@ TEST_KERNEL_ENV := env -u MPLBACKEND $(TESTED)
 # The notebooks that nbval, execute and robust work on (NB=path/to/one.ipynb for one).
 NB ?= $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null | sort)
 
-.PHONY: help setup book test unit nbval lab execute robust bench lint screenshots clean
+.PHONY: help setup book test unit nbval lab execute robust robust-report bench lint screenshots clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -115,6 +115,10 @@ execute: $(STAMP)
 ROBUST_SEEDS ?= 0 1 2
 robust: $(STAMP)
 	env -u MPLBACKEND $(PY) scripts/robust.py --seeds $(ROBUST_SEEDS) $(if $(filter command line,$(origin NB)),$(NB))
+
+# The claim table again, from the runs kept in _build/robust/ (stale ones count as failed).
+robust-report: $(STAMP)
+	$(PY) scripts/robust.py --report-only --seeds $(ROBUST_SEEDS)
 
 # The notebooks are timed as the book runs them, with the pinned kernels; conv and LeNet are timed
 # with the kernels this machine would choose.

@@ -10,12 +10,18 @@ Every :mod:`dlbook.claims` call appends its measured values to a log; the table 
 every run is written to ``_build/robust.md``. Exit status 1 when any run fails or any claim fails
 anywhere (a failing claim fails its notebook, so the claims after it are reported as not reached).
 
-    python scripts/robust.py [--seeds 0 1 2] [--jobs 2] [notebooks ...]
+Each run's result is also kept in ``_build/robust/`` with a hash of its notebook's code cells, so
+``--report-only`` can rebuild the table from runs made at different times (``make robust NB=...``
+for a few notebooks at a time); a run whose notebook has changed since is left out as stale, and
+the notebook counts as not run.
+
+    python scripts/robust.py [--seeds 0 1 2] [--jobs 2] [--report-only] [notebooks ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -44,6 +50,20 @@ def setups(environ: dict) -> dict[str, dict]:
     if environ.get("OPENBLAS_CORETYPE"):  # set by the machine for a reason: keep it
         native["OPENBLAS_CORETYPE"] = environ["OPENBLAS_CORETYPE"]
     return {"stored": stored, "native-1": native}
+
+
+RESULTS = ROOT / "_build" / "robust"
+
+
+def code_hash(notebook: Path) -> str:
+    """SHA-256 of the notebook's code cells: a changed notebook makes its old runs stale."""
+    cells = json.loads(notebook.read_text())["cells"]
+    code = "\n\x00".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def _saved(name: str, run: str) -> Path:
+    return RESULTS / f"{name.replace('/', '__')}.{run}.json"
 
 
 def run_one(notebook: Path, setup: str, env_vars: dict, seed: int, work: Path) -> dict:
@@ -87,14 +107,35 @@ def run_one(notebook: Path, setup: str, env_vars: dict, seed: int, work: Path) -
         error = " / ".join(lines[-6:])[-600:]
     status = "ok" if not proc.returncode else "FAILED"
     print(f"robust: {status:6} {tag:16} {seconds:5.0f} s  {name}", flush=True)
-    return {
+    result = {
         "notebook": name,
         "run": tag,
         "ok": proc.returncode == 0,
         "seconds": seconds,
         "claims": claims,
         "error": error,
+        "code_hash": code_hash(notebook),
     }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    _saved(name, tag).write_text(json.dumps(result, ensure_ascii=False))
+    return result
+
+
+def saved_results(notebooks: list[Path], runs: list[str]) -> list[dict]:
+    """The kept results of ``runs`` for ``notebooks`` whose code has not changed since; a missing
+    or stale run is reported as a failed run, so that it cannot pass unseen."""
+    results = []
+    for notebook in notebooks:
+        name, current = str(notebook.relative_to(ROOT)), code_hash(notebook)
+        for run in runs:
+            path = _saved(name, run)
+            result = json.loads(path.read_text()) if path.exists() else None
+            if result is None or result.get("code_hash") != current:
+                why = "not run" if result is None else "stale: the notebook changed since its run"
+                result = {"notebook": name, "run": run, "ok": False, "seconds": 0.0,
+                          "claims": [], "error": why}  # fmt: skip
+            results.append(result)
+    return results
 
 
 def _fmt(value) -> str:
@@ -165,12 +206,24 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "robust.md")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rebuild the table from the kept runs"
+    )
     args = parser.parse_args(argv)
     notebooks = [p.resolve() for p in args.notebooks] or toc_notebooks()
     if len(args.seeds) < 1 or any(s < 0 for s in args.seeds):
         parser.error("--seeds: give one or more non-negative seed offsets")
     plan = setups(dict(os.environ))
     runs = [f"{name}-seed{seed}" for name in plan for seed in args.seeds]
+    if args.report_only:
+        results = saved_results(notebooks, runs)
+        text, ok = report(results, runs)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        print(
+            f"robust: wrote {args.out}; {'every claim held' if ok else 'FAILURES, see the table'}"
+        )
+        return 0 if ok else 1
     print(f"robust: {len(notebooks)} notebooks x {len(runs)} runs ({', '.join(runs)})", flush=True)
     with tempfile.TemporaryDirectory(prefix="dlbook-robust-") as tmp:
         jobs = [
