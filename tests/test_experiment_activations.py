@@ -156,3 +156,37 @@ def test_lr_sweep_and_training_comparison():
     acc = h["test_acc"]
     assert E.epochs_to(h, min(acc)) == int(np.argmax(np.asarray(acc) >= min(acc))) + 1
     assert E.epochs_to(h, 1.01) is None
+
+
+def test_sweep_activations_and_best_learning_rates():
+    data = E.moons(n=200)
+    sweep = E.sweep_activations(
+        data, ["tanh", "relu"], (2, 8, 2), [0.01, 0.3], epochs=2, seeds=(0, 1)
+    )
+    assert list(sweep) == ["tanh", "relu"]
+    for by_lr in sweep.values():
+        assert list(by_lr) == [0.01, 0.3]
+        for runs in by_lr.values():
+            assert len(runs) == 2
+            for h in runs:
+                assert len(h["val_acc"]) == len(h["test_acc"]) == 2
+    # the same seed gives the same run; another seed another split and start
+    again = E.sweep_activations(data, ["tanh"], (2, 8, 2), [0.3], epochs=2, seeds=(0,))
+    assert again["tanh"][0.3][0]["val_acc"] == sweep["tanh"][0.3][0]["val_acc"]
+    best = E.best_learning_rates(sweep)
+    for name, by_lr in sweep.items():
+        score = {lr: np.mean([h.final["val_acc"] for h in runs]) for lr, runs in by_lr.items()}
+        assert score[best[name]] == max(score.values())
+
+
+def test_best_learning_rates_prefers_the_smaller_of_equals():
+    class H:
+        def __init__(self, acc):
+            self.final = {"val_acc": acc}
+
+    sweep = {"relu": {0.1: [H(0.75), H(0.25)], 0.3: [H(0.5), H(0.5)], 1.0: [H(0.25), H(0.25)]}}
+    assert E.best_learning_rates(sweep) == {"relu": 0.1}
+    with pytest.raises(ValueError, match="val_fraction"):
+        E.sweep_activations(E.moons(n=100), ["relu"], (2, 4, 2), [0.1], val_fraction=0.0)
+    with pytest.raises(ValueError, match="activation"):
+        E.sweep_activations(E.moons(n=100), ["softplus"], (2, 4, 2), [0.1])

@@ -135,3 +135,16 @@ def test_lr_sweep_figure_and_training_curves():
     ax = V.training_curves({"tanh": Hist()}, threshold=0.9).axes[0]
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [50, 80, 95])
     assert ax.lines[1].get_ydata()[0] == pytest.approx(90)
+
+
+def test_activation_lr_figure_draws_the_seed_mean_and_rings_the_best():
+    class H:
+        def __init__(self, acc):
+            self.final = {"val_acc": acc}
+
+    sweep = {"relu": {0.1: [H(0.8), H(0.9)], 1.0: [H(0.5), H(0.7)]}}
+    ax = V.activation_lr_figure(sweep, best={"relu": 0.1}).axes[0]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [85, 60])
+    ring = ax.lines[-1]
+    assert ring.get_xdata()[0] == 0.1 and ring.get_ydata()[0] == pytest.approx(85)
+    assert ax.get_xscale() == "log"

@@ -8,7 +8,9 @@ r"""Measurements for the chapter on the neuron and its activation functions.
 * :func:`relu_interpolant` and :func:`sigmoid_staircase`: a one-hidden-layer network built by
   hand that approximates a 1-D function, and :func:`approximation_errors`;
 * torch experiments: :func:`moons`, :func:`make_mlp`, :func:`dead_fractions`,
-  :func:`dead_unit_run`, :func:`lr_sweep` and :func:`compare_activations`, which train with
+  :func:`dead_unit_run`, :func:`lr_sweep`, :func:`compare_activations` and
+  :func:`sweep_activations` (each activation at each learning rate and seed, with
+  :func:`best_learning_rates` to pick each one's rate on a validation split), which train with
   :func:`dlbook.train.fit`.
 """
 
@@ -30,7 +32,7 @@ __all__ = [
     "ACTIVATIONS", "forward", "derivative", "collapse_linear", "saturation_point",
     "GradientProfile", "deep_gradients", "relu_interpolant", "sigmoid_staircase",
     "approximation_errors", "moons", "make_mlp", "dead_fractions", "dead_unit_run", "lr_sweep",
-    "compare_activations", "epochs_to",
+    "compare_activations", "sweep_activations", "best_learning_rates", "epochs_to",
 ]  # fmt: skip
 
 # name -> (scratch forward, scratch backward, torch.nn class name, keyword arguments)
@@ -207,9 +209,9 @@ def moons(n=1000, noise=0.2, test_fraction=0.25, seed=0):
 
     from dlbook.data import Split
 
-    x, y = make_moons(n_samples=n, noise=noise, random_state=seed)
+    x, y = make_moons(n_samples=n, noise=noise, random_state=seeding.seed(seed))
     x_tr, x_te, y_tr, y_te = train_test_split(
-        x, y, test_size=test_fraction, random_state=seed, stratify=y
+        x, y, test_size=test_fraction, random_state=seeding.seed(seed), stratify=y
     )
     mean, std = x_tr.mean(0), x_tr.std(0)
     x_tr, x_te = ((v - mean) / std for v in (x_tr, x_te))
@@ -321,6 +323,49 @@ def compare_activations(data, names, sizes, epochs=20, lr=0.05, device=None):
             model = make_mlp(name, sizes)
             out[name] = fit(model, data, epochs=epochs, lr=lr, optimizer="sgd", device=device)
     return out
+
+
+def sweep_activations(
+    data, names, sizes, lrs, epochs=20, seeds=(0,), val_fraction=0.2, device=None
+):
+    """Train :func:`make_mlp` once per activation, learning rate and seed with
+    :func:`dlbook.train.fit` (SGD with momentum 0.9), holding out ``val_fraction`` of the
+    training set to choose the rate by (:func:`best_learning_rates`). The seed sets the initial
+    weights (the same for every activation), the validation split and the batch order.
+    Returns ``{name: {lr: [History, one per seed]}}``; each History has ``val_acc`` and
+    ``test_acc`` per epoch."""
+    from dlbook.train import fit
+
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+    if len(lrs) == 0 or len(seeds) == 0:
+        raise ValueError("lrs and seeds must not be empty")
+    for name in names:
+        _name(name)
+    out = {}
+    with _one_thread():
+        for name in names:
+            out[name] = {}
+            for lr in lrs:
+                out[name][lr] = [
+                    fit(make_mlp(name, sizes, seed=s), data, epochs=epochs, lr=lr,
+                        optimizer="sgd", device=device, seed=s, val_fraction=val_fraction,
+                        eval_train=False)
+                    for s in seeds
+                ]  # fmt: skip
+    return out
+
+
+def best_learning_rates(sweep, key="val_acc"):
+    """``{name: lr}``: for each activation of :func:`sweep_activations`' result, the learning rate
+    whose final ``key`` (validation accuracy), averaged over the seeds, is highest; the smaller
+    rate among equals."""
+    best = {}
+    for name, by_lr in sweep.items():
+        score = {lr: np.mean([h.final[key] for h in runs]) for lr, runs in by_lr.items()}
+        top = max(score.values())
+        best[name] = min(lr for lr, v in score.items() if v == top)
+    return best
 
 
 def epochs_to(history, threshold):

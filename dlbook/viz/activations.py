@@ -16,7 +16,8 @@ from dlbook.viz.render import figure_png
 __all__ = [
     "LABELS", "activation_grid", "neuron_plane", "gradient_profiles", "draw_units",
     "approximation_animation", "approximation_errors_figure", "draw_neuron_1d", "explorer",
-    "explorer_grid", "unit_lines", "dead_units_figure", "lr_sweep_figure", "training_curves",
+    "explorer_grid", "unit_lines", "dead_units_figure", "lr_sweep_figure", "activation_lr_figure",
+    "training_curves",
 ]  # fmt: skip
 
 LABELS = {
@@ -304,6 +305,32 @@ def lr_sweep_figure(sweeps):
         a.set_xlabel("learning rate (plain SGD)")
         a.grid(alpha=0.3, which="both")
         a.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def activation_lr_figure(sweep, best=None):
+    """Final validation accuracy against the learning rate, one line per activation of
+    :func:`~dlbook.experiments.activations.sweep_activations`' result: the mean over the seeds,
+    with a bar from the lowest to the highest seed; ``best`` (``{name: lr}``) is ringed."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for k, (name, by_lr) in enumerate(sweep.items()):
+        lrs = np.array(list(by_lr))
+        acc = 100 * np.array([[h.final["val_acc"] for h in runs] for runs in by_lr.values()])
+        mean = acc.mean(1)
+        err = np.stack([mean - acc.min(1), acc.max(1) - mean])
+        ax.errorbar(
+            lrs, mean, yerr=err, fmt="o-", ms=3, capsize=2, color=f"C{k}", label=LABELS[name]
+        )
+        if best is not None and name in best:
+            i = list(by_lr).index(best[name])
+            ax.plot(lrs[i], mean[i], "o", ms=10, mfc="none", color=f"C{k}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (SGD, momentum 0.9)")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title("Each activation at each learning rate (ringed: its best)", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
 
