@@ -114,7 +114,7 @@ execute: $(STAMP)
 # numeric set-ups (the stored one; one thread with native kernels).  Fails if any claim fails.
 ROBUST_SEEDS ?= 0 1 2
 robust: $(STAMP)
-	env -u MPLBACKEND $(PY) scripts/robust.py --seeds $(ROBUST_SEEDS) $(if $(filter command line,$(origin NB)),$(NB))
+	env -u MPLBACKEND $(PY) scripts/robust.py $(if $(filter command line,$(origin NB)),$(NB)) --seeds $(ROBUST_SEEDS)
 
 # The claim table again, from the runs kept in _build/robust/ (stale ones count as failed).
 robust-report: $(STAMP)
