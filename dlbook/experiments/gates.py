@@ -208,20 +208,28 @@ class AddingModel(nn.Module):
     problem, and a linear readout of its last hidden state: ``(T, N, 2) -> (N,)``.
     ``forget_bias`` (LSTM only) sets the forget gate's share of ``bias_ih`` and zeroes its share
     of ``bias_hh``, so that :math:`f \\approx \\sigma(\\text{forget\\_bias})` at the start;
-    None keeps torch's default."""
+    None keeps torch's default. ``identity=True`` (kind ``"rnn"`` only) makes the IRNN of Le,
+    Jaitly and Hinton: ReLU units, :math:`W_{hh} = I` and zero biases (``weight_ih`` keeps
+    torch's initialization)."""
 
-    def __init__(self, kind, hidden_size=32, forget_bias=None):
+    def __init__(self, kind, hidden_size=32, forget_bias=None, identity=False):
         super().__init__()
         _ints(hidden_size=hidden_size)
         if forget_bias is not None and kind != "lstm":
             raise ValueError(f"forget_bias is for kind='lstm' only, got kind={kind!r}")
+        if identity and kind != "rnn":
+            raise ValueError(f"identity is for kind='rnn' only, got kind={kind!r}")
         self.kind, h = kind, hidden_size
-        self.rnn = _kind(kind)[2](2, h)
+        self.rnn = nn.RNN(2, h, nonlinearity="relu") if identity else _kind(kind)[2](2, h)
         self.readout = nn.Linear(h, 1)
-        if forget_bias is not None:
-            with torch.no_grad():
+        with torch.no_grad():
+            if forget_bias is not None:
                 self.rnn.bias_ih_l0[h : 2 * h] = float(forget_bias)
                 self.rnn.bias_hh_l0[h : 2 * h] = 0.0
+            if identity:
+                self.rnn.weight_hh_l0.copy_(torch.eye(h))
+                self.rnn.bias_ih_l0.zero_()
+                self.rnn.bias_hh_l0.zero_()
 
     def forward(self, x):
         out, _ = self.rnn(x)
@@ -238,13 +246,17 @@ def adding_data(length=50, n_train=4096, n_test=1000, seed=0) -> dict:
     return dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, baseline=baseline)
 
 
-def train_adding(model, data, steps=1000, lr=1e-2, batch_size=64, seed=0, device=None, every=50):
+def train_adding(model, data, steps=1000, lr=1e-2, batch_size=64, seed=0, device=None, every=50,
+                 max_norm=None):  # fmt: skip
     """Adam on the mean squared error, ``steps`` minibatches drawn at random (seeded) from
-    ``data["x_train"]``. Returns ``{"step", "test_mse"}``: the test error before training and
-    after every ``every`` steps. The model is trained in place, on ``device``."""
+    ``data["x_train"]``, the gradient norm clipped to ``max_norm`` if given. Returns
+    ``{"step", "test_mse"}``: the test error before training and after every ``every`` steps.
+    The model is trained in place, on ``device``."""
     _ints(steps=steps, batch_size=batch_size, every=every)
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr!r}")
+    if max_norm is not None and not max_norm > 0:
+        raise ValueError(f"max_norm must be > 0 or None, got {max_norm!r}")
     device = torch.device("cpu") if device is None else torch.device(device)
     model.to(device)
     x, y, xt, yt = (
@@ -263,6 +275,8 @@ def train_adding(model, data, steps=1000, lr=1e-2, batch_size=64, seed=0, device
         loss = ((model(x[:, idx]) - y[idx]) ** 2).mean()
         opt.zero_grad()
         loss.backward()
+        if max_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), max_norm)
         opt.step()
         if step % every == 0:
             history["step"].append(step)
@@ -284,6 +298,8 @@ def input_sensitivity(model, x) -> np.ndarray:
     t_len, n, _ = x.shape
     u = model.readout.weight.detach().cpu().double().numpy()[0]
     kw = {"grad_h_n": np.tile(u, (n, 1))}
+    if model.kind == "rnn":
+        kw["nonlinearity"] = model.rnn.nonlinearity
     states = [None] * len(finals)
     grad = backward(np.zeros((t_len, n, u.size)), x, *states, *layer_weights(model.rnn), **kw)[0]
     return np.linalg.norm(grad, axis=2).mean(axis=1)[::-1].copy()

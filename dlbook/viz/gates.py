@@ -27,7 +27,7 @@ __all__ = [
     "explorer",
 ]
 
-COLOURS = {"RNN": "C0", "LSTM": "C3", "GRU": "C2", "LSTM, default init": "C1"}
+COLOURS = {"RNN": "C0", "LSTM": "C3", "GRU": "C2", "LSTM, default init": "C1", "IRNN": "C4"}
 PATH = "#d62728"  # the additive path: the LSTM's cell state, the GRU's z-weighted copy of h
 
 
