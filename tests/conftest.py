@@ -5,6 +5,10 @@ import pytest
 from hypothesis import settings
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Unit tests fix their own seeds and reproduce seeded draws by hand, so they run with no
+# DLBOOK_SEED offset even when the caller set one (the offset moves the book's runs: nbval and
+# make robust). Removed here, before any fixture is built; tests/test_seeding.py sets it itself.
+os.environ.pop("DLBOOK_SEED", None)
 
 # Float64 comparisons against torch are exact up to summation order: 1e-10 leaves ample room for
 # that and none for a wrong index.
@@ -19,7 +23,5 @@ def rng():
 
 @pytest.fixture(autouse=True)
 def _seed_offset_zero(monkeypatch):
-    """Unit tests fix their own seeds and reproduce seeded draws by hand, so they run with no
-    DLBOOK_SEED offset even when the caller set one: the offset moves the book's runs (nbval,
-    make robust), where claims must hold on any seed. tests/test_seeding.py sets it explicitly."""
+    """No test leaks a DLBOOK_SEED it set into the next one (see the top of this file)."""
     monkeypatch.delenv("DLBOOK_SEED", raising=False)
