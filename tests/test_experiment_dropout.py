@@ -191,3 +191,16 @@ def test_summarize_grid_by_hand():
         exp.summarize_grid(rows, baseline=0.25)
     with pytest.raises(ValueError, match="no runs"):
         exp.summarize_grid([])
+
+
+def test_train_grid_takes_a_training_set_per_seed():
+    data, asked = _toy(), []
+
+    def per_seed(seed):
+        asked.append(seed)
+        return data
+
+    rows = exp.train_grid(per_seed, ps=(0.0, 0.5), seeds=(3, 4), epochs=1, device="cpu", width=2,
+                          hidden=8)  # fmt: skip
+    assert asked == [3, 4, 3, 4]  # every rate sees each seed's own training set
+    assert [(r["p"], r["seed"]) for r in rows] == [(0.0, 3), (0.0, 4), (0.5, 3), (0.5, 4)]

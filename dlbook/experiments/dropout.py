@@ -194,18 +194,21 @@ def train_grid(data, ps=(0.0, 0.25, 0.5), seeds=(0, 1), epochs=30, lr=1e-3, batc
     :func:`dlbook.train.fit` (Adam), evaluating on the whole training set (in evaluation mode,
     dropout off) and the test set after every epoch.
 
+    ``data`` is a :class:`~dlbook.data.offline.Split`, or a function ``seed -> Split`` that gives
+    each seed its own training set (for example a :func:`small_split` drawn with that seed).
     Returns one dict per run: ``p``, ``seed``, the ``history`` and the trained ``model``. Runs
-    with the same seed start from the same weights, whatever ``p``.
+    with the same seed start from the same weights and see the same data, whatever ``p``.
     """
     from dlbook.train import fit, seed_everything
 
     rows = []
     for p in ps:
         for seed in seeds:
+            split = data(seed) if callable(data) else data
             seed_everything(seed)
             model = make_net(p, **net_kwargs)
             history = fit(
-                model, data, epochs=epochs, lr=lr, batch_size=batch_size, device=device, seed=seed
+                model, split, epochs=epochs, lr=lr, batch_size=batch_size, device=device, seed=seed
             )
             rows.append(dict(p=p, seed=seed, history=history, model=model))
     return rows
