@@ -172,36 +172,24 @@ def check(text: str, holds, /, **measured) -> Claim:
     return _settle(Claim(_text(text), holds, dict(measured)))
 
 
+def _bounded(text, value, bound, measured, above: bool) -> Claim:
+    v, b = _number(value, "value"), _number(bound, "bound")
+    margin = v - b if above else b - v
+    condition = f"value {'>=' if above else '<='} {b:g}"
+    measured = {"value": v, **measured}
+    return _settle(
+        Claim(_text(text), margin >= 0, measured, condition, margin, _relative(margin, b, v))
+    )
+
+
 def at_least(text: str, value, bound, /, **measured) -> Claim:
     """``value >= bound``."""
-    v, b = _number(value, "value"), _number(bound, "bound")
-    margin = v - b
-    return _settle(
-        Claim(
-            _text(text),
-            margin >= 0,
-            {"value": v, **measured},
-            f"value >= {b:g}",
-            margin,
-            _relative(margin, b, v),
-        )
-    )
+    return _bounded(text, value, bound, measured, above=True)
 
 
 def at_most(text: str, value, bound, /, **measured) -> Claim:
     """``value <= bound``."""
-    v, b = _number(value, "value"), _number(bound, "bound")
-    margin = b - v
-    return _settle(
-        Claim(
-            _text(text),
-            margin >= 0,
-            {"value": v, **measured},
-            f"value <= {b:g}",
-            margin,
-            _relative(margin, b, v),
-        )
-    )
+    return _bounded(text, value, bound, measured, above=False)
 
 
 def between(text: str, value, low, high, /, **measured) -> Claim:
