@@ -137,9 +137,14 @@ def sweep_figure(rows):
             sub.set_ylabel("test accuracy (%)", fontsize=8)
         sub.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
-    for ls, seed in zip(("-", ":"), seeds):
+    styles = [("-", f"seed {seeds[0]}")]
+    if len(seeds) > 1:
+        styles.append(
+            (":", "seed" + ("s " if len(seeds) > 2 else " ") + ", ".join(map(str, seeds[1:])))
+        )
+    for ls, label in styles:
         handles.append(Line2D([], [], color="0.3", ls=ls))
-        labels.append(f"seed {seed} (right panels)")
+        labels.append(f"{label} (right panels)")
     fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
