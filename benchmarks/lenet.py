@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from threadpoolctl import threadpool_limits
 
-from dlbook.experiments import lenet
+from dlbook.experiments import lenet_numpy as lenet
 
 ACCURACY = {"numpy": 0.97, "torch": 0.98}
 SECONDS = 60.0

@@ -2,7 +2,7 @@
 sliding-window animation, and an explorer of kernel, stride, padding, ceil_mode and mode.
 
 Every number drawn comes from :mod:`dlbook.scratch.pool`; nothing here trains. Grids use the
-convention of :func:`dlbook.viz.sliding.draw_grid`: cell ``(r, c)`` is centred on ``x=c, y=r``.
+convention of :func:`dlbook.viz.convolution.draw_grid`: cell ``(r, c)`` is centred on ``x=c, y=r``.
 Padded cells are grey and read "−∞" (max) or "0" (average); cells that a ceil-mode window
 reaches past the padding are hatched: they are not part of the input at all.
 """
@@ -18,8 +18,8 @@ from matplotlib.collections import PatchCollection
 from matplotlib.patches import Circle, Rectangle
 
 from dlbook.scratch import avg_pool2d, max_pool2d, max_pool2d_backward, max_pool2d_indices
+from dlbook.viz.convolution import WINDOW, _number, draw_grid
 from dlbook.viz.render import figure_png
-from dlbook.viz.sliding import WINDOW, _number, draw_grid
 
 __all__ = [
     "PoolView",
