@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook import seeding
-from dlbook.experiments.lenet_numpy import Run  # model, history, seconds; .test_acc
+from dlbook.history import Run  # model, history, seconds; .test_acc
 from dlbook.scratch import Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh, optim
 from dlbook.scratch.gradcheck import GradcheckResult, relative_error
 from dlbook.scratch.losses import cross_entropy, cross_entropy_backward

@@ -10,11 +10,11 @@ pads them to the 32x32 it was designed for.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from dlbook import seeding
+from dlbook.history import Run
 
 __all__ = ["CONFIG", "Run", "train_numpy", "train_torch", "step_speed"]
 
@@ -24,19 +24,6 @@ CONFIG = {
     "classic": dict(epochs=15, lr=2e-3, batch_size=32, seed=0),
     "modern": dict(epochs=12, lr=1e-3, batch_size=16, seed=0),
 }
-
-
-@dataclass
-class Run:
-    """One training run: the model, its per-epoch history, and the wall time in seconds."""
-
-    model: object
-    history: object
-    seconds: float
-
-    @property
-    def test_acc(self) -> float:
-        return self.history.final["test_acc"]
 
 
 def _digits(data):

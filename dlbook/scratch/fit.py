@@ -1,5 +1,5 @@
 """A training loop for the NumPy networks: mini-batch SGD-style training with any optimizer of
-:mod:`dlbook.scratch.optim`, recording the same :class:`dlbook.train.History` as the PyTorch loop
+:mod:`dlbook.scratch.optim`, recording the same :class:`dlbook.history.History` as the PyTorch loop
 (so the two can be plotted side by side)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import time
 import numpy as np
 
 from dlbook import seeding
+from dlbook.history import History
 from dlbook.scratch.losses import cross_entropy, cross_entropy_backward
-from dlbook.train import History  # plain Python: importing it does not import torch
 
 __all__ = ["evaluate", "fit", "train_step"]
 
