@@ -178,8 +178,9 @@ def graph_animation(graph, leaves, output, layout=None, interval=1100, size=1.3,
 
 def backward_figure(trace, rows=12):
     """The gradient arriving at each layer during one backward pass, as heatmaps (one row per
-    example, the first ``rows`` examples), from :func:`~dlbook.experiments.backpropagation.backward_trace`.
-    Each panel has its own symmetric colour scale."""
+    example, the first ``rows`` examples), from
+    :func:`~dlbook.experiments.backpropagation.backward_trace`. Each panel has its own symmetric
+    colour scale."""
     trace = [(name, g.reshape(len(g), -1)[:rows]) for name, g in trace]
     widths = [max(g.shape[1], 10) for _, g in trace]
     fig, axes = plt.subplots(
@@ -259,9 +260,9 @@ def tile(images: np.ndarray, cols: int) -> np.ndarray:
 def weights_animation(snapshots, units=16, cols=8, interval=400, dpi=72):
     """The first layer's incoming weights of ``units`` hidden units as 8x8 images, one frame per
     snapshot, beside the training loss so far (from
-    :func:`~dlbook.experiments.backpropagation.train_recorded`: dicts with ``step``, ``epoch``, ``loss``,
-    ``test_acc`` and ``weight`` ``(hidden, 64)``). One colour scale for all frames, so the
-    weights' growth shows."""
+    :func:`~dlbook.experiments.backpropagation.train_recorded`: dicts with ``step``, ``epoch``,
+    ``loss``, ``test_acc`` and ``weight`` ``(hidden, 64)``). One colour scale for all frames, so
+    the weights' growth shows."""
     fig, (ax, curve) = plt.subplots(
         1, 2, figsize=(9.0, 2.7), dpi=dpi, gridspec_kw=dict(width_ratios=[2.4, 1])
     )

@@ -1,9 +1,9 @@
 """Figures, the animation and the explorer of the deep and bidirectional RNN chapter.
 
 The depth × time grid of a stacked (optionally bidirectional) network, the order in which its
-cells can be computed (:func:`dlbook.experiments.deep_bidirectional.schedule`), and how strongly each
-output step depends on each input step (:func:`dlbook.experiments.deep_bidirectional.sensitivity_matrix`).
-Nothing here trains.
+cells can be computed (:func:`dlbook.experiments.deep_bidirectional.schedule`), and how strongly
+each output step depends on each input step
+(:func:`dlbook.experiments.deep_bidirectional.sensitivity_matrix`). Nothing here trains.
 """
 
 from __future__ import annotations

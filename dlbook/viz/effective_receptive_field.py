@@ -63,7 +63,8 @@ def draw_erf(ax, erf, rows=None, cols=None, canvas=None, title=None):
 
 
 def erf_grid(measured, ncols=4, title=None):
-    """A heatmap per :class:`~dlbook.experiments.effective_receptive_field.Measured` row, all on one pixel scale."""
+    """A heatmap per :class:`~dlbook.experiments.effective_receptive_field.Measured` row, all on
+    one pixel scale."""
     canvas = max(m.erf.shape[0] for m in measured)
     nrows = -(-len(measured) // ncols)
     fig, axes = plt.subplots(
@@ -203,7 +204,8 @@ def growth_animation(maps, depths, dpi=72, interval=350):
 
 
 def _stack_erf(depth, kernel_size, dilation, nonlinearity, residual, n=4, draws=4):
-    """The ERF of a fresh stack, one field wide (as :func:`~dlbook.experiments.effective_receptive_field.depth_sweep`)."""
+    """The ERF of a fresh stack, one field wide (as
+    :func:`~dlbook.experiments.effective_receptive_field.depth_sweep`)."""
     return E.depth_sweep(
         [depth],
         n=n,

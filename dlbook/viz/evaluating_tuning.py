@@ -246,8 +246,8 @@ def pr_figure(positive, scores, marks=(0.1, 0.5, 0.9)):
 
 def range_test_figure(result, ax=None):
     """The loss of a learning-rate range test (``result`` from
-    :func:`dlbook.experiments.evaluating_tuning.lr_range_test`) against the learning rate, on a log axis,
-    with the minimum of the smoothed loss and the suggested rate marked. Returns the axes."""
+    :func:`dlbook.experiments.evaluating_tuning.lr_range_test`) against the learning rate, on a log
+    axis, with the minimum of the smoothed loss and the suggested rate marked. Returns the axes."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3.4))
     ax.plot(result.lrs, result.losses, color="C0", alpha=0.35, lw=1, label="batch loss")

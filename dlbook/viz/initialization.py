@@ -1,7 +1,7 @@
 """Figures, the animation and the explorer of the weight-initialization chapter.
 
-They draw what :mod:`dlbook.experiments.initialization` measured (a :class:`DepthStats` per scheme and
-activation); nothing here trains.
+They draw what :mod:`dlbook.experiments.initialization` measured (a :class:`DepthStats` per scheme
+and activation); nothing here trains.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ _BINS = 41
 
 
 def unit_weights_figure(rows, units=8, shape=(8, 8)):
-    """For each :func:`~dlbook.experiments.initialization.symmetry_runs` row, the incoming weights of the
-    first ``units`` hidden units after training, as images side by side (red positive, blue
+    """For each :func:`~dlbook.experiments.initialization.symmetry_runs` row, the incoming weights
+    of the first ``units`` hidden units after training, as images side by side (red positive, blue
     negative, each row on its own colour scale)."""
     fig, axes = plt.subplots(len(rows), 1, figsize=(1.0 * units, 1.45 * len(rows)), squeeze=False)
     cmap = plt.get_cmap("RdBu_r").with_extremes(bad="white")
@@ -191,8 +191,8 @@ def gain_grid(sweep, activations=E.ACTIVATIONS):
 
 
 def training_figure(rows, schemes=E.SCHEMES + ("default",), activations=E.ACTIVATIONS):
-    """Test accuracy per epoch of :func:`~dlbook.experiments.initialization.train_grid`'s runs, one panel
-    per activation."""
+    """Test accuracy per epoch of :func:`~dlbook.experiments.initialization.train_grid`'s runs, one
+    panel per activation."""
     fig, axes = plt.subplots(1, len(activations), figsize=(5.2 * len(activations), 3.4))
     axes = np.atleast_1d(axes)
     for ax, act in zip(axes, activations):

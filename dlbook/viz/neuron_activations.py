@@ -1,7 +1,7 @@
 """Pictures of neurons and activation functions: curves with their derivatives, a neuron on the
 plane, gradient norms through depth, functions built from ReLU and sigmoid units (an animation),
-dead ReLU units, and an explorer. The numbers come from :mod:`dlbook.experiments.neuron_activations`;
-nothing here trains."""
+dead ReLU units, and an explorer. The numbers come from
+:mod:`dlbook.experiments.neuron_activations`; nothing here trains."""
 
 from __future__ import annotations
 
@@ -108,7 +108,8 @@ def neuron_plane(w, b, names=("identity", "sigmoid", "relu"), extent=3.0):
 
 def gradient_profiles(profiles, title=None):
     """``‖∂L/∂W_l‖`` against the layer ``l`` on a log scale, one line per
-    :class:`~dlbook.experiments.neuron_activations.GradientProfile`, labelled with its first/last ratio."""
+    :class:`~dlbook.experiments.neuron_activations.GradientProfile`, labelled with its first/last
+    ratio."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for k, p in enumerate(profiles):
         layers = np.arange(1, len(p.weight_norms) + 1)
@@ -290,8 +291,9 @@ def dead_units_figure(x, y, panels):
 
 
 def lr_sweep_figure(sweeps):
-    """``sweeps`` maps an activation name to :func:`~dlbook.experiments.neuron_activations.lr_sweep`'s
-    rows: the fraction of units negative everywhere, and the test accuracy, against the rate."""
+    """``sweeps`` maps an activation name to
+    :func:`~dlbook.experiments.neuron_activations.lr_sweep`'s rows: the fraction of units negative
+    everywhere, and the test accuracy, against the rate."""
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 3.3))
     for k, (name, rows) in enumerate(sweeps.items()):
         lrs = [r["lr"] for r in rows]
@@ -311,8 +313,9 @@ def lr_sweep_figure(sweeps):
 
 def activation_lr_figure(sweep, best=None):
     """Final validation accuracy against the learning rate, one line per activation of
-    :func:`~dlbook.experiments.neuron_activations.sweep_activations`' result: the mean over the seeds,
-    with a bar from the lowest to the highest seed; ``best`` (``{name: lr}``) is ringed."""
+    :func:`~dlbook.experiments.neuron_activations.sweep_activations`' result: the mean over the
+    seeds, with a bar from the lowest to the highest seed; ``best`` (``{name: lr}``) is
+    ringed."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for k, (name, by_lr) in enumerate(sweep.items()):
         lrs = np.array(list(by_lr))
