@@ -71,11 +71,36 @@ def real(value, name: str) -> float:
     return float(value)
 
 
-def check_grad_output(grad_output, shape: tuple, dtype) -> np.ndarray:
-    """``grad_output`` must have the forward output's shape and dtype."""
+def check_grad_output(grad_output, shape: tuple, dtype, unbatched: bool = False) -> np.ndarray:
+    """``grad_output`` must have the forward output's shape and dtype.
+
+    ``unbatched=True`` is for a forward that was given an unbatched input and worked on it as a
+    batch of one: ``shape`` is then the batched shape ``(1, ...)``, ``grad_output`` must have the
+    unbatched one ``shape[1:]``, and it is returned with the leading axis of 1 put back.
+    """
+    if unbatched:
+        g = float_array(grad_output, "grad_output", (len(shape) - 1,))
+        return check_grad_output(g[None], shape, dtype)
     g = any_float_array(grad_output, "grad_output")
     if g.shape != tuple(shape):
         raise ValueError(f"grad_output must have the output's shape {tuple(shape)}, got {g.shape}")
     if g.dtype != dtype:
         raise TypeError(f"grad_output has dtype {g.dtype} but input has dtype {dtype}")
     return g
+
+
+def check_probability(name: str, p) -> float:
+    """``p`` as a Python float in ``[0, 1]`` (both ends allowed), e.g. a dropout probability."""
+    p = real(p, name)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1, got {p}")
+    return p
+
+
+def generator(rng) -> np.random.Generator:
+    """``rng`` itself if it is a ``numpy.random.Generator``; ``None`` gives a fresh unseeded one."""
+    if rng is None:
+        return np.random.default_rng()
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
+    return rng

@@ -233,7 +233,9 @@ def conv2d_backward(
     * ``grad_bias[o] = sum_{n,y,x} grad_output[n,o,y,x]``.
     """
     x, unbatched, geo = _prepare(input, weight, bias, stride, padding, dilation, groups)
-    gout = _check_grad_output(grad_output, unbatched, (geo.n, geo.out_channels, *geo.out), x.dtype)
+    gout = _args.check_grad_output(
+        grad_output, (geo.n, geo.out_channels, *geo.out), x.dtype, unbatched=unbatched
+    )
     gxp = conv_input_grad_padded(
         gout, weight, geo.padded_shape, geo.kernel, geo.stride, geo.dilation, geo.groups
     )
@@ -246,8 +248,8 @@ def conv2d_backward(
 
 
 def _check_grad_output(grad_output, unbatched, shape, dtype):
-    g = _args.float_array(grad_output, "grad_output", (3,) if unbatched else (4,))
-    return _args.check_grad_output(g[None] if unbatched else g, shape, dtype)
+    # Kept for dlbook.scratch.pool until it calls _args.check_grad_output(..., unbatched=...).
+    return _args.check_grad_output(grad_output, shape, dtype, unbatched=unbatched)
 
 
 # --- the readable versions: loops, one window at a time -----------------------------------------
@@ -282,7 +284,9 @@ def conv2d_backward_naive(
 ):
     """:func:`conv2d_backward` as loops: each output gradient flows back to its own window."""
     x, unbatched, geo = _prepare(input, weight, bias, stride, padding, dilation, groups)
-    gout = _check_grad_output(grad_output, unbatched, (geo.n, geo.out_channels, *geo.out), x.dtype)
+    gout = _args.check_grad_output(
+        grad_output, (geo.n, geo.out_channels, *geo.out), x.dtype, unbatched=unbatched
+    )
     xp = geo.pad(x)
     gxp, gw = np.zeros_like(xp), np.zeros_like(weight)
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = geo.kernel, geo.stride, geo.dilation, geo.out

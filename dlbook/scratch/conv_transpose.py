@@ -17,7 +17,6 @@ import numpy as np
 
 from dlbook.scratch import _args
 from dlbook.scratch.conv import (
-    _check_grad_output,
     conv_forward_padded,
     conv_input_grad_padded,
     conv_weight_grad_padded,
@@ -140,7 +139,9 @@ def conv_transpose2d_backward(
     x, unbatched, geo = _prepare(
         input, weight, bias, stride, padding, output_padding, groups, dilation
     )
-    gout = _check_grad_output(grad_output, unbatched, (geo.n, geo.out_channels, *geo.out), x.dtype)
+    gout = _args.check_grad_output(
+        grad_output, (geo.n, geo.out_channels, *geo.out), x.dtype, unbatched=unbatched
+    )
     gp = geo.pad(gout)
     gx = conv_forward_padded(
         gp, weight, geo.kernel, geo.stride, geo.dilation, geo.in_size, geo.groups
