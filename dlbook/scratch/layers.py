@@ -31,7 +31,9 @@ from dlbook.scratch.activations import (
     tanh_backward,
 )
 from dlbook.scratch.conv import conv2d, conv2d_backward
+from dlbook.scratch.layer_base import Layer
 from dlbook.scratch.linear import linear, linear_backward
+from dlbook.scratch.norm_layers import BatchNorm1d, BatchNorm2d, Dropout, LayerNorm
 from dlbook.scratch.pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 
 __all__ = [
@@ -46,38 +48,12 @@ __all__ = [
     "Sigmoid",
     "Flatten",
     "Sequential",
+    # Normalization and dropout layers live in norm_layers.py; they are part of this API too.
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "Dropout",
 ]
-
-
-class Layer:
-    """The common part: no parameters, training mode on, ``layer(x)`` calls ``forward``."""
-
-    def __init__(self):
-        self.params: list[np.ndarray] = []
-        self.grads: list[np.ndarray] = []
-        self.training = True
-        self._input = None
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x)
-
-    def train(self, mode: bool = True) -> Layer:
-        self.training = bool(mode)
-        return self
-
-    def eval(self) -> Layer:
-        return self.train(False)
-
-    def _saved_input(self) -> np.ndarray:
-        if self._input is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        return self._input
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.extra_repr()})"
-
-    def extra_repr(self) -> str:
-        return ""
 
 
 def _uniform(rng, shape, bound, dtype):
@@ -286,9 +262,3 @@ class Sequential(Layer):
     def __repr__(self):
         inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)"
-
-
-# Normalization and dropout layers live in their own file; they are part of this module's API.
-from dlbook.scratch.norm_layers import BatchNorm1d, BatchNorm2d, Dropout, LayerNorm  # noqa: E402
-
-__all__ += ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout"]

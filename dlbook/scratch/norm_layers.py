@@ -8,7 +8,7 @@ import numpy as np
 
 from dlbook.scratch import _args
 from dlbook.scratch.dropout import _check_p, dropout_mask
-from dlbook.scratch.layers import Layer
+from dlbook.scratch.layer_base import Layer
 from dlbook.scratch.norm import batch_norm, batch_norm_backward, layer_norm, layer_norm_backward
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout"]
