@@ -20,11 +20,25 @@ def device():
     return torch.device("cpu")
 
 
+def resolve(dev=None):
+    """The ``torch.device`` to run on: :func:`device` (the best there is) when ``dev`` is None,
+    else ``torch.device(dev)`` (a name such as ``"cpu"`` or ``"cuda:0"``, or a device). Every
+    function of the book that takes ``device=None`` passes it through here.
+
+    >>> from dlbook.devices import resolve
+    >>> resolve("cpu")
+    device(type='cpu')
+    """
+    import torch
+
+    return device() if dev is None else torch.device(dev)
+
+
 def describe(dev=None) -> str:
     """One line naming the device, for the book's setup check."""
     import torch
 
-    dev = device() if dev is None else torch.device(dev)
+    dev = resolve(dev)
     if dev.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(dev)}"
     if dev.type == "mps":

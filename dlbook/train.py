@@ -67,11 +67,11 @@ def evaluate(model, x, y, device=None, batch_size: int = 512) -> tuple[float, fl
     import torch
     import torch.nn.functional as F
 
-    from dlbook.devices import device as best_device
+    from dlbook.devices import resolve
 
     if len(x) == 0:
         raise ValueError("x: cannot evaluate on an empty set")
-    device = best_device() if device is None else torch.device(device)
+    device = resolve(device)
     was_training = model.training
     model.eval()
     total_loss, correct = 0.0, 0
@@ -174,7 +174,7 @@ def fit(
     import torch
     import torch.nn.functional as F
 
-    from dlbook.devices import device as best_device
+    from dlbook.devices import resolve
 
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
@@ -186,7 +186,7 @@ def fit(
     for name, v in (("clip_grad_norm", clip_grad_norm), ("clip_grad_value", clip_grad_value)):
         if v is not None and not v > 0:
             raise ValueError(f"{name} must be > 0 or None, got {v!r}")
-    device = best_device() if device is None else torch.device(device)
+    device = resolve(device)
     seed_everything(seed)
     model.to(device)
     opt = _make_optimizer(optimizer, model.parameters(), lr, weight_decay)

@@ -246,10 +246,10 @@ def watch_shift(
     """
     import torch.nn.functional as F
 
-    from dlbook.devices import device as best_device
+    from dlbook.devices import resolve
     from dlbook.train import evaluate, seed_everything
 
-    device = best_device() if device is None else torch.device(device)
+    device = resolve(device)
     seed_everything(seed)
     model = make_net(norm, noise=noise).to(device)
     watched, next_conv = _watched(model, block)
@@ -383,9 +383,9 @@ def train_mode_accuracy(model, x, y, batch_sizes, seed=0, device=None):
     dropped). Works on a copy: the model's running statistics are left alone. Returns
     ``{batch_size: accuracy}``.
     """
-    from dlbook.devices import device as best_device
+    from dlbook.devices import resolve
 
-    device = best_device() if device is None else torch.device(device)
+    device = resolve(device)
     probe = copy.deepcopy(model).to(device).train()
     x = torch.as_tensor(x, dtype=torch.float32, device=device)
     y = torch.as_tensor(y, dtype=torch.long, device=device)
@@ -410,9 +410,9 @@ def recalibrate(model, x, batch_size=64, device=None):
     ``x``, one pass in training mode without gradients. This is the population estimate of Ioffe &
     Szegedy's Algorithm 2; the running averages kept during training instead mix in statistics
     from weights that have since moved."""
-    from dlbook.devices import device as best_device
+    from dlbook.devices import resolve
 
-    device = best_device() if device is None else torch.device(device)
+    device = resolve(device)
     fresh = copy.deepcopy(model).to(device)
     norms = [m for m in fresh.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     for m in norms:

@@ -277,11 +277,11 @@ def mc_predict(model, x, samples=50, seed=0, device=None):
     ``nn.Sequential`` run once, since they are the same in every pass. The model is left in
     evaluation mode.
     """
-    from dlbook.devices import device as best_device
+    from dlbook.devices import resolve
 
     if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or samples < 1:
         raise ValueError(f"samples must be a positive int, got {samples!r}")
-    device = best_device() if device is None else torch.device(device)
+    device = resolve(device)
     model.to(device).eval()
     for m in _dropout_modules(model):
         m.train()
@@ -316,10 +316,10 @@ def scaling_check(data, p=0.5, seed=0, epochs=30, lr=1e-3, batch_size=20, device
     Returns a dict ``{"identity": (loss, acc), "scaled": (loss, acc), "logit_ratio": r}``, where
     ``r`` is the mean size of the test logits in the first case over the second.
     """
-    from dlbook.devices import device as best_device
+    from dlbook.devices import resolve
     from dlbook.train import evaluate, fit, seed_everything
 
-    device = best_device() if device is None else torch.device(device)
+    device = resolve(device)
     seed_everything(seed)
     model = make_net(p, unscaled=True, **net_kwargs)
     fit(model, data, epochs=epochs, lr=lr, batch_size=batch_size, device=device, seed=seed,

@@ -68,9 +68,9 @@ def predict_proba(model, x, device=None):
     """Softmax probabilities ``(N, K)`` (float64 NumPy) of ``model`` on ``x``, in eval mode."""
     import torch
 
-    from dlbook.devices import device as best_device
+    from dlbook.devices import resolve
 
-    device = best_device() if device is None else torch.device(device)
+    device = resolve(device)
     was_training = model.training
     model.eval()
     with torch.no_grad():
@@ -129,7 +129,7 @@ def lr_range_test(
     import torch
     import torch.nn.functional as F
 
-    from dlbook.devices import device as best_device
+    from dlbook.devices import resolve
     from dlbook.train import _make_optimizer, _tensors, seed_everything
 
     _check_positive("lr_min", lr_min)
@@ -144,7 +144,7 @@ def lr_range_test(
     steps = math.ceil(n / batch_size) if steps is None else steps
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
         raise ValueError(f"steps must be an int >= 2, got {steps!r}")
-    device = best_device() if device is None else torch.device(device)
+    device = resolve(device)
     seed_everything(seed)
     model = copy.deepcopy(model).to(device).train()
     opt = _make_optimizer(optimizer, model.parameters(), lr_min, 0.0)

@@ -351,9 +351,9 @@ def torch_depth_statistics(scheme, activation, depth=30, width=256, batch=256, s
     import torch
     from torch import nn
 
-    from dlbook.devices import device as best_device
+    from dlbook.devices import resolve
 
-    device = best_device() if device is None else torch.device(device)
+    device = resolve(device)
     seeding.manual_seed(seed)
     model = make_torch_mlp(depth, width, activation, width, classes=None, bias=False)
     model = init_torch_(model, scheme, activation).to(device)

@@ -221,11 +221,11 @@ def train_classifier(
     """
     import torch
 
-    from dlbook.devices import device as best_device
+    from dlbook.devices import resolve
 
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {tuple(LOSSES)}, got {loss!r}")
-    device = best_device() if device is None else torch.device(device)
+    device = resolve(device)
     train, *held_out = (
         (torch.as_tensor(x, device=device), torch.as_tensor(y, device=device)) for x, y in split
     )

@@ -112,9 +112,9 @@ def train(model, data, epochs=40, lr=1e-2, batch_size=128, seed=0, eval_every=5,
     import torch
     import torch.nn.functional as F
 
-    from dlbook.devices import device as best_device
+    from dlbook.devices import resolve
 
-    device = best_device() if device is None else torch.device(device)
+    device = resolve(device)
     seed_everything(seed)
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)

@@ -413,9 +413,9 @@ def logistic_l1_torch(data, l1, proximal=False, steps=200, lr=0.5, device=None, 
     import torch.nn.functional as F
     from torch import nn
 
-    from dlbook.devices import device as best_device
+    from dlbook.devices import resolve
 
-    device = best_device() if device is None else torch.device(device)
+    device = resolve(device)
     x, y = (torch.as_tensor(a, device=device) for a in (data.x_train, data.y_train))
     x = x.reshape(len(x), -1)
     seeding.manual_seed(seed)

@@ -249,7 +249,7 @@ def train_upsamplers(
     import torch
     import torch.nn.functional as F
 
-    from dlbook.devices import device as best_device
+    from dlbook.devices import resolve
 
     steps = _int_at_least(steps, "steps", 1)
     every = _int_at_least(every, "every", 1)
@@ -258,7 +258,7 @@ def train_upsamplers(
         raise ValueError(f"lr must be positive, got {lr!r}")
     if not kinds or any(kind not in KINDS for kind in kinds):
         raise ValueError(f"kinds must be a non-empty selection of {KINDS}, got {kinds!r}")
-    device = best_device() if device is None else torch.device(device)
+    device = resolve(device)
     x_train, y_train, x_test, y_test = (
         torch.as_tensor(a).to(device)
         for a in (data.x_train, data.y_train, data.x_test, data.y_test)
