@@ -6,6 +6,7 @@
 #   make execute      re-execute the notebooks in place (NB=path/to/one.ipynb for one)
 #   make robust       every notebook on 3 seeds x 2 numeric set-ups; claim table in _build/robust.md
 #   make bench        speed and accuracy budgets (benchmarks/)
+#   make mutate       mutation testing of dlbook/scratch; survivors in _build/mutation.md
 #   make lint         ruff check + ruff format --check
 #   make screenshots  headless-Chromium screenshots of the built book
 #   make clean        remove _build
@@ -59,7 +60,7 @@ TEST_KERNEL_ENV := env -u MPLBACKEND $(TESTED)
 # The notebooks that nbval, execute and robust work on (NB=path/to/one.ipynb for one).
 NB ?= $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null | sort)
 
-.PHONY: help setup book test unit nbval lab execute robust robust-report bench lint screenshots clean
+.PHONY: help setup book test unit nbval lab execute robust robust-report bench mutate lint screenshots clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -130,6 +131,11 @@ bench: $(STAMP)
 	$(UNIT_ENV) $(PY) -m benchmarks conv lenet || status=1; \
 	$(UNIT_ENV) $(STORED) $(PY) -m benchmarks notebooks || status=1; \
 	exit $$status
+
+# MUTATE_ARGS='conv pool --per-module 0' picks modules and how many mutants (see the script).
+MUTATE_ARGS ?=
+mutate: $(STAMP)
+	$(UNIT_ENV) $(PY) scripts/mutate.py $(MUTATE_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
