@@ -24,16 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from dlbook.scratch import _args
-from dlbook.scratch.init import _generator  # None -> a fresh generator; checks the kind
 
 __all__ = ["dropout", "dropout_backward", "dropout_mask"]
-
-
-def _check_p(p) -> float:
-    p = _args.real(p, "p")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p (the dropout probability) must be between 0 and 1, got {p}")
-    return p
 
 
 def dropout_mask(shape, p=0.5, rng=None, dtype=np.float64) -> np.ndarray:
@@ -46,11 +38,11 @@ def dropout_mask(shape, p=0.5, rng=None, dtype=np.float64) -> np.ndarray:
     does not depend on ``p`` or ``dtype``. ``dropout(x) == x * mask`` and the gradient is
     ``grad_output * mask``.
     """
-    p = _check_p(p)
+    p = _args.check_probability("p", p)
     dtype = np.dtype(dtype)
     if not np.issubdtype(dtype, np.floating):
         raise TypeError(f"dtype must be a floating dtype, got {dtype}")
-    keep = _generator(rng).random(shape) >= p
+    keep = _args.generator(rng).random(shape) >= p
     scale = dtype.type(0.0 if p == 1.0 else 1.0 / (1.0 - p))
     return keep.astype(dtype) * scale
 
@@ -66,7 +58,7 @@ def dropout(input, p=0.5, training=True, rng=None):
     (then the backward cannot reproduce the mask: see the module's docstring).
     """
     x = _args.any_float_array(input, "input")
-    p = _check_p(p)
+    p = _args.check_probability("p", p)
     if not training:
         return x
     return x * dropout_mask(x.shape, p, rng, x.dtype)
@@ -82,7 +74,7 @@ def dropout_backward(grad_output, input, p=0.5, training=True, rng=None):
     """
     x = _args.any_float_array(input, "input")
     g = _args.check_grad_output(grad_output, x.shape, x.dtype)
-    p = _check_p(p)
+    p = _args.check_probability("p", p)
     if not training:
         return g
     if rng is None and 0.0 < p < 1.0:

@@ -19,6 +19,8 @@ import numbers
 
 import numpy as np
 
+from dlbook.scratch import _args
+
 __all__ = [
     "calculate_gain",
     "uniform_",
@@ -90,7 +92,7 @@ def uniform_(array: np.ndarray, a: float = 0.0, b: float = 1.0, rng=None) -> np.
     _check_array(array)
     if not a <= b:
         raise ValueError(f"uniform_ needs a <= b, got a={a}, b={b}")
-    array[...] = _generator(rng).uniform(a, b, size=array.shape)
+    array[...] = _args.generator(rng).uniform(a, b, size=array.shape)
     return array
 
 
@@ -99,7 +101,7 @@ def normal_(array: np.ndarray, mean: float = 0.0, std: float = 1.0, rng=None) ->
     _check_array(array)
     if not std >= 0:
         raise ValueError(f"std must be >= 0, got {std}")
-    array[...] = _generator(rng).normal(mean, std, size=array.shape)
+    array[...] = _args.generator(rng).normal(mean, std, size=array.shape)
     return array
 
 
@@ -169,11 +171,3 @@ def _check_array(array) -> None:
         raise TypeError(f"array must be a numpy.ndarray, got {type(array).__name__}")
     if not np.issubdtype(array.dtype, np.floating):
         raise TypeError(f"array must have a floating dtype (float32 or float64), got {array.dtype}")
-
-
-def _generator(rng) -> np.random.Generator:
-    if rng is None:
-        return np.random.default_rng()
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
-    return rng

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlbook.scratch import _args
-from dlbook.scratch.dropout import _check_p, dropout_mask
+from dlbook.scratch.dropout import dropout_mask
 from dlbook.scratch.layer_base import Layer
 from dlbook.scratch.norm import batch_norm, batch_norm_backward, layer_norm, layer_norm_backward
 
@@ -120,7 +120,7 @@ class Dropout(Layer):
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
-        self.p = _check_p(p)
+        self.p = _args.check_probability("p", p)
         self.rng = np.random.default_rng() if rng is None else rng
         self.mask = None
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook.scratch import _args
-from dlbook.scratch.conv import _check_grad_output
 from dlbook.scratch.im2col import col2im_add, windows
 from dlbook.shapes import window_count
 
@@ -137,7 +136,7 @@ def _prepare(input, kernel_size, stride, padding, dilation, ceil_mode):
 
 
 def _grad(grad_output, x, unbatched, geo):
-    return _check_grad_output(grad_output, unbatched, x.shape[:2] + geo.out, x.dtype)
+    return _args.check_grad_output(grad_output, x.shape[:2] + geo.out, x.dtype, unbatched)
 
 
 def _unbatch(a: np.ndarray, unbatched: bool) -> np.ndarray:
@@ -274,7 +273,7 @@ def global_avg_pool2d(input):
 def global_avg_pool2d_backward(grad_output, input):
     """Every pixel of a plane gets ``1 / (H W)`` of its channel's gradient."""
     x, unbatched = _batched(input)
-    g = _check_grad_output(grad_output, unbatched, x.shape[:2] + (1, 1), x.dtype)
+    g = _args.check_grad_output(grad_output, x.shape[:2] + (1, 1), x.dtype, unbatched)
     gx = np.broadcast_to(g / (x.shape[2] * x.shape[3]), x.shape).copy()
     return _unbatch(gx, unbatched)
 
