@@ -119,3 +119,56 @@ def test_one_thread_limits_and_restores():
         assert torch.get_num_threads() == 1
         assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
     assert torch.get_num_threads() == 2
+
+
+def test_one_verdict_type_prints_both_headers():
+    from dlbook.scratch.gradcheck import GradcheckResult
+    from dlbook.verify import Comparison, Verdict, gradient_verdict
+
+    grads = gradient_verdict({"input": 1e-9, "weight": 0.5})
+    assert isinstance(grads, Verdict) and not grads.ok and grads.worst == 0.5
+    assert repr(grads).splitlines() == [
+        "gradient check (relative error <= 1e-06):",
+        "  input   pass",
+        "  weight  FAIL",
+    ]
+    # the old names print the same text as before, through the same type
+    assert repr(GradcheckResult({"input": 1e-9, "weight": 0.5})) == repr(grads)
+    old = Comparison(tol=1e-10).add("out", np.ones(2), np.ones(2))
+    assert isinstance(old, Verdict) and repr(old) == repr(
+        compare({"out": (np.ones(2), np.ones(2))})
+    )
+    assert bool(gradient_verdict()) and gradient_verdict().worst == 0.0
+    nan = compare({"x": (np.array([np.nan]), np.array([0.0]))})
+    assert not nan.ok and "FAIL" in repr(nan)  # a NaN error never passes
+
+
+def test_gradient_verdict_add_measures_relative_error(rng):
+    from dlbook.verify import gradient_verdict
+
+    a = rng.standard_normal(6)
+    v = gradient_verdict(tol=1e-6).add("same", a, a).add("scaled", a, 2 * a)
+    assert v.errors["same"] == 0.0 and v.errors["scaled"] == pytest.approx(1 / 3)
+    assert not v.ok
+
+
+def test_numerical_gradient_of_chosen_entries(rng):
+    w = rng.standard_normal((4, 5))
+    x = rng.standard_normal(5)
+
+    def loss():
+        return float(np.sum(np.tanh(w @ x)))
+
+    full = numerical_gradient(loss, w)
+    idx = np.array([0, 7, 19])
+    some = numerical_gradient(loss, w, entries=idx)
+    assert some.shape == (3,)
+    np.testing.assert_allclose(some, full.reshape(-1)[idx], atol=1e-12)
+    exact = (1 - np.tanh(w @ x) ** 2)[:, None] * x[None, :]
+    np.testing.assert_allclose(full, exact, atol=1e-8)
+    with pytest.raises(ValueError, match="entries"):
+        numerical_gradient(loss, w, entries=[20])
+    with pytest.raises(ValueError, match="entries"):
+        numerical_gradient(loss, w, entries=[[0]])
+    with pytest.raises(ValueError, match="contiguous"):
+        numerical_gradient(loss, np.asfortranarray(w))
