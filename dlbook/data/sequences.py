@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dlbook import seeding
+from dlbook.checks import check_int
 
 __all__ = [
     "sine_forecast",
@@ -33,8 +34,8 @@ __all__ = [
 
 
 def _positive(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    # Temporary: dlbook/experiments/attention.py still imports this; it moves to check_int.
+    check_int(value, name, minimum)
 
 
 def sine_forecast(n: int = 256, length: int = 50, noise: float = 0.1, seed: int = 0):
@@ -43,8 +44,8 @@ def sine_forecast(n: int = 256, length: int = 50, noise: float = 0.1, seed: int 
     Each series has its own random frequency (0.5 to 2 cycles per 20 steps) and phase;
     ``x`` carries Gaussian noise of standard deviation ``noise``.
     """
-    _positive("n", n)
-    _positive("length", length, 2)
+    check_int(n, "n")
+    check_int(length, "length", 2)
     rng = seeding.rng(seed)
     freq = rng.uniform(0.5, 2.0, n) * 2 * np.pi / 20
     phase = rng.uniform(0, 2 * np.pi, n)
@@ -59,8 +60,8 @@ def adding_problem(n: int = 512, length: int = 50, seed: int = 0):
     a marker that is 1 at two positions (one in each half) — and ``y`` is ``(n,)`` float32, the
     sum of the two marked numbers. Always guessing 1 scores a mean squared error of about 0.167.
     """
-    _positive("n", n)
-    _positive("length", length, 2)
+    check_int(n, "n")
+    check_int(length, "length", 2)
     rng = seeding.rng(seed)
     values = rng.random((length, n))
     half = length // 2
@@ -83,7 +84,7 @@ def copy_memory(n: int = 512, symbols: int = 8, remember: int = 5, delay: int = 
     of ``remember * log(symbols) / T`` per step.
     """
     for name, v in (("n", n), ("symbols", symbols), ("remember", remember), ("delay", delay)):
-        _positive(name, v)
+        check_int(v, name)
     rng = seeding.rng(seed)
     seq = rng.integers(1, symbols + 1, (remember, n))
     total = 2 * remember + delay
@@ -166,8 +167,8 @@ class CharCorpus:
         """Yield ``(x, y)`` pairs of shape ``(length, batch_size)``: windows of the ids starting
         at random (or, with ``shuffle=False``, consecutive) positions; ``y`` is ``x`` moved on
         by one character. One pass covers about ``len(ids) / (length * batch_size)`` batches."""
-        _positive("length", length)
-        _positive("batch_size", batch_size)
+        check_int(length, "length")
+        check_int(batch_size, "batch_size")
         ids = self.ids if ids is None else np.asarray(ids)
         starts = np.arange(0, len(ids) - length - 1, length)
         if len(starts) < batch_size:
