@@ -14,6 +14,8 @@ Every function takes an int (one axis) or a pair (height, width) and answers in 
 
 from __future__ import annotations
 
+import numbers
+
 __all__ = ["conv_output_size", "conv_transpose_output_size", "same_padding", "window_count"]
 
 
@@ -29,15 +31,16 @@ def _per_axis(fn, size, *args):
         return fn(size, *args)
     if len(size) != 2:
         raise ValueError(f"size must be an int or a pair, got {size!r}")
-    split = [a if _is_pair(a) else (a, a) for a in args]
+    # One-element tuples stand for both axes, as torch's 2-d layers read them.
+    split = [(tuple(a) * 2 if len(a) == 1 else a) if _is_pair(a) else (a, a) for a in args]
     for a in split:
         if len(a) != 2:
-            raise ValueError(f"expected a pair, got {a!r}")
+            raise ValueError(f"expected an int or a pair, got {a!r}")
     return tuple(fn(size[i], *(a[i] for a in split)) for i in range(2))
 
 
 def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
@@ -77,14 +80,22 @@ def _conv_out(size, kernel_size, stride, padding, dilation, ceil_mode):
 def window_count(size, kernel_size, stride, padding=0, dilation=1, ceil_mode=False) -> int:
     """How many windows fit along one axis, by torch's rule; 0 or less when none does (no checks).
 
-    ``floor`` (or, with ``ceil_mode``, ``ceil``) of ``(size + 2p - d(k-1) - 1) / s``, plus 1.
-    In ceil mode the last window must still *start* inside the input or its left padding, and a
-    window wider than the padded input is kept if it overhangs by less than a stride, as torch's
-    pooling does (``MaxPool2d(4, ceil_mode=True)`` on a 2x2 input gives 1x1).
+    ``padding`` is an int (that much on each side) or a ``(before, after)`` pair, as
+    ``padding='same'`` gives for an even kernel. The count is ``floor`` (or, with ``ceil_mode``,
+    ``ceil``) of ``(size + before + after - d(k-1) - 1) / s``, plus 1. In ceil mode the last window
+    must still *start* inside the input or its left padding (torch's ``pooling_output_shape``),
+    and a window wider than the padded input is kept if it overhangs by less than a stride, as
+    torch's pooling does (``MaxPool2d(4, ceil_mode=True)`` on a 2x2 input gives 1x1).
+
+    >>> window_count(5, 2, 2), window_count(5, 2, 2, ceil_mode=True)
+    (2, 3)
+    >>> window_count(6, 2, 2, padding=1, ceil_mode=True)  # a 5th window would start on padding
+    4
     """
-    room = size + 2 * padding - dilation * (kernel_size - 1) - 1
+    before, after = padding if isinstance(padding, (tuple, list)) else (padding, padding)
+    room = size + before + after - dilation * (kernel_size - 1) - 1
     out = (room + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
+    if ceil_mode and (out - 1) * stride >= size + before:
         out -= 1
     return out
 

@@ -2,11 +2,17 @@
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from dlbook.shapes import conv_output_size, conv_transpose_output_size, same_padding
+from dlbook.shapes import (
+    conv_output_size,
+    conv_transpose_output_size,
+    same_padding,
+    window_count,
+)
 
 GRID = list(itertools.product(range(1, 12), range(1, 5), range(1, 4), range(0, 3), range(1, 3)))
 
@@ -86,3 +92,36 @@ def test_bad_arguments(call, words):
 def test_int_size_with_pair_argument_is_a_type_error():
     with pytest.raises(TypeError, match="size"):
         conv_output_size(8, (3, 3))
+
+
+def test_window_count_takes_before_and_after_padding_as_conv2d_same_does():
+    # padding='same' with an even kernel pads (1, 2) in torch: the output keeps the input's size.
+    for n, k, d in itertools.product(range(4, 9), range(1, 6), range(1, 3)):
+        before, after = same_padding(k, d)
+        x, w = torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k)
+        got = F.conv2d(x, w, padding="same", dilation=d).shape[-1]
+        assert window_count(n, k, 1, (before, after), d) == got == n
+        # asymmetric padding by hand: pad first, then a valid convolution
+        padded = F.pad(x, (before, after + 1, before, after + 1))
+        assert (
+            window_count(n, k, 2, (before, after + 1), d)
+            == F.conv2d(padded, w, stride=2, dilation=d).shape[-1]
+        )
+
+
+def test_ceil_mode_drops_a_window_that_would_start_on_the_right_padding():
+    # n=5, k=3, s=3, p=1: rounding up gives ceil((5 + 2 - 3) / 3) + 1 = 3 windows, but the third
+    # would start at 6, on the right padding (6 >= 5 + 1): torch keeps 2, and so must we.
+    assert -(-(5 + 2 - 3) // 3) + 1 == 3
+    assert window_count(5, 3, 3, padding=1, ceil_mode=True) == 2
+    assert F.avg_pool2d(torch.zeros(1, 1, 5, 5), 3, 3, 1, ceil_mode=True).shape[-1] == 2
+    assert F.max_pool2d(torch.zeros(1, 1, 5, 5), 3, 3, 1, ceil_mode=True).shape[-1] == 2
+    assert conv_output_size(5, 3, 3, 1, ceil_mode=True) == 2
+
+
+def test_one_element_tuples_and_numpy_ints_are_read_as_torch_reads_them():
+    assert conv_output_size((10, 7), (3,), stride=(2,), padding=(1,)) == (5, 4)
+    assert conv_output_size(np.int64(9), np.int64(3)) == 7
+    assert conv_transpose_output_size((4, 5), (4,), stride=(2,), padding=[1]) == (8, 10)
+    with pytest.raises(ValueError, match="pair"):
+        conv_output_size((8, 8), (3, 3, 3))

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import torch
 import torch.fx
 
-from dlbook.receptive.field import Layer, ReceptiveFieldError, _Field, _fmt
-from dlbook.receptive.rules import _Rules
+from dlbook.receptive.field import Field, Layer, ReceptiveFieldError, format_pair
+from dlbook.receptive.rules import Rules
+from dlbook.shapes import window_count
 
 
-class _Walker(_Rules, torch.fx.Interpreter):
-    """Runs the traced graph on zeros and carries a :class:`_Field` beside every tensor."""
+class Walker(Rules, torch.fx.Interpreter):
+    """Runs the traced graph on zeros and carries a :class:`Field` beside every tensor."""
 
     def __init__(self, gm: torch.fx.GraphModule):
         super().__init__(gm)
         self.extra_traceback = False  # our errors say what went wrong; fx's node dump adds noise
-        self.fields: dict[torch.fx.Node, _Field | None] = {}
+        self.fields: dict[torch.fx.Node, Field | None] = {}
         self.rows: list[Layer] = []
         self.owners: list[tuple[str, str] | None] = []
 
@@ -70,7 +70,7 @@ class _Walker(_Rules, torch.fx.Interpreter):
                 found.append((a, f))
         return found
 
-    def _one(self, n) -> _Field:
+    def _one(self, n) -> Field:
         ins = self._inputs(n)
         if len(ins) != 1:
             raise ReceptiveFieldError(
@@ -104,12 +104,7 @@ class _Walker(_Rules, torch.fx.Interpreter):
         before = tuple(p[0] for p in pad)
         expected = []
         for a, size in enumerate((h, w)):
-            span = dilation[a] * (kernel[a] - 1) + 1
-            room = size + sum(pad[a]) - span
-            out = (math.ceil(room / stride[a]) if ceil else room // stride[a]) + 1
-            if ceil and (out - 1) * stride[a] >= size + pad[a][0]:
-                out -= 1
-            expected.append(out)
+            expected.append(window_count(size, kernel[a], stride[a], pad[a], dilation[a], ceil))
         self._check_grid(n, result, expected)
         return f.through(kernel, stride, before, dilation), kind, ""
 
@@ -125,12 +120,13 @@ class _Walker(_Rules, torch.fx.Interpreter):
         if len({f.stride for f in fields}) > 1:
             raise ReceptiveFieldError(
                 f"{self._where(n)}: its inputs have different jumps "
-                f"({', '.join(_fmt(f.stride) for f in fields)}), so their units do not line up"
+                f"({', '.join(format_pair(f.stride) for f in fields)}), "
+                "so their units do not line up"
             )
         pad = tuple(max(f.padding[a] for f in fields) for a in range(2))
         end = tuple(max(f.size[a] - 1 - f.padding[a] for f in fields) for a in range(2))
         size = tuple(end[a] + pad[a] + 1 for a in range(2))
-        merged = _Field(size, fields[0].stride, pad, fields[0].spatial)
+        merged = Field(size, fields[0].stride, pad, fields[0].spatial)
         centres = {f.centre_offset() for f in fields}
         note = ""
         if len(centres) > 1:

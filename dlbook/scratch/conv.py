@@ -18,7 +18,7 @@ import numpy as np
 
 from dlbook.scratch import _args
 from dlbook.scratch.im2col import col2im_add, im2col, pad_with_spare_row, windows
-from dlbook.shapes import same_padding
+from dlbook.shapes import same_padding, window_count
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_naive", "conv2d_backward_naive"]
 
@@ -95,13 +95,13 @@ def conv_geometry(x, weight, bias, stride, padding, dilation, groups) -> ConvGeo
     for size, k, s, d, (before, after), axis in zip(
         (h, w), (kh, kw), stride, dilation, pads, ("height", "width")
     ):
-        span, padded = d * (k - 1) + 1, size + before + after
-        if span > padded:
+        count = window_count(size, k, s, (before, after), d)
+        if count < 1:
             raise ValueError(
-                f"weight: the kernel's {axis} spans {span} pixels (kernel {k}, dilation {d}), "
-                f"more than the padded input's {padded}"
+                f"weight: the kernel's {axis} spans {d * (k - 1) + 1} pixels (kernel {k}, "
+                f"dilation {d}), more than the padded input's {size + before + after}"
             )
-        out.append((padded - span) // s + 1)
+        out.append(count)
     return ConvGeometry(n, c, o, int(groups), (kh, kw), stride, dilation, pads, (h, w), tuple(out))
 
 

@@ -22,6 +22,7 @@ from dlbook.scratch.conv import (
     conv_weight_grad_padded,
 )
 from dlbook.scratch.im2col import pad_with_spare_row
+from dlbook.shapes import conv_transpose_output_size
 
 __all__ = ["conv_transpose2d", "conv_transpose2d_backward", "conv_transpose2d_naive"]
 
@@ -78,18 +79,8 @@ def _prepare(input, weight, bias, stride, padding, output_padding, groups, dilat
     padding = _args.pair(padding, "padding", minimum=0)
     output_padding = _args.pair(output_padding, "output_padding", minimum=0)
     dilation = _args.pair(dilation, "dilation", minimum=1)
-    kernel = weight.shape[2:]
-    out = []
-    for size, k, s, p, op, d in zip((h, w), kernel, stride, padding, output_padding, dilation):
-        if op >= s and op >= d:
-            raise ValueError(
-                f"output_padding must be smaller than either stride or dilation, got "
-                f"output_padding={op}, stride={s}, dilation={d}"
-            )
-        size_out = (size - 1) * s - 2 * p + d * (k - 1) + op + 1
-        if size_out < 1:
-            raise ValueError(f"padding={p} is too large: the output size would be {size_out}")
-        out.append(size_out)
+    kernel = tuple(weight.shape[2:])
+    out = conv_transpose_output_size((h, w), kernel, stride, padding, output_padding, dilation)
     geo = TransposeGeometry(
         n, c, o, int(groups), tuple(kernel), stride, padding, dilation, (h, w), tuple(out)
     )

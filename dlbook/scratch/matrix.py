@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlbook.scratch._args import pair as _pair
+from dlbook.shapes import window_count
 
 __all__ = ["conv2d_matrix", "matching_output_padding"]
 
@@ -35,13 +36,13 @@ def _geometry(input_hw, kernel, stride, padding, dilation):
     dilation = _pair(dilation, "dilation", 1)
     out = []
     for n, k, s, p, d, axis in zip(size, kernel, stride, padding, dilation, ("height", "width")):
-        span = d * (k - 1) + 1
-        if span > n + 2 * p:
+        count = window_count(n, k, s, p, d)
+        if count < 1:
             raise ValueError(
-                f"weight: the kernel's {axis} spans {span} pixels (kernel {k}, dilation {d}), "
-                f"more than the padded input's {n + 2 * p}"
+                f"weight: the kernel's {axis} spans {d * (k - 1) + 1} pixels (kernel {k}, "
+                f"dilation {d}), more than the padded input's {n + 2 * p}"
             )
-        out.append((n + 2 * p - span) // s + 1)
+        out.append(count)
     return size, tuple(out), stride, padding, dilation
 
 
