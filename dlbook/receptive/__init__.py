@@ -32,7 +32,7 @@ import torch.nn as nn
 
 from dlbook import seeding
 from dlbook.receptive.field import Layer, ReceptiveField, ReceptiveFieldError, Region
-from dlbook.receptive.walker import _Walker
+from dlbook.receptive.walker import Walker
 
 __all__ = [
     "ReceptiveFieldError",
@@ -80,7 +80,7 @@ def receptive_field(model: nn.Module, input_shape) -> ReceptiveField:
             f"model: torch.fx could not trace it ({type(e).__name__}: {e}). Data-dependent "
             "control flow cannot be traced; pass the traceable part (e.g. model.features)."
         ) from e
-    walker = _Walker(gm)
+    walker = Walker(gm)
     was_training = model.training
     model.eval()
     try:

@@ -11,7 +11,7 @@ class ReceptiveFieldError(ValueError):
 
 
 @dataclass(frozen=True)
-class _Field:
+class Field:
     """Size, jump and effective padding along (height, width); ``spatial=False`` once the
     spatial grid has been flattened away (every feature then sees the whole field)."""
 
@@ -20,9 +20,9 @@ class _Field:
     padding: tuple[int, int] = (0, 0)
     spatial: bool = True
 
-    def through(self, kernel, stride, pad_before, dilation=(1, 1)) -> _Field:
+    def through(self, kernel, stride, pad_before, dilation=(1, 1)) -> Field:
         r, j, p = self.size, self.stride, self.padding
-        return _Field(
+        return Field(
             tuple(r[a] + dilation[a] * (kernel[a] - 1) * j[a] for a in range(2)),
             tuple(j[a] * stride[a] for a in range(2)),
             tuple(p[a] + pad_before[a] * j[a] for a in range(2)),
@@ -59,7 +59,7 @@ class Layer:
     note: str = ""
 
 
-def _fmt(pair) -> str:
+def format_pair(pair) -> str:
     return f"{pair[0]}" if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
 
 
@@ -70,7 +70,7 @@ class ReceptiveField:
     It prints as a text table and renders as an HTML table in Jupyter.
     """
 
-    def __init__(self, layers: list[Layer], input_shape, field: _Field, out_shape):
+    def __init__(self, layers: list[Layer], input_shape, field: Field, out_shape):
         self.layers = layers
         self.input_shape = tuple(input_shape)
         self.size, self.stride, self.padding = field.size, field.stride, field.padding
@@ -109,9 +109,9 @@ class ReceptiveField:
             (
                 r.name,
                 r.kind,
-                _fmt(r.size),
-                _fmt(r.stride),
-                _fmt(r.padding),
+                format_pair(r.size),
+                format_pair(r.stride),
+                format_pair(r.padding),
                 "x".join(str(s) for s in r.out_shape),
             )
             for r in self.layers
@@ -124,8 +124,8 @@ class ReceptiveField:
         line = lambda row: "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
         out = [line(head), line(["-" * w for w in widths])] + [line(r) for r in body]
         out.append(
-            f"receptive field {_fmt(self.size)} px, jump {_fmt(self.stride)}, "
-            f"effective padding {_fmt(self.padding)}"
+            f"receptive field {format_pair(self.size)} px, jump {format_pair(self.stride)}, "
+            f"effective padding {format_pair(self.padding)}"
         )
         notes = [f"{r.name}: {r.note}" for r in self.layers if r.note]
         return "\n".join(out + [f"note: {n}" for n in notes])
@@ -139,8 +139,8 @@ class ReceptiveField:
             "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in body
         )
         caption = escape(
-            f"receptive field {_fmt(self.size)} px, jump {_fmt(self.stride)}, "
-            f"effective padding {_fmt(self.padding)}"
+            f"receptive field {format_pair(self.size)} px, jump {format_pair(self.stride)}, "
+            f"effective padding {format_pair(self.padding)}"
         )
         return (
             f'<table class="dlbook-rf"><caption>{caption}</caption>'

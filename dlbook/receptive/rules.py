@@ -10,7 +10,7 @@ import torch.fx
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dlbook.receptive.field import ReceptiveFieldError, _Field
+from dlbook.receptive.field import Field, ReceptiveFieldError
 
 # --- what each kind of node does to the field --------------------------------------------------
 
@@ -61,13 +61,13 @@ def _bind(n, names) -> dict:
     return bound
 
 
-class _Rules:
-    """The rules; :class:`dlbook.receptive.walker._Walker` supplies ``_one``, ``_where``,
+class Rules:
+    """The rules; :class:`dlbook.receptive.walker.Walker` supplies ``_one``, ``_where``,
     ``_in_shape``, ``_window`` and ``_merge``."""
 
     def _field(self, n, result):
         if n.op == "placeholder":
-            return _Field(), "input", ""
+            return Field(), "input", ""
         if n.op == "get_attr":
             return None, "constant", ""
         if not isinstance(result, torch.Tensor):
@@ -192,14 +192,14 @@ class _Rules:
             raise ReceptiveFieldError(f"{self._where(n)}: changes the spatial grid")
         return f, kind, ""
 
-    def _collapse(self, n, f: _Field, grid, kind):
+    def _collapse(self, n, f: Field, grid, kind):
         """Every output sees every unit of the ``grid``: a window as large as the grid."""
         if not f.spatial:
             return f, kind, ""
         g = f.through(tuple(grid), tuple(grid), (0, 0))
         whole = f"each output sees the whole {grid[0]}x{grid[1]} grid"
         note = "" if tuple(grid) == (1, 1) else whole
-        return _Field(g.size, g.stride, g.padding, spatial=False), kind, note
+        return Field(g.size, g.stride, g.padding, spatial=False), kind, note
 
     def _flatten(self, n, result, start_dim, kind):
         f = self._one(n)
@@ -220,7 +220,7 @@ class _Rules:
         if {len(shape) - 2, len(shape) - 1} <= dims:
             g, _, note = self._collapse(n, f, shape[-2:], kind)
             keep = result.ndim == len(shape)  # keepdim: still an (N, C, 1, 1) grid
-            return _Field(g.size, g.stride, g.padding, spatial=keep), kind, note
+            return Field(g.size, g.stride, g.padding, spatial=keep), kind, note
         raise ReceptiveFieldError(f"{self._where(n)}: reduces over only one spatial axis")
 
     def _adaptive(self, n, result, kind):
