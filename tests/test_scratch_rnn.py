@@ -40,7 +40,7 @@ def torch_reference(kind, args, grad_output, grad_finals):
     *_, module_cls, kw = KINDS[kind]
     n_states = 2 if kind == "lstm" else 1
     x, states, w_hh, b_ih = args[0], args[1 : 1 + n_states], args[-3], args[-2]
-    module = module_cls(x.shape[2], w_hh.shape[1], bias=b_ih is not None, **kw).double()
+    module = module_cls(x.shape[-1], w_hh.shape[1], bias=b_ih is not None, **kw).double()
     with torch.no_grad():
         for name, a in zip(("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"), args[-4:]):
             if a is not None:
@@ -192,7 +192,8 @@ def _replace(args, i, value):
 @pytest.mark.parametrize(
     "position, bad, match",
     [
-        (0, np.zeros((3, 3)), "input"),
+        (0, np.zeros((3, 2, 3, 1)), "input"),
+        (0, np.zeros((3, 3)), "hx must be 1-D for 2-D input"),
         (0, np.zeros((0, 2, 3)), "input"),
         (1, np.zeros((2, 5)), "hx"),
         (-4, np.zeros((5, 3)), "weight_ih"),
@@ -238,3 +239,52 @@ def test_only_the_final_state_may_get_a_gradient():
     for u, v in zip(a, b):
         assert_close(u, v, tol=0)
     assert np.abs(a[0]).sum() > 0
+
+
+def unbatch_args(kind, args):
+    """The same arguments with the batch axis of 1 dropped: input (T, D), states (H,)."""
+    k = 2 if kind == "lstm" else 1
+    states = [None if s is None else s[0] for s in args[1 : 1 + k]]
+    return [args[0][:, 0], *states, *args[1 + k :]]
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("given_states", [True, False])
+def test_unbatched_input_matches_torch(kind, given_states):
+    """(T, D) input and (H,) states, as torch's modules take them (hx there is (1, H)); the
+    gradients have the unbatched shapes, and everything equals the batch of one."""
+    forward, backward, *_, kw = KINDS[kind]
+    batched = make_args(kind, 4, 1, 3, 5, given_states=given_states, seed=7)
+    args = unbatch_args(kind, batched)
+    r = np.random.default_rng(8)
+    g = r.standard_normal((4, 5))
+    names = ["grad_h_n", "grad_c_n"][: 1 + (kind == "lstm")]
+    g_finals = [r.standard_normal(5) for _ in names]
+    theirs, their_grads = torch_reference(kind, args, g, g_finals)
+    ours = forward(*args, **kw)
+    assert [o.shape for o in ours] == [(4, 5)] + [(5,)] * len(names)
+    for a, b in zip(ours, theirs, strict=True):
+        assert_close(a, b)
+    our_grads = backward(g, *args, **kw, **dict(zip(names, g_finals)))
+    for a, b in zip(our_grads, their_grads, strict=True):
+        assert_close(a, b)
+    assert our_grads[0].shape == (4, 3)
+    as_batch = backward(g[:, None], *batched, **kw, **{k: v[None] for k, v in zip(names, g_finals)})
+    assert_close(our_grads[0], as_batch[0][:, 0], tol=0)
+    for a, b in zip(our_grads[1 + len(names) :], as_batch[1 + len(names) :], strict=True):
+        assert_close(a, b, tol=0)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_unbatched_and_batched_arguments_do_not_mix(kind):
+    forward, backward, *_, kw = KINDS[kind]
+    batched = make_args(kind, 3, 1, 3, 4)
+    args = unbatch_args(kind, batched)
+    with pytest.raises(ValueError, match="hx must be 1-D for 2-D input"):
+        forward(*_replace(args, 1, batched[1]), **kw)
+    with pytest.raises(ValueError, match="hx must be 2-D for 3-D input"):
+        forward(*_replace(batched, 1, args[1]), **kw)
+    with pytest.raises(ValueError, match="grad_output"):
+        backward(np.ones((3, 1, 4)), *args, **kw)
+    with pytest.raises(ValueError, match="grad_h_n"):
+        backward(np.ones((3, 4)), *args, **kw, grad_h_n=np.ones((1, 4)))

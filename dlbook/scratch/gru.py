@@ -22,13 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlbook.scratch.activations import sigmoid
-from dlbook.scratch.rnn import (
-    check_recurrent,
-    check_upstream,
-    initial_state,
-    project,
-    weight_grads,
-)
+from dlbook.scratch.rnn import check_recurrent, check_upstream, project, unbatch, weight_grads
 
 __all__ = ["gru", "gru_backward"]
 
@@ -36,14 +30,17 @@ __all__ = ["gru", "gru_backward"]
 def _states(input, hx, weight_ih, weight_hh, bias_ih, bias_hh):
     """Run the layer, keeping what BPTT needs: the states ``(T + 1, N, H)`` (index 0 is the
     initial state), the gates ``r, z, n`` ``(T, N, 3, H)`` and :math:`W_{hn} h_{t-1} + b_{hn}`
-    ``(T, N, H)``."""
-    x, h = check_recurrent(input, {"hx": hx}, weight_ih, weight_hh, bias_ih, bias_hh, 3)
-    t_len, n = x.shape[:2]
+    ``(T, N, H)``; unbatched input is run as a batch of one. Returns ``(x, hs, gates, hn,
+    unbatched)``."""
+    x, (h0,), unbatched = check_recurrent(
+        input, {"hx": hx}, weight_ih, weight_hh, bias_ih, bias_hh, 3
+    )
+    (t_len, n), h = x.shape[:2], h0.shape[-1]
     xw = project(x, weight_ih, bias_ih).reshape(t_len, n, 3, h)
     hs = np.empty((t_len + 1, n, h), dtype=x.dtype)
     gates = np.empty((t_len, n, 3, h), dtype=x.dtype)
     hn = np.empty((t_len, n, h), dtype=x.dtype)
-    hs[0] = initial_state(hx, x, h)
+    hs[0] = h0
     for t in range(t_len):
         hw = project(hs[t], weight_hh, bias_hh).reshape(n, 3, h)
         r = sigmoid(xw[t, :, 0] + hw[:, 0])
@@ -51,29 +48,35 @@ def _states(input, hx, weight_ih, weight_hh, bias_ih, bias_hh):
         c = np.tanh(xw[t, :, 2] + r * hw[:, 2])
         gates[t], hn[t] = np.stack([r, z, c], axis=1), hw[:, 2]
         hs[t + 1] = (1 - z) * c + z * hs[t]
-    return x, hs, gates, hn
+    return x, hs, gates, hn, unbatched
 
 
 def gru(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    r"""One unidirectional GRU layer. Equal to a one-layer ``torch.nn.GRU`` with the same
-    weights.
+    r"""One unidirectional GRU layer, with torch's formula; returns ``(output, h_n)``.
 
     Shapes:
-        input      ``(T, N, D)``
-        hx         ``(N, H)`` the initial state (None means zeros)
-        weight_ih  ``(3H, D)``, weight_hh ``(3H, H)``, bias_ih, bias_hh ``(3H,)`` or None; the
-                   row blocks are the gates ``r, z, n``
-        returns ``(output, h_n)``: :math:`h_1 .. h_T` ``(T, N, H)`` and :math:`h_T` ``(N, H)``
+        input: (T, N, D) or unbatched (T, D)
+        hx: (N, H) or unbatched (H,), the initial state (None means zeros)
+        weight_ih: (3H, D); weight_hh: (3H, H); bias_ih, bias_hh: (3H,) or None; the row
+            blocks are the gates r, z, n
+        returns: output (T, N, H), h_1 .. h_T; h_n (N, H); unbatched input gives (T, H), (H,)
+    Formula:
+        r, z = sigma(W_i* x_t + b_i* + W_h* h_{t-1} + b_h*) for * = r, z (their rows)
+        n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))
+        h_t = (1 - z) * n + z * h_{t-1}
+    Torch:
+        torch.nn.GRU (one layer, one direction; weights as weight_ih_l0, weight_hh_l0,
+        bias_ih_l0, bias_hh_l0; hx as h_0[0])
     """
-    _, hs, _, _ = _states(input, hx, weight_ih, weight_hh, bias_ih, bias_hh)
-    return hs[1:], hs[-1].copy()
+    _, hs, _, _, unbatched = _states(input, hx, weight_ih, weight_hh, bias_ih, bias_hh)
+    return unbatch(unbatched, [hs[1:]], [hs[-1].copy()])
 
 
 def gru_backward(
     grad_output, input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, grad_h_n=None
 ):
-    r"""BPTT through the GRU, given ``grad_output`` ``(T, N, H)`` and optionally ``grad_h_n``
-    ``(N, H)`` (None means zeros). Backwards through one step, with :math:`\bar h` the gradient
+    r"""BPTT through the GRU, given ``grad_output`` and optionally ``grad_h_n`` (None means
+    zeros). Backwards through one step, with :math:`\bar h` the gradient
     reaching :math:`h_t` and :math:`\hat n = W_{hn} h_{t-1} + b_{hn}`:
 
     .. math::
@@ -86,12 +89,20 @@ def gru_backward(
     block: :math:`\bar n` for :math:`W_{in} x_t + b_{in}`, :math:`\bar n \odot r` for
     :math:`\hat n`.
 
-    Returns ``(grad_input, grad_hx, grad_weight_ih, grad_weight_hh, grad_bias_ih,
-    grad_bias_hh)``, with None for an argument given as None.
+    Shapes:
+        grad_output: (T, N, H), or (T, H) for unbatched input; grad_h_n: (N, H) or (H,)
+        the other arguments: as for gru
+        returns: (grad_input, grad_hx, grad_weight_ih, grad_weight_hh, grad_bias_ih,
+            grad_bias_hh), each shaped like its argument; None for an argument given as None
+    Formula:
+        as above; dW_ih = sum_t delta^i_t x_t^T, dW_hh = sum_t delta^h_t h_{t-1}^T,
+        dx_t = W_ih^T delta^i_t
+    Torch:
+        autograd through torch.nn.GRU (one layer, one direction)
     """
-    x, hs, gates, hn = _states(input, hx, weight_ih, weight_hh, bias_ih, bias_hh)
+    x, hs, gates, hn, unbatched = _states(input, hx, weight_ih, weight_hh, bias_ih, bias_hh)
     t_len, n, h = x.shape[0], x.shape[1], hs.shape[-1]
-    g_out, dh = check_upstream(grad_output, {"grad_h_n": grad_h_n}, x, h)
+    g_out, dh = check_upstream(grad_output, {"grad_h_n": (grad_h_n, h)}, x, unbatched)
     delta_i = np.empty((t_len, n, 3, h), dtype=x.dtype)  # d(W_ih x_t + b_ih)
     delta_h = np.empty_like(delta_i)  # d(W_hh h_{t-1} + b_hh)
     for t in reversed(range(t_len)):
@@ -107,4 +118,5 @@ def gru_backward(
     grad_w_ih, grad_b_ih = weight_grads(delta_i, x, bias_ih)
     grad_w_hh, grad_b_hh = weight_grads(delta_h, hs[:-1], bias_hh)
     grad_hx = None if hx is None else dh
-    return delta_i @ weight_ih, grad_hx, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
+    grads = unbatch(unbatched, [delta_i @ weight_ih], [grad_hx])
+    return (*grads, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh)
