@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import torch
@@ -10,6 +9,7 @@ import torch.fx
 
 from dlbook.receptive.field import Field, Layer, ReceptiveFieldError, format_pair
 from dlbook.receptive.rules import Rules
+from dlbook.shapes import window_count
 
 
 class Walker(Rules, torch.fx.Interpreter):
@@ -104,12 +104,7 @@ class Walker(Rules, torch.fx.Interpreter):
         before = tuple(p[0] for p in pad)
         expected = []
         for a, size in enumerate((h, w)):
-            span = dilation[a] * (kernel[a] - 1) + 1
-            room = size + sum(pad[a]) - span
-            out = (math.ceil(room / stride[a]) if ceil else room // stride[a]) + 1
-            if ceil and (out - 1) * stride[a] >= size + pad[a][0]:
-                out -= 1
-            expected.append(out)
+            expected.append(window_count(size, kernel[a], stride[a], pad[a], dilation[a], ceil))
         self._check_grid(n, result, expected)
         return f.through(kernel, stride, before, dilation), kind, ""
 
