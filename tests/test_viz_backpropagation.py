@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from dlbook.experiments import backpropagation as E  # noqa: E402
 from dlbook.train import History  # noqa: E402
 from dlbook.viz import backpropagation as V  # noqa: E402
-from dlbook.viz.anim import to_html  # noqa: E402
+from dlbook.viz.common import to_html  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
 

@@ -115,10 +115,3 @@ def test_explorer_offers_only_divisors():
     assert "weight shape (9, 2, 3, 3)" in info.value
     assert f"parameters   {9 * 2 * 9 + 9}" in info.value
     assert bytes(picture.value).startswith(b"\x89PNG")
-
-
-def test_html_table_aligns_numbers_and_escapes():
-    html = vc.html_table(["name", "count"], [("a<b", "1,024"), ("c", "0.5")]).data
-    assert html.count("<tr>") == 3
-    assert "a&lt;b" in html and '<td style="text-align:left">c</td>' in html
-    assert '<td style="text-align:right">1,024</td>' in html

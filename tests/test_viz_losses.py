@@ -13,7 +13,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from dlbook.experiments.losses import Run, exact_line_fits, fit_line, line_data  # noqa: E402
 from dlbook.viz import losses as V  # noqa: E402
-from dlbook.viz.anim import to_html  # noqa: E402
+from dlbook.viz.common import to_html  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
 

@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from dlbook.experiments import optimizers as E  # noqa: E402
 from dlbook.train import History  # noqa: E402
 from dlbook.viz import optimizers as V  # noqa: E402
-from dlbook.viz.anim import to_html  # noqa: E402
+from dlbook.viz.common import to_html  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

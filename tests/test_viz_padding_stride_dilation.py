@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 
 from dlbook.shapes import conv_output_size  # noqa: E402
 from dlbook.viz import padding_stride_dilation as A  # noqa: E402
-from dlbook.viz.anim import to_html  # noqa: E402
+from dlbook.viz.common import to_html  # noqa: E402
 
 
 def test_setting_matches_conv_output_size():

@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from dlbook.viz import pooling as V  # noqa: E402
-from dlbook.viz.anim import to_html  # noqa: E402
+from dlbook.viz.common import to_html  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
 

@@ -15,7 +15,7 @@ from torch import nn  # noqa: E402
 from dlbook import nets  # noqa: E402
 from dlbook.receptive import Region, receptive_field  # noqa: E402
 from dlbook.viz import receptive_fields as R  # noqa: E402
-from dlbook.viz.anim import to_html  # noqa: E402
+from dlbook.viz.common import to_html  # noqa: E402
 
 EXAMPLE = [
     ("conv", 3, 1, 1, 1),

@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from dlbook.data.augment import Augment  # noqa: E402
 from dlbook.experiments import regularization as reg  # noqa: E402
 from dlbook.viz import regularization as vr  # noqa: E402
-from dlbook.viz.anim import to_html  # noqa: E402
+from dlbook.viz.common import to_html  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

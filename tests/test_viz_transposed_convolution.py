@@ -7,7 +7,7 @@ import pytest
 from dlbook.scratch import conv_transpose2d
 from dlbook.scratch.matrix import conv2d_matrix
 from dlbook.viz import transposed_convolution as vt
-from dlbook.viz.anim import to_html
+from dlbook.viz.common import to_html
 
 
 def test_overlap_count_by_hand():

@@ -12,7 +12,7 @@ from matplotlib.animation import FuncAnimation
 from matplotlib.patches import Rectangle
 
 from dlbook.scratch import attention_weights
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "heatmap",
@@ -278,18 +278,14 @@ def explorer(query, key, scale=None, row=3, mask="none"):
                                      step=0.05, description="scale")  # fmt: skip
     w_row = widgets.IntSlider(value=row, min=0, max=len(query) - 1, description="query")
     w_mask = widgets.Dropdown(options=["none", "causal", "padding"], value=mask, description="mask")
-    picture = widgets.Image(format="png")
 
-    def refresh(_=None):
+    def draw():
         fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2))
         _explorer_panel(axes, query, key, w_mask.value, w_scale.value, w_row.value)
         fig.tight_layout()
-        picture.value = figure_png(fig)
+        return fig
 
-    for w in (w_scale, w_row, w_mask):
-        w.observe(refresh, "value")
-    refresh()
-    return widgets.VBox([widgets.HBox([w_scale, w_row, w_mask]), picture])
+    return make_explorer([[w_scale, w_row, w_mask]], draw)
 
 
 def explorer_grid(query, key, scales, masks=("none", "causal", "padding")):

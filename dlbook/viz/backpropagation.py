@@ -11,7 +11,7 @@ from matplotlib.animation import FuncAnimation
 from matplotlib.patches import FancyBboxPatch
 
 from dlbook.experiments import backpropagation as E
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "NEURON_LAYOUT",
@@ -323,23 +323,16 @@ def explorer(train, hiddens=(8, 16, 32, 64, 128, 256), lrs=(0.003, 0.01, 0.03, 0
     learning curves are drawn for the chosen hidden width and learning rate. Works in a running
     kernel only; returns the widget."""
     import ipywidgets as widgets
-    from IPython.display import Image
 
     hidden = widgets.SelectionSlider(options=list(hiddens), value=64, description="hidden")
     lr = widgets.SelectionSlider(options=list(lrs), value=0.1, description="lr")
-    out = widgets.Output()
 
-    def render(_=None):
+    def draw():
         history = train(hidden=hidden.value, lr=lr.value)
         fig = history.plot()
         fig.suptitle(f"hidden {hidden.value}, lr {lr.value:g}: "
                      f"test accuracy {100 * history.final['test_acc']:.1f}%")  # fmt: skip
         fig.tight_layout()
-        png = figure_png(fig, dpi=80)
-        out.outputs = ()
-        out.append_display_data(Image(data=png, format="png"))
+        return fig
 
-    hidden.observe(render, names="value")
-    lr.observe(render, names="value")
-    render()
-    return widgets.VBox([widgets.HBox([hidden, lr]), out])
+    return make_explorer([[hidden, lr]], draw, output=True, dpi=80)

@@ -12,7 +12,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from dlbook.experiments.batch_norm import running_stats
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "COLOURS",
@@ -317,21 +317,16 @@ def explorer(momentum=0.1, batch_size=8, steps=100, mean=2.0, std=3.0):
 
     w_m = widgets.FloatLogSlider(value=momentum, base=10, min=-3, max=0, description="momentum")
     w_b = widgets.IntSlider(value=batch_size, min=2, max=128, description="batch size")
-    info, picture = widgets.HTML(), widgets.Image(format="png")
 
-    def refresh(_=None):
+    def draw():
         fig, (am, av) = plt.subplots(1, 2, figsize=(8, 2.8))
         r = running_figure(am, av, mean, std, w_b.value, w_m.value, steps)
         am.set_title("running mean", fontsize=9)
         av.set_title("running variance", fontsize=9)
-        info.value = (
+        fig.tight_layout()
+        return (
             f"<pre>after {steps} steps: running mean {r['running_mean'][-1]:.2f} (true {mean:g}),"
             f" running var {r['running_var'][-1]:.2f} (true {std**2:g})</pre>"
-        )
-        fig.tight_layout()
-        picture.value = figure_png(fig)
+        ), fig
 
-    for w in (w_m, w_b):
-        w.observe(refresh, "value")
-    refresh()
-    return widgets.VBox([widgets.HBox([w_m, w_b]), info, picture])
+    return make_explorer([[w_m, w_b]], draw, info=True)

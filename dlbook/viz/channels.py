@@ -10,7 +10,7 @@ from matplotlib.patches import Polygon
 
 from dlbook.experiments.channels import conv_cost, separable_cost
 from dlbook.scratch import conv2d
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "colour_kernels",
@@ -22,7 +22,6 @@ __all__ = [
     "groups_grid",
     "build_animation",
     "explorer",
-    "html_table",
 ]
 
 RGB = ("red", "green", "blue")
@@ -243,7 +242,7 @@ def build_animation(x, w, names=RGB, dpi=64):
 
     ``x`` is one image ``(C_in, H, W)`` in [0, 1], ``w`` a weight ``(C_out, C_in, k, k)``.
     Returns a ``FuncAnimation`` of ``C_out * (C_in + 1) + 1`` frames (show it with
-    :func:`dlbook.viz.anim.to_html`).
+    :func:`dlbook.viz.common.to_html`).
     """
     c_out, c_in = w.shape[:2]
     if x.shape[0] != c_in:
@@ -338,7 +337,6 @@ def explorer(c_in=8, c_out=8, kernel_size=3, groups=2):
     w_g = widgets.Dropdown(
         options=_divisors(np.gcd(c_in, c_out)), value=groups, description="groups"
     )
-    info, picture = widgets.HTML(), widgets.Image(format="png")
 
     def refresh_groups(_=None):
         options = _divisors(int(np.gcd(w_in.value, w_out.value)))
@@ -346,46 +344,19 @@ def explorer(c_in=8, c_out=8, kernel_size=3, groups=2):
         w_g.options = options
         w_g.value = keep
 
-    def refresh(_=None):
+    def draw():
         c_in, c_out, k, g = w_in.value, w_out.value, w_k.value, w_g.value
         if c_in % g or c_out % g:
-            return  # the dropdown is being refreshed; it will call again
+            return None  # the dropdown is being refreshed; it will call again
         cost = conv_cost(c_in, c_out, k, g)
-        info.value = (
+        fig, ax = plt.subplots(figsize=(3.2, 3.4))
+        draw_groups(ax, c_in, c_out, g, k)
+        return (
             f"<pre>weight shape {cost.weight_shape}, bias ({c_out},)\n"
             f"parameters   {cost.params:,} = {c_out}·{c_in // g}·{k}² + {c_out}\n"
             f"multiply-adds per output pixel {cost.macs:,}</pre>"
-        )
-        fig, ax = plt.subplots(figsize=(3.2, 3.4))
-        draw_groups(ax, c_in, c_out, g, k)
-        picture.value = figure_png(fig)
+        ), fig
 
     w_in.observe(refresh_groups, "value")
     w_out.observe(refresh_groups, "value")
-    for w in (w_in, w_out, w_k, w_g):
-        w.observe(refresh, "value")
-    refresh()
-    return widgets.VBox([widgets.HBox([w_in, w_out]), widgets.HBox([w_k, w_g]), info, picture])
-
-
-def html_table(header, rows):
-    """An ``IPython.display.HTML`` table; columns whose cells are all numbers align right.
-
-    (The book renders a cell's Markdown output as CommonMark, which has no tables, so tables
-    are HTML.) ``rows`` are sequences of already formatted strings or numbers.
-    """
-    from html import escape
-
-    from IPython.display import HTML
-
-    def numeric(text):
-        return str(text).replace(",", "").replace(".", "", 1).replace("-", "", 1).isdigit()
-
-    right = [all(numeric(r[j]) for r in rows) for j in range(len(header))]
-    style = ['style="text-align:right"' if r else 'style="text-align:left"' for r in right]
-    head = "".join(f"<th {s}>{escape(str(h))}</th>" for h, s in zip(header, style))
-    body = "".join(
-        "<tr>" + "".join(f"<td {s}>{escape(str(c))}</td>" for c, s in zip(row, style)) + "</tr>"
-        for row in rows
-    )
-    return HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return make_explorer([[w_in, w_out], [w_k, w_g]], draw, info=True)

@@ -12,6 +12,7 @@ from matplotlib.animation import FuncAnimation
 from matplotlib.patches import Rectangle
 
 from dlbook.scratch import conv2d
+from dlbook.viz.common import format_number, make_explorer
 
 __all__ = [
     "draw_grid",
@@ -30,14 +31,6 @@ WINDOW = "#f4a259"  # the kernel window, wherever it is drawn
 COLOURS = ("#e76f51", "#2a9d8f", "#8ab17d", "#7b6fd6", "#e9c46a", "#5fa8d3")
 
 
-def _number(v, fmt: str) -> str:
-    """``fmt.format(v)`` with a typographic minus, and no minus on a number that rounds to 0."""
-    s = fmt.format(v)
-    if s.startswith("-") and float(s) == 0:
-        s = s[1:]
-    return s.replace("-", "\u2212")
-
-
 def draw_grid(ax, a, title=None, fmt="{:g}", cmap="RdBu_r", fontsize=None, colour=True):
     """Draw the 2-D array ``a`` as a grid of cells with its numbers written in them.
 
@@ -52,7 +45,7 @@ def draw_grid(ax, a, title=None, fmt="{:g}", cmap="RdBu_r", fontsize=None, colou
     ax.imshow(shown, cmap=cmap, vmin=-2.2 * m, vmax=2.2 * m)
     size = fontsize or (11 if max(a.shape) <= 5 else 8)
     for (i, j), v in np.ndenumerate(a):
-        ax.text(j, i, _number(v, fmt), ha="center", va="center", fontsize=size)
+        ax.text(j, i, format_number(v, fmt), ha="center", va="center", fontsize=size)
     # Plain lines rather than minor-tick gridlines: ticks make every animation frame slow to draw.
     h, w = a.shape
     ax.hlines(np.arange(-0.5, h), -0.5, w - 0.5, color="0.4", linewidth=0.8, clip_on=False)
@@ -170,7 +163,7 @@ def plot_im2col(x, cols, kernel_shape):
 
 def _terms(window, w) -> str:
     parts = [
-        f"{_number(a, '{:g}')}·{_number(b, '{:g}')}"
+        f"{format_number(a, '{:g}')}·{format_number(b, '{:g}')}"
         for a, b in zip(window.ravel(), w.ravel(), strict=True)
     ]
     lines = [" + ".join(parts[i : i + 5]) for i in range(0, len(parts), 5)]
@@ -185,7 +178,7 @@ def sliding_window_animation(
     One frame per output pixel: the window moves over the (padded) input, each covered cell shows
     its kernel weight in a corner, the multiply-add is written out beneath, and the output grid
     fills in. Returns a ``FuncAnimation`` with ``H_out * W_out`` frames; show it with
-    :func:`dlbook.viz.anim.to_html`.
+    :func:`dlbook.viz.common.to_html`.
     """
     x, w = np.asarray(x, dtype=float), np.asarray(w, dtype=float)
     if x.ndim != 2 or w.ndim != 2:
@@ -233,13 +226,13 @@ def sliding_window_animation(
         for k, (i, j) in enumerate(np.ndindex(kh, kw)):
             cells[k].set_xy((cols[j] - 0.5, rows[i] - 0.5))
             tags[k].set_position((cols[j] + 0.47, rows[i] + 0.45))
-            tags[k].set_text(f"×{_number(w[i, j], '{:g}')}")
+            tags[k].set_text(f"×{format_number(w[i, j], '{:g}')}")
         current.set_xy((x0 - 0.5, y - 0.5))
         for k, text in enumerate(ax_o.texts):  # outputs so far, so any frame can be drawn alone
-            text.set_text(_number(out.flat[k], "{:g}") if k <= frame else "")
+            text.set_text(format_number(out.flat[k], "{:g}") if k <= frame else "")
         window = xp[np.ix_(rows, cols)]
         sum_text.set_text(
-            f"out[{y},{x0}] = {_terms(window, w)}\n   = {_number(out[y, x0], '{:g}')}"
+            f"out[{y},{x0}] = {_terms(window, w)}\n   = {format_number(out[y, x0], '{:g}')}"
         )
         return [*cells, *tags, current, sum_text, *ax_o.texts]
 
@@ -296,18 +289,13 @@ def kernel_explorer(image, kernels: dict, sigma_max=4.0):
     names = list(kernels)
     kernel = widgets.Dropdown(options=names, value=names[0], description="kernel")
     sigma = widgets.FloatSlider(value=0.0, min=0.0, max=sigma_max, step=0.5, description="blur σ")
-    out = widgets.Output()
 
-    def render(_=None):
+    def draw():
         resp = filter_response(image, kernels[kernel.value], sigma.value)
         smooth = filter_response(image, [[1.0]], sigma.value)
         titles = [f"blurred, σ = {sigma.value:g}", f"{kernel.value} response"]
-        fig = show_images([smooth, resp], titles, size=3.4, symmetric=[False, bool(resp.min() < 0)])
-        out.outputs = ()
-        out.append_display_data(fig)
-        plt.close(fig)
+        return show_images(
+            [smooth, resp], titles, size=3.4, symmetric=[False, bool(resp.min() < 0)]
+        )
 
-    kernel.observe(render, names="value")
-    sigma.observe(render, names="value")
-    render()
-    return widgets.VBox([widgets.HBox([kernel, sigma]), out])
+    return make_explorer([[kernel, sigma]], draw, output=True, dpi=None)

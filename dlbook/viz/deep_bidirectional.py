@@ -16,7 +16,7 @@ from matplotlib.colors import LogNorm
 from dlbook import seeding
 from dlbook.experiments.deep_bidirectional import schedule, sensitivity_matrix
 from dlbook.scratch import GRU
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "draw_grid",
@@ -173,9 +173,8 @@ def explorer(length=12, hidden_size=8, seed=0):
     w_half = widgets.Dropdown(options=["both", "forward", "backward"], value="forward",
                               description="half of y_t")  # fmt: skip
     w_t = widgets.IntSlider(value=length // 2, min=0, max=length - 1, description="t")
-    info, picture = widgets.HTML(), widgets.Image(format="png")
 
-    def refresh(_=None):
+    def draw():
         bi = w_dir.value == "bidirectional"
         half = w_half.value if bi else "both"
         rng = seeding.rng(seed)
@@ -191,18 +190,13 @@ def explorer(length=12, hidden_size=8, seed=0):
         b.set_ylim(1e-4, 1.5)
         b.set_xlabel("input step $s$")
         b.set_title(f"row t = {w_t.value}", fontsize=9)
-        info.value = (
+        fig.tight_layout()
+        return (
             f"<pre>y_{w_t.value} ({half}) depends on x_s for s = {seen.min()} .. {seen.max()}"
             f"  ({len(seen)} of {length} input steps)</pre>"
-        )
-        fig.tight_layout()
-        picture.value = figure_png(fig)
+        ), fig
 
-    for w in (w_layers, w_dir, w_half, w_t):
-        w.observe(refresh, "value")
-    refresh()
-    return widgets.VBox([widgets.HBox([w_layers, w_dir]), widgets.HBox([w_half, w_t]), info,
-                         picture])  # fmt: skip
+    return make_explorer([[w_layers, w_dir], [w_half, w_t]], draw, info=True)
 
 
 def curves_figure(results):

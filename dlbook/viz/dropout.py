@@ -12,7 +12,7 @@ from matplotlib.animation import FuncAnimation
 
 from dlbook import seeding
 from dlbook.scratch import dropout
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "COLOURS",
@@ -222,25 +222,20 @@ def explorer(image, p=0.5, samples=10, seed=0):
     image = np.asarray(image, dtype=np.float64)
     w_p = widgets.FloatSlider(value=p, min=0.0, max=0.95, step=0.05, description="p")
     w_n = widgets.IntSlider(value=samples, min=1, max=500, description="samples")
-    info, picture = widgets.HTML(), widgets.Image(format="png")
 
-    def refresh(_=None):
+    def draw():
         fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.8))
         _show_input(axes[0], image)
         _mean_panel(axes[1], image, w_p.value, 1, seeding.rng(seed))
         _mean_panel(axes[2], image, w_p.value, w_n.value, seeding.rng(seed))
         keep = 1 - w_p.value
-        info.value = (
+        fig.tight_layout()
+        return (
             f"<pre>p = {w_p.value:.2f}: each value survives with probability {keep:.2f} and is "
             f"then multiplied by {1 / keep:.2f}</pre>"
-        )
-        fig.tight_layout()
-        picture.value = figure_png(fig)
+        ), fig
 
-    for w in (w_p, w_n):
-        w.observe(refresh, "value")
-    refresh()
-    return widgets.VBox([widgets.HBox([w_p, w_n]), info, picture])
+    return make_explorer([[w_p, w_n]], draw, info=True)
 
 
 def _mean_curve(rows, p, key):

@@ -10,7 +10,7 @@ from matplotlib.animation import FuncAnimation
 from matplotlib.patches import Rectangle
 
 from dlbook.experiments import effective_receptive_field as E
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "draw_erf",
@@ -155,7 +155,7 @@ def growth_animation(maps, depths, dpi=72, interval=350):
     """The ERF of one stack per depth (``maps[i]`` is one field wide, ``2 n + 1``), drawn on one
     frame the size of the largest field, with the field outlined and the profile beside it.
     Returns a ``FuncAnimation`` of ``len(maps)`` frames (show it with
-    :func:`dlbook.viz.anim.to_html`)."""
+    :func:`dlbook.viz.common.to_html`)."""
     if len(maps) != len(depths) or not 1 <= len(maps) <= 40:
         raise ValueError("maps and depths must have the same length, between 1 and 40")
     canvas = max(m.shape[0] for m in maps)
@@ -251,26 +251,19 @@ def explorer(depth=6, kernel_size=3, dilation=1, nonlinearity="relu", residual=F
     w_d = widgets.IntSlider(value=dilation, min=1, max=3, description="dilation")
     w_nl = widgets.Dropdown(options=["linear", "relu", "tanh"], value=nonlinearity, description="φ")
     w_res = widgets.Checkbox(value=residual, description="skip connections")
-    info, picture = widgets.HTML(), widgets.Image(format="png")
 
-    def refresh(_=None):
+    def draw():
         args = (w_depth.value, w_k.value, w_d.value, w_nl.value, w_res.value)
         m = _stack_erf(*args)
         field = m.shape[0]
-        info.value = (
-            f"<pre>field {field} px, ERF σ {E.erf_std(m):.2f} px, "
-            f"95% of the mass in {E.mass_width(m):d} px of {field}</pre>"
-        )
         fig, ax = plt.subplots(figsize=(3.2, 3.2))
         draw_erf(ax, m, title=f"depth {args[0]}, {args[1]}×{args[1]}, dilation {args[2]}")
-        picture.value = figure_png(fig)
+        return (
+            f"<pre>field {field} px, ERF σ {E.erf_std(m):.2f} px, "
+            f"95% of the mass in {E.mass_width(m):d} px of {field}</pre>"
+        ), fig
 
-    for w in (w_depth, w_k, w_d, w_nl, w_res):
-        w.observe(refresh, "value")
-    refresh()
-    return widgets.VBox(
-        [widgets.HBox([w_depth, w_k]), widgets.HBox([w_d, w_nl, w_res]), info, picture]
-    )
+    return make_explorer([[w_depth, w_k], [w_d, w_nl, w_res]], draw, info=True)
 
 
 def before_after(result):

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.animation import FuncAnimation
 
 from dlbook.metrics import roc_auc, roc_curve
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "counts",
@@ -139,7 +139,7 @@ def threshold_grid(positive, scores, thresholds=(0.1, 0.5, 0.9)):
 def threshold_animation(positive, scores, thresholds=None, dpi=72, interval=200):
     """The threshold sweeping from strict to lenient (``thresholds``, default 36 steps from 0.98
     down to 0.01): the ROC point climbs the curve as the confusion counts shift. Returns a
-    ``FuncAnimation`` (show it with :func:`dlbook.viz.anim.to_html`)."""
+    ``FuncAnimation`` (show it with :func:`dlbook.viz.common.to_html`)."""
     thresholds = np.linspace(0.98, 0.01, 36) if thresholds is None else np.asarray(thresholds)
     fig, axes = plt.subplots(1, 3, figsize=(10, 2.9), dpi=dpi)
     update = _threshold_axes(axes, positive, scores)
@@ -164,15 +164,11 @@ def threshold_explorer(positive, scores, threshold=0.5):
         description="threshold",
         continuous_update=False,
     )
-    picture = widgets.Image(format="png")
 
-    def refresh(_=None):
-        fig = threshold_figure(positive, scores, slider.value, dpi=72)
-        picture.value = figure_png(fig, dpi=None)
+    def draw():
+        return threshold_figure(positive, scores, slider.value, dpi=72)
 
-    slider.observe(refresh, "value")
-    refresh()
-    return widgets.VBox([slider, picture])
+    return make_explorer([slider], draw, dpi=None)
 
 
 def roc_figure(y_true, probs, classes=(1, 8, 9), zoom=0.2):

@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.animation import FuncAnimation
 
 from dlbook.experiments import initialization as E
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import figure_png, make_explorer
 
 __all__ = [
     "COLOURS", "unit_weights_figure", "depth_figure", "histogram_grid", "histogram_animation",
@@ -247,23 +247,16 @@ def explorer(scheme="kaiming", activation="relu", depth=30, std=0.01, gain=1.0, 
     w_depth = widgets.IntSlider(value=depth, min=2, max=60, description="depth")
     w_std = widgets.FloatLogSlider(value=std, base=10, min=-3, max=1, description="normal std")
     w_gain = widgets.FloatSlider(value=gain, min=0.25, max=3.0, step=0.05, description="× gain")
-    info, picture = widgets.HTML(), widgets.Image(format="png")
 
-    def refresh(_=None):
+    def draw():
         s, act = w_scheme.value, w_act.value
         w_std.disabled, w_gain.disabled = s != "normal", s not in ("xavier", "kaiming")
         st = E.depth_statistics(
             s, act, w_depth.value, width, batch=128, std=w_std.value, scale=w_gain.value
         )
-        info.value = (
+        return (
             f"<pre>last layer: activation std {st.act_std[-1]:.2e}   "
             f"first layer: gradient std {st.grad_std[0]:.2e}</pre>"
-        )
-        picture.value = _stats_png(st, f"{s}, {act}, {w_depth.value} layers of {width}")
+        ), _stats_png(st, f"{s}, {act}, {w_depth.value} layers of {width}")
 
-    for w in (w_scheme, w_act, w_depth, w_std, w_gain):
-        w.observe(refresh, "value")
-    refresh()
-    return widgets.VBox(
-        [widgets.HBox([w_scheme, w_act, w_depth]), widgets.HBox([w_std, w_gain]), info, picture]
-    )
+    return make_explorer([[w_scheme, w_act, w_depth], [w_std, w_gain]], draw, info=True)

@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.animation import FuncAnimation
 from matplotlib.patches import Rectangle
 
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "PAPER_NAMES", "Step", "as_numpy", "activations", "stages", "probabilities", "layer_table",
@@ -323,7 +323,7 @@ def filter_animation(filters, maps=None, titles=None, dpi=72):
     """Filters ``(out, 1, kh, kw)`` per frame (a list), and optionally one image's feature maps
     ``(out, h, w)`` per frame below them, each row on one colour scale for all frames, so that
     growing weights look stronger. Returns a ``FuncAnimation`` with one frame per entry (show it
-    with :func:`dlbook.viz.anim.to_html`)."""
+    with :func:`dlbook.viz.common.to_html`)."""
     filters = [as_numpy(f) for f in filters]
     if not 1 <= len(filters) <= 40:
         raise ValueError(f"filters: need 1 to 40 frames, got {len(filters)}")
@@ -401,15 +401,11 @@ def explorer(model, images, labels, index=0, stage="C1"):
     spatial = [k for k, v in stages(model, as_numpy(images[:1])).items() if v.ndim == 4]
     w_i = widgets.IntSlider(value=index, min=0, max=len(images) - 1, description="image")
     w_s = widgets.Dropdown(options=spatial, value=stage, description="stage")
-    picture = widgets.Image(format="png")
 
-    def refresh(_=None):
+    def draw():
         fig = plt.figure(figsize=(9, 2.2), layout="constrained")
         i = w_i.value
         digit_panel(fig, model, images[i], w_s.value, labels[i], name=f"#{i}")
-        picture.value = figure_png(fig)
+        return fig
 
-    w_i.observe(refresh, "value")
-    w_s.observe(refresh, "value")
-    refresh()
-    return widgets.VBox([widgets.HBox([w_i, w_s]), picture])
+    return make_explorer([[w_i, w_s]], draw)

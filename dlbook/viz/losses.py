@@ -28,6 +28,7 @@ from dlbook.scratch import (
     softmax,
     softmax_backward,
 )
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "COLORS",
@@ -319,21 +320,15 @@ def softmax_explorer(logits=(2.0, 1.0, 0.0, -1.0), target=0):
     true = widgets.Dropdown(
         options=list(range(len(logits))), value=target, description="true class"
     )
-    out = widgets.Output()
 
-    def render(_=None):
+    def draw():
         fig, ax = plt.subplots(figsize=(5.5, 3.2))
         softmax_panel(ax, [s.value for s in sliders], true.value, temperature.value)
         _softmax_legend(ax)
         fig.tight_layout()
-        out.outputs = ()
-        out.append_display_data(fig)
-        plt.close(fig)
+        return fig
 
-    for w in (*sliders, temperature, true):
-        w.observe(render, names="value")
-    render()
-    return widgets.HBox([widgets.VBox([*sliders, temperature, true]), out])
+    return make_explorer([*sliders, temperature, true], draw, output=True, side=True, dpi=None)
 
 
 def sweep_figure(results, size=(6, 3.6)):

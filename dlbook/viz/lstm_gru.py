@@ -14,7 +14,7 @@ from matplotlib.patches import Circle, FancyBboxPatch
 
 from dlbook.data.sequences import adding_problem
 from dlbook.experiments import lstm_gru as E
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "COLOURS",
@@ -375,9 +375,8 @@ def explorer(model, unit, example=0, shift=0.0, length=50, n=32, seed=100):
     w_e = widgets.IntSlider(value=example, min=0, max=n - 1, description="sequence")
     w_s = widgets.FloatSlider(value=shift, min=-3, max=3, step=0.25, description="forget shift")
     w_t = widgets.IntSlider(value=length, min=10, max=200, step=10, description="length T")
-    info, picture = widgets.HTML(), widgets.Image(format="png")
 
-    def refresh(_=None):
+    def draw():
         x, y = adding_problem(n, w_t.value, seed=seed)
         g = E.model_gates(model, x, w_s.value)
         fig, axes = plt.subplots(3, 1, figsize=(7.5, 5.6), sharex=True)
@@ -390,14 +389,10 @@ def explorer(model, unit, example=0, shift=0.0, length=50, n=32, seed=100):
         axes[2].set_xlabel("time step $t$")
         axes[2].grid(alpha=0.3)
         fig.tight_layout()
-        picture.value = figure_png(fig)
         mse = float(np.mean((g["y_hat"] - y) ** 2))
-        info.value = (
+        return (
             f"<pre>target {y[w_e.value]:.3f}, prediction {g['y_hat'][w_e.value]:.3f}; "
             f"MSE over these {n} sequences {mse:.4f}</pre>"
-        )
+        ), fig
 
-    for w in (w_e, w_s, w_t):
-        w.observe(refresh, "value")
-    refresh()
-    return widgets.VBox([widgets.HBox([w_e, w_s, w_t]), info, picture])
+    return make_explorer([[w_e, w_s, w_t]], draw, info=True)

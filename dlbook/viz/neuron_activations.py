@@ -11,7 +11,7 @@ from matplotlib.animation import FuncAnimation
 
 from dlbook.experiments import neuron_activations as E
 from dlbook.scratch import activations as A
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "LABELS", "activation_grid", "neuron_plane", "gradient_profiles", "draw_units",
@@ -227,19 +227,15 @@ def explorer(names=("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "sil
     w_name = widgets.Dropdown(options=list(names), value=names[0], description="φ")
     w_w = widgets.FloatSlider(value=1.0, min=-5, max=5, step=0.25, description="weight w")
     w_b = widgets.FloatSlider(value=0.0, min=-6, max=6, step=0.25, description="bias b")
-    picture = widgets.Image(format="png")
 
-    def refresh(_=None):
+    def draw():
         fig, ax = plt.subplots(figsize=(5, 3))
         draw_neuron_1d(ax, w_name.value, w_w.value, w_b.value)
         ax.legend(fontsize=7, loc="upper left")
         fig.tight_layout()
-        picture.value = figure_png(fig)
+        return fig
 
-    for widget in (w_name, w_w, w_b):
-        widget.observe(refresh, "value")
-    refresh()
-    return widgets.VBox([widgets.HBox([w_name, w_w, w_b]), picture])
+    return make_explorer([[w_name, w_w, w_b]], draw)
 
 
 def explorer_grid(names=("sigmoid", "tanh", "relu"), settings=((1, 0), (4, 0), (1, 3), (-2, 1))):

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.animation import FuncAnimation
 
 from dlbook.experiments import optimizers as E
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "COLOURS",
@@ -118,7 +118,7 @@ def loss_figure(panels):
 def paths_animation(panels, families=FAMILIES, frames=40, dpi=72, interval=150):
     """The paths of :func:`paths_figure` drawn step by step, in ``frames`` frames (frame ``k``
     shows the first ``k / (frames - 1)`` of every run, with a dot at the current point). Returns a
-    ``FuncAnimation``; show it with :func:`dlbook.viz.anim.to_html`."""
+    ``FuncAnimation``; show it with :func:`dlbook.viz.common.to_html`."""
     if frames < 2:
         raise ValueError(f"frames must be >= 2, got {frames!r}")
     fig, axes = plt.subplots(len(families), len(panels), figsize=(3.2 * len(panels),
@@ -254,21 +254,16 @@ def explorer(surface=None, lr=0.02, momentum=0.5, steps=40):
     w_lr = widgets.FloatLogSlider(value=lr, base=10, min=-3, max=0, step=0.05, description="lr")
     w_mu = widgets.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01, description="momentum")
     w_nest = widgets.Checkbox(value=False, description="Nesterov")
-    info, picture = widgets.HTML(), widgets.Image(format="png")
 
-    def refresh(_=None):
+    def draw():
         lr, mu, nesterov = w_lr.value, w_mu.value, w_nest.value and w_mu.value > 0
         fig, ax = plt.subplots(figsize=(5.0, 2.8))
         pts = _sgd_panel(ax, surface, lr, mu, steps, nesterov=nesterov)
         ax.set_title(f"{surface.name}, {steps} steps", fontsize=9)
         fig.tight_layout()
-        picture.value = figure_png(fig)
-        info.value = f"<pre>{_summary(surface, pts, lr, mu, nesterov)}</pre>"
+        return f"<pre>{_summary(surface, pts, lr, mu, nesterov)}</pre>", fig
 
-    for w in (w_lr, w_mu, w_nest):
-        w.observe(refresh, "value")
-    refresh()
-    return widgets.VBox([widgets.HBox([w_lr, w_mu, w_nest]), info, picture])
+    return make_explorer([[w_lr, w_mu, w_nest]], draw, info=True)
 
 
 def decay_figure(

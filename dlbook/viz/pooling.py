@@ -18,8 +18,8 @@ from matplotlib.collections import PatchCollection
 from matplotlib.patches import Circle, Rectangle
 
 from dlbook.scratch import avg_pool2d, max_pool2d, max_pool2d_backward, max_pool2d_indices
-from dlbook.viz.convolution import WINDOW, _number, draw_grid
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import format_number, make_explorer
+from dlbook.viz.convolution import WINDOW, draw_grid
 
 __all__ = [
     "PoolView",
@@ -111,7 +111,7 @@ def _draw_plane(ax, view: PoolView, fontsize: float):
             cell = Rectangle((c - 0.5, r - 0.5), 1, 1)
             if 0 <= r < h and 0 <= c < w:
                 faces.append((cell, "white"))
-                texts.append((c, r, _number(view.x[r, c], "{:g}"), "black"))
+                texts.append((c, r, format_number(view.x[r, c], "{:g}"), "black"))
             elif -ph <= r < h + ph and -pw <= c < w + pw:
                 faces.append((cell, "0.86"))
                 texts.append((c, r, "−∞" if view.mode == "max" else "0", "0.45"))
@@ -251,7 +251,7 @@ def routing_figure(x, kernel_size, stride=None, padding=0, grad_output=None, siz
             tint = Rectangle((c - 0.5, r - 0.5), 1, 1, fc=PALETTE[k % len(PALETTE)], alpha=0.3)
             axes[2].add_patch(tint)
     for t, v in zip(axes[2].texts, gx.ravel()):
-        t.set_text(_number(v, "{:g}") if v else "·")
+        t.set_text(format_number(v, "{:g}") if v else "·")
     for (r, c), n in np.ndenumerate(wins):
         if n > 1:
             axes[2].text(c + 0.45, r + 0.45, f"×{n}", fontsize=7, ha="right", va="bottom")
@@ -265,11 +265,11 @@ def _window_text(view: PoolView, y: int, x: int) -> str:
     (r, c), (kh, kw), (h, w) = view.start(y, x), view.kernel, view.x.shape
     pad = "−∞" if view.mode == "max" else "0"
     vals = [
-        _number(view.x[i, j], "{:g}") if 0 <= i < h and 0 <= j < w else pad
+        format_number(view.x[i, j], "{:g}") if 0 <= i < h and 0 <= j < w else pad
         for i in range(r, r + kh)
         for j in range(c, c + kw)
     ]
-    v = _number(view.out[y, x], _fmt(view))
+    v = format_number(view.out[y, x], _fmt(view))
     if view.mode == "max":
         return f"out[{y},{x}] = max({', '.join(vals)}) = {v}"
     return f"out[{y},{x}] = ({' + '.join(vals)}) / {kh * kw} = {v}"
@@ -280,7 +280,7 @@ def pool_animation(
 ):
     """A ``FuncAnimation`` with one frame per output pixel: the window slides over the input,
     the max it picks is circled (max pooling), the arithmetic is written out below and the
-    output fills in. Show it with :func:`dlbook.viz.anim.to_html`.
+    output fills in. Show it with :func:`dlbook.viz.common.to_html`.
 
     Raises ``ValueError`` naming ``max_frames`` if the output has more pixels than that.
     """
@@ -311,7 +311,7 @@ def pool_animation(
             ring.center = (view.winners[y, x0, 1], view.winners[y, x0, 0])
         current.set_xy((x0 - 0.5, y - 0.5))
         for k, t in enumerate(ax_out.texts):  # the outputs so far, so any frame draws alone
-            t.set_text(_number(view.out.flat[k], _fmt(view)) if k <= frame else "")
+            t.set_text(format_number(view.out.flat[k], _fmt(view)) if k <= frame else "")
         caption.set_text(_window_text(view, y, x0))
         return [window, ring, current, caption, *ax_out.texts]
 
@@ -347,7 +347,6 @@ def pool_explorer(x):
     """
 
     import ipywidgets as widgets
-    from IPython.display import Image
 
     x = np.asarray(x, dtype=float)
     slider = widgets.IntSlider
@@ -358,26 +357,16 @@ def pool_explorer(x):
         ceil_mode=widgets.Checkbox(value=False, description="ceil_mode"),
         mode=widgets.ToggleButtons(options=list(MODES), value="max", description="mode"),
     )
-    out = widgets.Output()
 
-    def render(_=None):
+    def draw():
         args = {name: w.value for name, w in controls.items()}
-        out.outputs = ()
         try:
             fig = pool_figure(x, **args)
         except ValueError as err:
-            out.append_stdout(f"{err}\n")
-            return
+            return f"{err}\n"
         keys = ("kernel_size", "stride", "padding", "ceil_mode")
         formula = size_formula(x.shape[0], *(args[k] for k in keys))
-        out.append_stdout(f"H_out = {formula}\n")
-        # A PNG made here, not the Figure itself: that needs the inline backend to show.
-        png = figure_png(fig, dpi=80)
-        out.append_display_data(Image(data=png, format="png"))
+        return f"H_out = {formula}\n", fig
 
-    for w in controls.values():
-        w.observe(render, names="value")
-    render()
-    return widgets.VBox(
-        [widgets.HBox(list(controls.values())[:3]), widgets.HBox(list(controls.values())[3:]), out]
-    )
+    widgets_ = list(controls.values())
+    return make_explorer([widgets_[:3], widgets_[3:]], draw, output=True, dpi=80)

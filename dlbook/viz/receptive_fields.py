@@ -20,7 +20,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.transforms import blended_transform_factory
 
 from dlbook.shapes import conv_output_size
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import figure_png
 
 __all__ = ["Step", "as_steps", "to_model", "Stack", "analyse", "cone", "draw_stack", "plot_stacks",
            "animate_growth", "animate_slide", "StackBuilder", "unit_near", "draw_regions",

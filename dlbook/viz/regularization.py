@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.animation import FuncAnimation
 
 from dlbook.experiments import regularization as reg
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "penalty_figure",
@@ -294,27 +294,22 @@ def explorer(problem, kind="L2", lam=1e-3, degree=12):
     w_kind = widgets.Dropdown(options=list(KINDS), value=kind, description="penalty")
     w_lam = widgets.FloatLogSlider(value=lam, base=10, min=-6, max=1, step=0.25, description="λ")
     w_deg = widgets.IntSlider(value=degree, min=0, max=14, description="degree")
-    info, picture = widgets.HTML(), widgets.Image(format="png")
 
-    def refresh(_=None):
+    def draw():
         k, lam, d = w_kind.value, w_lam.value, w_deg.value
         coef, mse = _fit_and_score(problem, k, lam, d)
         train = reg.poly_features(problem.x_train, d) @ coef - problem.y_train
-        info.value = (
-            f"<pre>train MSE {np.mean(train**2):.4f}   test MSE {mse:.4f}   "
-            f"zero coefficients {int(np.sum(coef == 0))} of {d + 1}</pre>"
-        )
         fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 2.8))
         draw_poly_fit(a, problem, coef, COLOURS[k])
         b.bar(np.arange(d + 1), coef, color=COLOURS[k])
         b.set(xlabel="Legendre coefficient index", ylabel="value", title="coefficients")
         fig.tight_layout()
-        picture.value = figure_png(fig)
+        return (
+            f"<pre>train MSE {np.mean(train**2):.4f}   test MSE {mse:.4f}   "
+            f"zero coefficients {int(np.sum(coef == 0))} of {d + 1}</pre>"
+        ), fig
 
-    for w in (w_kind, w_lam, w_deg):
-        w.observe(refresh, names="value")
-    refresh()
-    return widgets.VBox([widgets.HBox([w_kind, w_lam, w_deg]), info, picture])
+    return make_explorer([[w_kind, w_lam, w_deg]], draw, info=True)
 
 
 def weight_images(weights):

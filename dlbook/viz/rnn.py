@@ -12,7 +12,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
 from dlbook.experiments import rnn as E
 from dlbook.scratch import clip_grad_norm_, clip_grad_value_
-from dlbook.viz.render import figure_png
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "unrolled_figure",
@@ -181,11 +181,6 @@ def gradient_figure(profiles, theory=None, rates=None):
     return fig
 
 
-def _png(fig):
-    fig.tight_layout()
-    return figure_png(fig)
-
-
 def _explorer_panel(ax, radius, length, kind="gaussian", hidden=64, seed=0):
     r"""One explorer picture: the measured profile beside :math:`\rho^k` and
     :math:`\sigma_{max}^k`. Returns the :class:`~dlbook.experiments.rnn.TimeGradients`."""
@@ -223,19 +218,15 @@ def explorer(radius=1.0, length=100, hidden=64, seed=0):
     w_r = widgets.FloatSlider(value=radius, min=0.2, max=3.0, step=0.05, description="radius")
     w_t = widgets.IntSlider(value=length, min=10, max=200, step=10, description="length")
     w_k = widgets.Dropdown(options=["gaussian", "orthogonal"], value="gaussian", description="W_hh")
-    info, picture = widgets.HTML(), widgets.Image(format="png")
 
-    def refresh(_=None):
+    def draw():
         fig, ax = plt.subplots(figsize=(6, 3.4))
         run = _explorer_panel(ax, w_r.value, w_t.value, w_k.value, hidden, seed)
-        picture.value = _png(fig)
-        info.value = (f"<pre>the gradient {w_t.value} steps back is {run.ratio(w_t.value):.3g} "
-                      f"times the last step's</pre>")  # fmt: skip
+        fig.tight_layout()
+        return (f"<pre>the gradient {w_t.value} steps back is {run.ratio(w_t.value):.3g} "
+                f"times the last step's</pre>"), fig  # fmt: skip
 
-    for w in (w_r, w_t, w_k):
-        w.observe(refresh, "value")
-    refresh()
-    return widgets.VBox([widgets.HBox([w_r, w_t, w_k]), info, picture])
+    return make_explorer([[w_r, w_t, w_k]], draw, info=True)
 
 
 def clipping_figure(runs, max_norm=None, cap=1e6):

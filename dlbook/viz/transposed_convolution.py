@@ -131,7 +131,7 @@ def stamping_animation(x, weight, stride=1, padding=0, output_padding=0, interva
     ``x`` is ``(H, W)`` and ``weight`` ``(kH, kW)``. Frame ``t`` shows the output after ``t``
     stamps on the full (uncropped) grid; the dashed box is what remains after cropping
     ``padding`` (and adding ``output_padding``). Returns a ``FuncAnimation`` with
-    ``H * W + 1`` frames; show it with :func:`dlbook.viz.anim.to_html`.
+    ``H * W + 1`` frames; show it with :func:`dlbook.viz.common.to_html`.
     """
     x, weight = np.asarray(x, float), np.asarray(weight, float)
     if x.ndim != 2 or weight.ndim != 2:
