@@ -102,10 +102,11 @@ def test_explorer_has_five_sliders():
     assert names == ["input n", "kernel k", "padding p", "stride s", "dilation d"]
 
 
-def test_explorer_works_out_the_formula(capsys):
-    show = A.conv_explorer().f
-    show(n=5, kernel_size=3, padding=1, stride=2, dilation=1)
-    assert capsys.readouterr().out.strip().endswith("= ⌊4 / 2⌋ + 1 = 3")
-    plt.close("all")
-    show(n=1, kernel_size=5, padding=0, stride=1, dilation=1)  # the kernel does not fit
-    assert "spans 5 pixels" in capsys.readouterr().out
+def test_explorer_works_out_the_formula():
+    widget = A.conv_explorer()
+    n, k, *_, out = widget.children
+    assert out.outputs[0]["text"].strip().endswith("= ⌊4 / 2⌋ + 1 = 3")
+    assert "image/png" in out.outputs[1]["data"]
+    n.value, k.value = 1, 5  # the kernel does not fit
+    assert len(out.outputs) == 1 and "spans 5 pixels" in out.outputs[0]["text"]
+    assert plt.get_fignums() == []

@@ -78,10 +78,11 @@ def test_image_grid_with_zoom():
     plt.close(fig)
 
 
-def test_overlap_explorer_has_four_sliders(capsys):
+def test_overlap_explorer_has_four_sliders():
     explorer = vt.overlap_explorer(in_size=4)
-    names = [child.description for child in explorer.children[:-1]]
-    assert names == ["kernel", "stride", "padding", "out. pad."]
-    explorer.f(kernel_size=3, stride=1, padding=0, output_padding=2)
-    assert "invalid" in capsys.readouterr().out
-    plt.close("all")
+    *sliders, out = explorer.children
+    assert [s.description for s in sliders] == ["kernel", "stride", "padding", "out. pad."]
+    assert out.outputs[0]["text"] == "output size = (4-1)·2 - 2·0 + (3-1) + 0 + 1 = 9\n"
+    assert "image/png" in out.outputs[1]["data"]
+    sliders[1].value, sliders[3].value = 1, 2  # output_padding must be below the stride
+    assert len(out.outputs) == 1 and out.outputs[0]["text"].startswith("invalid")

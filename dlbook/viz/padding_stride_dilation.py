@@ -20,6 +20,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.transforms import Affine2D
 
 from dlbook.shapes import same_padding
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "Setting",
@@ -306,29 +307,29 @@ def animate_conv(
 
 
 def conv_explorer():
-    """Sliders for n, k, p, s, d: the diagram and the output-size formula, worked (ipywidgets)."""
+    """Sliders for n, k, p, s, d: the diagram and the output-size formula, worked (ipywidgets).
+    Returns the widget (display it); the formula and the diagram go into its ``Output``."""
     import ipywidgets as widgets
 
-    def show(n, kernel_size, padding, stride, dilation):
-        try:
-            st = conv_setting(n, kernel_size, stride, padding, dilation)
-        except ValueError as err:
-            print(err)
-            return
-        span = st.span
-        print(
-            f"out = ⌊({n} + 2·{padding} − {dilation}·({kernel_size}−1) − 1) / {stride}⌋ + 1"
-            f" = ⌊{n + 2 * padding - span} / {stride}⌋ + 1 = {st.out}"
-        )
-        draw_conv(n, kernel_size, stride, padding, dilation)
-        plt.show()
-
     slider = widgets.IntSlider
-    return widgets.interactive(
-        show,
+    controls = dict(
         n=slider(value=5, min=1, max=9, description="input n"),
         kernel_size=slider(value=3, min=1, max=5, description="kernel k"),
         padding=slider(value=1, min=0, max=4, description="padding p"),
         stride=slider(value=2, min=1, max=3, description="stride s"),
         dilation=slider(value=1, min=1, max=3, description="dilation d"),
     )
+
+    def draw():
+        n, k, p, s, d = (w.value for w in controls.values())
+        try:
+            st = conv_setting(n, k, s, p, d)
+        except ValueError as err:
+            return f"{err}\n"
+        formula = (
+            f"out = ⌊({n} + 2·{p} − {d}·({k}−1) − 1) / {s}⌋ + 1"
+            f" = ⌊{n + 2 * p - st.span} / {s}⌋ + 1 = {st.out}\n"
+        )
+        return formula, draw_conv(n, k, s, p, d).figure
+
+    return make_explorer(list(controls.values()), draw, output=True, dpi=None)

@@ -14,6 +14,7 @@ from matplotlib.patches import Rectangle
 
 from dlbook.scratch import conv_transpose2d
 from dlbook.shapes import conv_transpose_output_size
+from dlbook.viz.common import make_explorer
 
 __all__ = [
     "overlap_count",
@@ -249,41 +250,28 @@ def overlap_figure(cases, in_size=5, ncols=None, size=2.6, annotate=144):
 def overlap_explorer(in_size=5):
     """Sliders for kernel size, stride, padding and output_padding, drawing the overlap map.
 
-    Returns the ``ipywidgets`` interactive object; it needs a live kernel.
+    Returns the widget (display it); the size formula and the map go into its ``Output``.
     """
     import ipywidgets as widgets
 
-    def show(kernel_size=3, stride=2, padding=0, output_padding=0):
-        try:
-            out = conv_transpose_output_size(in_size, kernel_size, stride, padding, output_padding)
-        except ValueError as err:
-            print("invalid:", err)
-            return
-        print(
-            f"output size = ({in_size}-1)·{stride} - 2·{padding} + ({kernel_size}-1) "
-            f"+ {output_padding} + 1 = {out}"
-        )
-        overlap_figure(
-            [
-                dict(
-                    kernel_size=kernel_size,
-                    stride=stride,
-                    padding=padding,
-                    output_padding=output_padding,
-                )
-            ],
-            in_size=in_size,
-            size=4.5,
-        )
-        plt.show()
-
-    return widgets.interactive(
-        show,
+    controls = dict(
         kernel_size=widgets.IntSlider(3, 1, 7, description="kernel"),
         stride=widgets.IntSlider(2, 1, 4, description="stride"),
         padding=widgets.IntSlider(0, 0, 3, description="padding"),
         output_padding=widgets.IntSlider(0, 0, 3, description="out. pad."),
     )
+
+    def draw():
+        case = {name: w.value for name, w in controls.items()}
+        k, s, p, op = case.values()
+        try:
+            out = conv_transpose_output_size(in_size, k, s, p, op)
+        except ValueError as err:
+            return f"invalid: {err}\n"
+        formula = f"output size = ({in_size}-1)·{s} - 2·{p} + ({k}-1) + {op} + 1 = {out}\n"
+        return formula, overlap_figure([case], in_size=in_size, size=4.5)
+
+    return make_explorer(list(controls.values()), draw, output=True, dpi=None)
 
 
 def image_grid(images, titles, crop=None, size=2.6, cmap="gray", vmin=0.0, vmax=1.0):
