@@ -1,0 +1,160 @@
+"""dlbook.scratch on PyTorch's own sample inputs: what torch accepts, dlbook accepts and gets right.
+
+For every mirrored function, torch's OpInfo samples (float64, with gradients); for every layer,
+torch's ModuleInfo samples in training and evaluation mode. Each sample torch accepts must give
+the same forward, backward and in-place updates to 1e-10 (see ``torch_samples.py``). A refusal
+(``ValueError``/``TypeError``/``NotImplementedError``) fails the test unless ``ALLOWED_REFUSALS``
+keeps it, with its reason. A wrong answer always fails.
+
+``python tests/test_torch_samples.py`` prints the table: op, samples, equal, random, wrong,
+refused, and every distinct reason for a wrong or refused sample.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch_samples as ts
+
+import dlbook.scratch as scratch
+
+# (op or layer, why the refusal stays, which samples it covers)
+ALLOWED_REFUSALS = [
+    (
+        "softmax[with_dtype]",
+        "dtype= casts the input before the softmax, a torch tensor concern; NumPy callers cast",
+        lambda o: "dtype" in o.kwargs,
+    ),
+    (
+        "log_softmax[with_dtype]",
+        "dtype= casts the input before the softmax, a torch tensor concern; NumPy callers cast",
+        lambda o: "dtype" in o.kwargs,
+    ),
+]
+
+
+def allowed(name: str, outcome: ts.Outcome) -> bool:
+    return any(op == name and covers(outcome) for op, _, covers in ALLOWED_REFUSALS)
+
+
+_CACHE: dict[str, list[ts.Outcome]] = {}
+
+
+def outcomes(name: str) -> list[ts.Outcome]:
+    if name not in _CACHE:
+        _CACHE[name] = ts.run_op(name) if name in ts.OPS else ts.run_layer(name)
+    return _CACHE[name]
+
+
+def _listing(bad: list[ts.Outcome]) -> str:
+    return "\n".join(f"  {o.kind}: {o.desc}\n      {o.reason}" for o in bad)
+
+
+def _check(name: str) -> None:
+    results = outcomes(name)
+    assert results, f"{name}: torch gave no sample that it accepts itself; nothing was checked"
+    wrong = [o for o in results if o.kind == "wrong"]
+    refused = [o for o in results if o.kind == "refused" and not allowed(name, o)]
+    assert not wrong and not refused, (
+        f"{name}: {len(wrong)} wrong and {len(refused)} refused of {len(results)} torch "
+        f"samples:\n{_listing(wrong + refused)}"
+    )
+
+
+@pytest.mark.parametrize("name", list(ts.OPS))
+def test_function_on_torch_samples(name):
+    if not hasattr(scratch, ts.dlbook_name(name)):
+        pytest.skip(f"dlbook.scratch has no {ts.dlbook_name(name)} (yet)")
+    _check(name)
+
+
+@pytest.mark.parametrize("name", ts.LAYERS)
+def test_layer_on_torch_samples(name):
+    if not hasattr(scratch, name):
+        pytest.skip(f"dlbook.scratch has no {name} (yet)")
+    if not ts.moduleinfos_or_own(name):
+        pytest.skip(f"torch has no ModuleInfo for nn.{name}")
+    _check(name)
+
+
+def test_every_allowed_refusal_is_still_needed():
+    """An allow-list entry that no sample needs any more is stale: drop it."""
+    for op, reason, covers in ALLOWED_REFUSALS:
+        used = [o for o in outcomes(op) if o.kind == "refused" and covers(o)]
+        assert used, f"ALLOWED_REFUSALS: ({op!r}, {reason!r}) covers no refused sample any more"
+
+
+# --- the harness itself: it must see a wrong answer and a refusal ---------------------------------
+
+
+def test_harness_flags_a_wrong_forward(monkeypatch):
+    relu = scratch.relu
+    monkeypatch.setattr(scratch, "relu", lambda input: relu(input) * (1 + 1e-8) + 1e-9)
+    results = ts.run_op("relu")
+    assert results and all(o.kind == "wrong" for o in results), results
+
+
+def test_harness_flags_a_wrong_backward(monkeypatch):
+    backward = scratch.conv2d_backward
+
+    def off(*args, **kwargs):
+        gx, gw, gb = backward(*args, **kwargs)
+        return gx, gw * (1 + 1e-7), gb
+
+    monkeypatch.setattr(scratch, "conv2d_backward", off)
+    results = ts.run_op("conv2d")
+    assert results and all(o.kind == "wrong" and "weight" in o.reason for o in results), results
+
+
+def test_harness_flags_a_wrong_layer(monkeypatch):
+    layer = scratch.Linear
+    monkeypatch.setattr(layer, "forward", lambda self, x: scratch.linear(x, self.weight))
+    results = ts.run_layer("Linear")
+    with_bias = [o for o in results if "bias=False" not in o.desc and o.kind != "refused"]
+    assert with_bias and all(o.kind == "wrong" for o in with_bias), results
+
+
+def test_harness_flags_a_refusal(monkeypatch):
+    def refuse(input):
+        raise ValueError("input: refused")
+
+    monkeypatch.setattr(scratch, "relu", refuse)
+    results = ts.run_op("relu")
+    assert results and all(o.kind == "refused" for o in results), results
+
+
+def test_harness_compares_running_statistics():
+    """The training samples of batch_norm move the running statistics; they are compared."""
+    train = [o for o in outcomes("batch_norm") if o.kwargs.get("training")]
+    assert train, "torch's batch_norm samples have no training=True case any more"
+
+
+# --- script mode: the table -----------------------------------------------------------------------
+
+
+def print_table(names=None, file=sys.stdout) -> None:
+    names = names or [*ts.OPS, *ts.LAYERS]
+    print(ts.table_header(), file=file)
+    reasons = []
+    for name in names:
+        try:
+            results = outcomes(name)
+        except LookupError as e:
+            print(f"{name:<34} {'-':>7}  {e}", file=file)
+            continue
+        print(ts.table_row(name, results), file=file)
+        counts = Counter(
+            (o.kind, o.reason, allowed(name, o)) for o in results if o.kind in ("wrong", "refused")
+        )
+        for (kind, reason, ok), n in counts.items():
+            reasons.append(f"{name}: {n} {kind}{' (allowed)' if ok else ''}: {reason}")
+    print("\nEvery distinct reason:", file=file)
+    print("\n".join(reasons) or "none", file=file)
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=6)
+    print_table(sys.argv[1:] or None)
