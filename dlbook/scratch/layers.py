@@ -122,15 +122,37 @@ class Linear(Layer):
 
 
 class MaxPool2d(Layer):
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """:func:`max_pool2d` as a layer; no parameters.
+
+    With ``return_indices=True`` the forward returns ``(output, indices)``, as torch's does; the
+    backward still takes the gradient of ``output`` alone.
+
+    Shapes:
+        input: (N, C, H, W) or unbatched (C, H, W)
+        returns: (N, C, H_out, W_out) (or unbatched); with return_indices, (output, indices)
+    Formula:
+        out[n, c, i, j] = max_{u,v} x_pad[n, c, s i + d u, s j + d v]
+    Torch:
+        torch.nn.MaxPool2d
+    """
+
+    def __init__(
+        self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+        ceil_mode=False,
+    ):  # fmt: skip
         super().__init__()
+        # torch's layer puts return_indices before ceil_mode; the function puts it last.
         self.conf = (kernel_size, stride, padding, dilation, ceil_mode)
+        self.return_indices = bool(return_indices)
 
     def forward(self, x):
+        """Pool ``x`` and keep it for the backward pass."""
+        out = max_pool2d(x, *self.conf, return_indices=self.return_indices)
         self._input = x
-        return max_pool2d(x, *self.conf)
+        return out
 
     def backward(self, grad_output):
+        """The gradient for the input of the last forward."""
         return max_pool2d_backward(grad_output, self._saved_input(), *self.conf)
 
     def extra_repr(self):
@@ -138,17 +160,32 @@ class MaxPool2d(Layer):
 
 
 class AvgPool2d(Layer):
+    """:func:`avg_pool2d` as a layer; no parameters.
+
+    Shapes:
+        input: (N, C, H, W) or unbatched (C, H, W)
+        returns: (N, C, H_out, W_out) (or unbatched)
+    Formula:
+        out[n, c, i, j] = sum_{u,v} x_pad[n, c, s i + u, s j + v] / D[i, j]
+    Torch:
+        torch.nn.AvgPool2d
+    """
+
     def __init__(
-        self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
-    ):
+        self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+        divisor_override=None,
+    ):  # fmt: skip
         super().__init__()
-        self.conf = (kernel_size, stride, padding, ceil_mode, count_include_pad)
+        self.conf = (kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
 
     def forward(self, x):
+        """Pool ``x`` and keep it for the backward pass."""
+        out = avg_pool2d(x, *self.conf)
         self._input = x
-        return avg_pool2d(x, *self.conf)
+        return out
 
     def backward(self, grad_output):
+        """The gradient for the input of the last forward."""
         return avg_pool2d_backward(grad_output, self._saved_input(), *self.conf)
 
     def extra_repr(self):
