@@ -1,6 +1,7 @@
 """The recurrent layer objects against torch's stacked, bidirectional modules; gradient clipping
 and truncated BPTT against torch.nn.utils and a torch training loop."""
 
+import copy
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ from helpers import assert_close
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dlbook.scratch.dropout import dropout_mask
 from dlbook.scratch.layers import Linear
 from dlbook.scratch.optim import SGD
 from dlbook.scratch.recurrent_layers import (
@@ -38,52 +40,64 @@ def as_tuple(state):
     return state if isinstance(state, tuple) else (state,)
 
 
-def twins(kind, d, h, layers, bidirectional, bias, dtype=np.float64):
+def twins(kind, d, h, layers, bidirectional, bias, dtype=np.float64, **more):
     ours_cls, torch_cls, kw = PAIRS[kind]
-    theirs = torch_cls(d, h, layers, bias=bias, bidirectional=bidirectional, **kw)
+    kw = dict(kw, bias=bias, bidirectional=bidirectional, **more)
+    theirs = torch_cls(d, h, layers, **kw)
     theirs = theirs.double() if dtype == np.float64 else theirs
-    ours = ours_cls(d, h, layers, bias=bias, bidirectional=bidirectional, dtype=dtype, **kw)
+    ours = ours_cls(d, h, layers, dtype=dtype, **kw)
     return ours.load_state_dict(torch_state(theirs)), theirs
+
+
+def compare(ours, theirs, x, hx, r, tol=1e-10):
+    """Run both on ``x`` from ``hx``; then backward from random gradients of the output and the
+    final state. Checks the outputs, the final states and every gradient."""
+    xt = torch.tensor(x, requires_grad=True)
+    hxt = None if hx is None else tuple(torch.tensor(s, requires_grad=True) for s in as_tuple(hx))
+    out_t, state_t = theirs(xt, None if hxt is None else hxt if len(hxt) == 2 else hxt[0])
+    out, state = ours(x, hx)
+    assert_close(out, out_t.detach().numpy(), tol)
+    for a, b in zip(as_tuple(state), as_tuple(state_t), strict=True):
+        assert_close(a, b.detach().numpy(), tol)
+    g = r.standard_normal(out.shape)
+    g_state = tuple(r.standard_normal(s.shape) for s in as_tuple(state))
+    loss = (out_t * torch.from_numpy(g)).sum()
+    for s, gs in zip(as_tuple(state_t), g_state):
+        loss = loss + (s * torch.from_numpy(gs)).sum()
+    loss.backward()
+    grad_x = ours.backward(g, g_state if len(g_state) == 2 else g_state[0])
+    assert_close(grad_x, xt.grad.numpy(), tol)
+    assert len(ours.grads) == len(list(theirs.parameters()))
+    for a, p in zip(ours.grads, theirs.parameters()):
+        assert_close(a, p.grad.numpy(), tol)
+    if hx is None:
+        assert ours.grad_hx is None
+    else:
+        for a, s in zip(as_tuple(ours.grad_hx), hxt, strict=True):
+            assert_close(a, s.grad.numpy(), tol)
 
 
 @pytest.mark.parametrize("kind", list(PAIRS))
 @given(
     sizes=st.tuples(*(st.integers(1, 4) for _ in range(4))),
     layers=st.integers(1, 2),
-    flags=st.tuples(st.booleans(), st.booleans(), st.booleans()),
-    seed=st.integers(0, 2**16),
+    flags=st.tuples(*(st.booleans() for _ in range(5))),
+    data=st.data(),
 )
-def test_matches_torch_forward_and_backward(kind, sizes, layers, flags, seed):
-    (t, n, d, h), (bidirectional, bias, given_state) = sizes, flags
-    ours, theirs = twins(kind, d, h, layers, bidirectional, bias)
-    r = np.random.default_rng(seed)
-    x = r.standard_normal((t, n, d))
-    shape = (layers * (1 + bidirectional), n, h)
-    hx = tuple(r.standard_normal(shape) for _ in range(1 + (kind == "lstm")))
+def test_matches_torch_forward_and_backward(kind, sizes, layers, flags, data):
+    """Every combination of layers, directions, bias, given state, batch_first and unbatched
+    input; and for the LSTM, proj_size."""
+    (t, n, d, h), (bidirectional, bias, given_state, batch_first, unbatched) = sizes, flags
+    proj = data.draw(st.integers(0, h - 1)) if kind == "lstm" else 0
+    more = dict(batch_first=batch_first, **({"proj_size": proj} if proj else {}))
+    ours, theirs = twins(kind, d, h, layers, bidirectional, bias, **more)
+    r = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    x = r.standard_normal((t, d) if unbatched else (n, t, d) if batch_first else (t, n, d))
+    lead = (layers * (1 + bidirectional),) + (() if unbatched else (n,))
+    sizes = (proj or h, h)[: 1 + (kind == "lstm")]
+    hx = tuple(r.standard_normal((*lead, size)) for size in sizes)
     hx = (hx if kind == "lstm" else hx[0]) if given_state else None
-    xt = torch.tensor(x, requires_grad=True)
-    hxt = None if hx is None else tuple(torch.tensor(s, requires_grad=True) for s in as_tuple(hx))
-    out_t, state_t = theirs(xt, None if hxt is None else hxt if kind == "lstm" else hxt[0])
-    out, state = ours(x, hx)
-    assert_close(out, out_t.detach().numpy())
-    for a, b in zip(as_tuple(state), as_tuple(state_t), strict=True):
-        assert_close(a, b.detach().numpy())
-    g = r.standard_normal(out.shape)
-    g_state = tuple(r.standard_normal(shape) for _ in as_tuple(state))
-    loss = (out_t * torch.from_numpy(g)).sum()
-    for s, gs in zip(as_tuple(state_t), g_state):
-        loss = loss + (s * torch.from_numpy(gs)).sum()
-    loss.backward()
-    grad_x = ours.backward(g, g_state if kind == "lstm" else g_state[0])
-    assert_close(grad_x, xt.grad.numpy())
-    assert len(ours.grads) == len(list(theirs.parameters()))
-    for a, p in zip(ours.grads, theirs.parameters()):
-        assert_close(a, p.grad.numpy())
-    if hx is None:
-        assert ours.grad_hx is None
-    else:
-        for a, s in zip(as_tuple(ours.grad_hx), hxt, strict=True):
-            assert_close(a, s.grad.numpy())
+    compare(ours, theirs, x, hx, r)
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
@@ -103,11 +117,141 @@ def test_parameters_are_named_shaped_and_ordered_like_torch(kind):
     assert list(no_bias.named_params()) == ["weight_ih_l0", "weight_hh_l0"]
 
 
-def test_float32_layers_stay_float32():
-    ours, theirs = twins("lstm", 3, 4, 2, True, True, dtype=np.float32)
-    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
-    out, (h, c) = ours(x)
-    assert out.dtype == h.dtype == c.dtype == np.float32
+EXAMPLES = {
+    "unbatched": dict(unbatched=True),
+    "unbatched_batch_first": dict(unbatched=True, batch_first=True),
+    "batch_first": dict(batch_first=True),
+    "bidirectional_2_layers": dict(layers=2, bidirectional=True),
+    "no_bias": dict(bias=False, layers=2),
+    "unbatched_bidirectional_2_layers": dict(unbatched=True, layers=2, bidirectional=True),
+    "dropout_in_eval_mode": dict(layers=2, dropout=0.4, eval=True),
+}
+
+
+@pytest.mark.parametrize("kind", list(PAIRS) + ["lstm_proj"])
+@pytest.mark.parametrize("example", list(EXAMPLES))
+def test_examples_match_torch(kind, example):
+    """Each option on its own (and some together), every kind, initial state given; lstm_proj is
+    an LSTM with proj_size=2."""
+    conf = dict(layers=1, bidirectional=False, bias=True, batch_first=False, unbatched=False)
+    conf.update(EXAMPLES[example])
+    more = dict(batch_first=conf["batch_first"], dropout=conf.get("dropout", 0.0))
+    if kind == "lstm_proj":
+        kind, more["proj_size"] = "lstm", 2
+    ours, theirs = twins(kind, 3, 4, conf["layers"], conf["bidirectional"], conf["bias"], **more)
+    if conf.get("eval"):
+        ours.eval()
+        theirs.eval()
+    r = np.random.default_rng(5)
+    t, n = 5, 2
+    shape = (t, 3) if conf["unbatched"] else (n, t, 3) if conf["batch_first"] else (t, n, 3)
+    lead = (conf["layers"] * (1 + conf["bidirectional"]),) + (() if conf["unbatched"] else (n,))
+    states = [r.standard_normal((*lead, more.get("proj_size", 4)))]
+    states += [r.standard_normal((*lead, 4))] if kind == "lstm" else []
+    compare(
+        ours, theirs, r.standard_normal(shape), tuple(states) if kind == "lstm" else states[0], r
+    )
+
+
+@pytest.mark.parametrize("kind", ["rnn_relu", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_dropout_between_layers_matches_torch_with_the_same_masks(kind, bidirectional):
+    """In training mode, layer 1 reads layer 0's output times the mask that
+    ``dropout_mask(shape, p, layer.rng, dtype)`` draws next: the same as two one-layer torch
+    modules with that mask between them, forward and backward."""
+    more = dict(dropout=0.3, **({"proj_size": 2} if kind == "lstm" else {}))
+    ours, theirs = twins(kind, 3, 4, 2, bidirectional, True, **more)
+    dirs, out_size = 1 + bidirectional, 2 if kind == "lstm" else 4
+    _, torch_cls, kw = PAIRS[kind]
+    kw = dict(kw, bidirectional=bidirectional, **({"proj_size": 2} if kind == "lstm" else {}))
+    cells = [torch_cls(3, 4, **kw).double(), torch_cls(dirs * out_size, 4, **kw).double()]
+    for layer, cell in enumerate(cells):
+        state = theirs.state_dict().items()
+        cell.load_state_dict(
+            {k.replace(f"_l{layer}", "_l0"): v for k, v in state if f"_l{layer}" in k}
+        )
+    r = np.random.default_rng(6)
+    x = r.standard_normal((5, 2, 3))
+    mask = dropout_mask((5, 2, dirs * out_size), 0.3, copy.deepcopy(ours.rng), np.float64)
+    assert 0 < (mask == 0).sum() < mask.size  # some dropped, some kept
+    out, state = ours(x)
+    xt = torch.tensor(x, requires_grad=True)
+    mid, state0 = cells[0](xt)
+    out_t, state1 = cells[1](mid * torch.from_numpy(mask))
+    assert_close(out, out_t.detach().numpy())
+    for a, b0, b1 in zip(as_tuple(state), as_tuple(state0), as_tuple(state1), strict=True):
+        assert_close(a, torch.cat([b0, b1]).detach().numpy())
+    g = r.standard_normal(out.shape)
+    (out_t * torch.from_numpy(g)).sum().backward()
+    assert_close(ours.backward(g), xt.grad.numpy())
+    theirs_grads = [p.grad for cell in cells for p in cell.parameters()]
+    for a, b in zip(ours.grads, theirs_grads, strict=True):
+        assert_close(a, b.numpy())
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_dropout_is_deterministic_given_the_rng_and_off_in_eval(kind):
+    ours_cls = PAIRS[kind][0]
+    x = np.random.default_rng(0).standard_normal((6, 3, 2))
+
+    def run(seed, training=True):
+        layer = ours_cls(2, 5, 3, dropout=0.5, dtype=np.float64, rng=np.random.default_rng(seed))
+        out, _ = layer.train(training)(x)
+        return out, layer.backward(np.ones_like(out)), layer.grads
+
+    first, again, other = run(1), run(1), run(2)
+    for a, b in zip([first[0], first[1], *first[2]], [again[0], again[1], *again[2]]):
+        np.testing.assert_array_equal(a, b)
+    assert np.abs(first[0] - other[0]).max() > 1e-3  # other weights and masks
+    no_dropout = ours_cls(2, 5, 3, dtype=np.float64, rng=np.random.default_rng(1))
+    assert np.abs(first[0] - no_dropout(x)[0]).max() > 1e-3  # the masks changed something
+    assert_close(run(1, training=False)[0], no_dropout(x)[0], tol=0)  # eval: no dropout
+    with pytest.warns(UserWarning, match="num_layers"):
+        ours_cls(2, 5, dropout=0.5)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_constructor_defaults_and_positions_match_torch(kind):
+    ours_cls, torch_cls, _ = PAIRS[kind]
+    names = ["input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout"]
+    names += ["bidirectional", "proj_size"] + (["nonlinearity"] if kind == "rnn" else [])
+    ours, theirs = ours_cls(3, 4), torch_cls(3, 4)
+    assert {k: getattr(ours, k) for k in names} == {k: getattr(theirs, k) for k in names}
+    assert repr(ours) == repr(theirs)
+    # every argument by position, in torch's order
+    args = {"rnn": (2, "relu", False, True, 0.5, True), "lstm": (2, False, True, 0.5, True, 3)}
+    args = (3, 4, *args.get(kind, (2, False, True, 0.5, True)), None, None)
+    ours, theirs = ours_cls(*args[:-2]), torch_cls(*args[:-2])
+    assert {k: getattr(ours, k) for k in names} == {k: getattr(theirs, k) for k in names}
+    assert repr(ours) == repr(theirs)
+    assert list(ours.named_params()) == [name for name, _ in theirs.named_parameters()]
+    assert [p.shape for p in ours.params] == [tuple(p.shape) for p in theirs.parameters()]
+    assert all(p.dtype == np.float32 for p in ours_cls(*args).params)
+
+
+def test_device_and_dtype():
+    assert GRU(2, 3, device="cpu", dtype=np.float64).params[0].dtype == np.float64
+    assert GRU(2, 3, dtype="float64").params[0].dtype == np.float64
+    assert GRU(2, 3, dtype=None).params[0].dtype == np.float32
+    with pytest.raises(ValueError, match="device"):
+        GRU(2, 3, device="cuda")
+    with pytest.raises(ValueError, match="dtype"):
+        GRU(2, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="dtype"):
+        LSTM(2, 3, dtype=np.int64)
+
+
+@pytest.mark.parametrize("kind", list(PAIRS) + ["lstm_proj"])
+@pytest.mark.parametrize("layout", ["batched", "batch_first", "unbatched"])
+def test_float32_layers_stay_float32(kind, layout):
+    more = dict(batch_first=layout == "batch_first")
+    if kind == "lstm_proj":
+        kind, more["proj_size"] = "lstm", 2
+    ours, theirs = twins(kind, 3, 4, 2, True, True, dtype=np.float32, **more)
+    shape = {"batched": (5, 2, 3), "batch_first": (2, 5, 3), "unbatched": (5, 3)}[layout]
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    out, state = ours(x)
+    assert out.dtype == np.float32 and all(s.dtype == np.float32 for s in as_tuple(state))
     assert_close(out, theirs(torch.from_numpy(x))[0].detach().numpy(), tol=1e-5)
     assert ours.backward(np.ones_like(out)).dtype == np.float32
     assert all(g.dtype == np.float32 for g in ours.grads)
@@ -120,7 +264,7 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="input"):
         layer(np.ones((5, 2, 2)))
     with pytest.raises(ValueError, match="input"):
-        layer(np.ones((5, 3)))
+        layer(np.ones((5, 2, 1, 3)))
     with pytest.raises(TypeError, match="dtype"):
         layer(np.ones((5, 2, 3), np.float32))
     with pytest.raises(ValueError, match="hx"):
@@ -142,6 +286,32 @@ def test_bad_arguments_raise():
         LSTM(3, 0)
     with pytest.raises(ValueError, match="num_layers"):
         LSTM(3, 4, 1.5)
+
+
+def test_bad_new_options_raise():
+    with pytest.raises(TypeError, match="bias"):
+        GRU(3, 4, bias=1)
+    with pytest.raises(TypeError, match="batch_first"):
+        GRU(3, 4, batch_first="yes")
+    with pytest.raises(ValueError, match="dropout"):
+        LSTM(3, 4, 2, dropout=1.5)
+    with pytest.raises(ValueError, match="proj_size"):
+        LSTM(3, 4, proj_size=4)  # torch: proj_size has to be smaller than hidden_size
+    with pytest.raises(ValueError, match="proj_size"):
+        LSTM(3, 4, proj_size=-1)
+    with pytest.raises(TypeError, match="proj_size"):
+        GRU(3, 4, proj_size=2)  # only the LSTM has projections
+    lstm = LSTM(3, 4, 2, batch_first=True, proj_size=2, dtype=np.float64)
+    with pytest.raises(ValueError, match=r"hx must hold .* \(2, 2\)"):
+        lstm(np.ones((5, 3)), (np.zeros((2, 1, 2)), np.zeros((2, 1, 4))))  # unbatched: no N
+    with pytest.raises(ValueError, match=r"hx must hold .* \(2, 1, 2\)"):
+        lstm(np.ones((1, 5, 3)), (np.zeros((2, 2)), np.zeros((2, 4))))
+    with pytest.raises(ValueError, match="pair"):
+        lstm(np.ones((1, 5, 3)), np.zeros((2, 1, 2)))
+    out, _ = lstm(np.ones((1, 5, 3)))
+    assert out.shape == (1, 5, 2)
+    with pytest.raises(ValueError, match=r"grad_output .* \(1, 5, 2\)"):
+        lstm.backward(out.swapaxes(0, 1))
 
 
 # --- clipping -------------------------------------------------------------------------------------
