@@ -22,6 +22,11 @@ default so that early chapters see the plain loop:
 Recurrent networks trained on one long sequence use :func:`train_tbptt` instead, truncated
 backpropagation through time with the same clipping options; it is the PyTorch twin of
 :func:`dlbook.scratch.train_tbptt`.
+
+Both, and every experiment that needs what :func:`fit` does not do (another loss, a regression
+target, a record at every step, a learning rate that changes step by step), run the same inner
+loop, :func:`train_steps`: loss, gradient, clipping, step, one batch at a time, handing control
+back after every step. :func:`shuffled_batches` draws one epoch's seeded minibatches.
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ __all__ = [
     "seed_everything",
     "evaluate",
     "fit",
+    "train_steps",
+    "shuffled_batches",
+    "make_optimizer",
+    "as_tensors",
     "save_checkpoint",
     "load_checkpoint",
     "train_tbptt",
@@ -54,7 +63,8 @@ def seed_everything(seed: int) -> None:
     seeding.manual_seed(seed)
 
 
-def _tensors(x, y, device):
+def as_tensors(x, y, device):
+    """``(x, y)`` as a float32 input tensor and an int64 label tensor on ``device``."""
     import torch
 
     return torch.as_tensor(x, dtype=torch.float32, device=device), torch.as_tensor(
@@ -77,7 +87,8 @@ def evaluate(model, x, y, device=None, batch_size: int = 512) -> tuple[float, fl
     total_loss, correct = 0.0, 0
     with torch.no_grad():
         for start in range(0, len(x), batch_size):
-            xb, yb = _tensors(x[start : start + batch_size], y[start : start + batch_size], device)
+            batch = slice(start, start + batch_size)
+            xb, yb = as_tensors(x[batch], y[batch], device)
             logits = model(xb)
             total_loss += F.cross_entropy(logits, yb, reduction="sum").item()
             correct += (logits.argmax(1) == yb).sum().item()
@@ -109,7 +120,10 @@ def load_checkpoint(path, model=None, device=None) -> dict:
     return state
 
 
-def _make_optimizer(optimizer, params, lr, weight_decay):
+def make_optimizer(optimizer, params, lr, weight_decay=0.0):
+    """The ``torch.optim`` optimizer that ``optimizer`` names: ``"adam"``, ``"adamw"``, ``"sgd"``
+    (momentum 0.9), each with ``lr`` and ``weight_decay``, or a callable ``params -> optimizer``
+    (which sets its own learning rate)."""
     import torch
 
     if optimizer == "adam":
@@ -131,6 +145,58 @@ def _check(name, value, low, high=math.inf, allow_none=True):
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value < high:
         raise ValueError(f"{name} must be a number in [{low}, {high}), got {value!r}")
+
+
+def _check_clip(**limits):
+    for name, v in limits.items():
+        if v is not None and not v > 0:
+            raise ValueError(f"{name} must be > 0 or None, got {v!r}")
+
+
+def shuffled_batches(n: int, batch_size: int, generator, device=None, drop_last: bool = False):
+    """One epoch of minibatches: the index tensors of a shuffle of ``range(n)`` drawn from the
+    ``torch.Generator`` ``generator`` (on the CPU, so a run draws the same batches on every
+    device), cut into slices of ``batch_size``, moved to ``device``. The last, smaller batch is
+    kept unless ``drop_last``. The shuffle is drawn when the first batch is asked for."""
+    import torch
+
+    order = torch.randperm(n, generator=generator).to(device)
+    end = n // batch_size * batch_size if drop_last else n
+    for i in range(0, end, batch_size):
+        yield order[i : i + batch_size]
+
+
+def train_steps(loss_fn, optimizer, batches, *, clip_grad_norm=None, clip_grad_value=None,
+                before_step=None):  # fmt: skip
+    """The book's inner loop, which :func:`fit`, :func:`train_tbptt` and the experiments share:
+    for each ``batch`` of ``batches``, the loss ``loss_fn(batch)`` (a scalar tensor), its
+    gradient, then one step of ``optimizer``.
+
+    Before the step, the gradients of the optimizer's parameters are clipped by value
+    (``clip_grad_value``), then by norm (``clip_grad_norm``; ``math.inf`` measures the norm
+    without clipping), and ``before_step()`` is called if given (e.g. to read a gradient).
+    A generator: it yields ``(loss, grad_norm)`` after every step, the loss detached and the
+    norm before clipping (None without ``clip_grad_norm``), so that the caller can record,
+    evaluate, change the learning rate or stop between steps. ``batches`` is read lazily, one
+    batch per step, and may be any iterable: index tensors, ``range(steps)``, tuples.
+    """
+    import torch
+
+    _check_clip(clip_grad_norm=clip_grad_norm, clip_grad_value=clip_grad_value)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for batch in batches:
+        loss = loss_fn(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        if clip_grad_value is not None:
+            torch.nn.utils.clip_grad_value_(params, clip_grad_value)
+        norm = None
+        if clip_grad_norm is not None:
+            norm = torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
+        if before_step is not None:
+            before_step()
+        optimizer.step()
+        yield loss.detach(), norm
 
 
 def _split_validation(data, val_fraction, seed):
@@ -171,7 +237,6 @@ def fit(
     the parameters and returns a ``torch.optim`` optimizer. See the module docstring for the
     options. Returns a :class:`History`; with ``patience`` the model ends with its best weights.
     """
-    import torch
     import torch.nn.functional as F
 
     from dlbook.devices import resolve
@@ -183,47 +248,44 @@ def fit(
     _check("val_fraction", val_fraction, 0.0, 1.0, allow_none=False)
     if patience is not None and (not isinstance(patience, int) or patience < 1):
         raise ValueError(f"patience must be an int >= 1 or None, got {patience!r}")
-    for name, v in (("clip_grad_norm", clip_grad_norm), ("clip_grad_value", clip_grad_value)):
-        if v is not None and not v > 0:
-            raise ValueError(f"{name} must be > 0 or None, got {v!r}")
+    _check_clip(clip_grad_norm=clip_grad_norm, clip_grad_value=clip_grad_value)
     device = resolve(device)
     seed_everything(seed)
     model.to(device)
-    opt = _make_optimizer(optimizer, model.parameters(), lr, weight_decay)
+    opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
     if val_fraction:
         (xt, yt), val = _split_validation(data, val_fraction, seed)
     else:
         (xt, yt), val = (data.x_train, data.y_train), None
-    x_train, y_train = _tensors(xt, yt, device)
+    x_train, y_train = as_tensors(xt, yt, device)
     watch = "val_loss" if val is not None else "test_loss"
     generator = seeding.generator(seed)
+    clip = dict(clip_grad_norm=clip_grad_norm, clip_grad_value=clip_grad_value)
     history, best, best_state, waited = History(), math.inf, None, 0
+    seen = [0.0, 0]  # with eval_train=False: the epoch's summed batch loss and hits so far
+
+    def batch_loss(idx):
+        xb = x_train[idx] if augment is None else augment(x_train[idx])
+        logits = model(xb)
+        loss = F.cross_entropy(logits, y_train[idx])
+        if not eval_train:
+            seen[0] += loss.item() * len(idx)
+            seen[1] += (logits.argmax(1) == y_train[idx]).sum().item()
+        return loss
+
     bar = _progress_bar(epochs, progress)
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         model.train()
-        order = torch.randperm(len(x_train), generator=generator).to(device)
-        seen_loss, seen_correct = 0.0, 0
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            xb = x_train[idx] if augment is None else augment(x_train[idx])
-            logits = model(xb)
-            loss = F.cross_entropy(logits, y_train[idx])
-            if not eval_train:
-                seen_loss += loss.item() * len(idx)
-                seen_correct += (logits.argmax(1) == y_train[idx]).sum().item()
-            opt.zero_grad()
-            loss.backward()
-            if clip_grad_value is not None:
-                torch.nn.utils.clip_grad_value_(model.parameters(), clip_grad_value)
-            if clip_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-            opt.step()
+        seen[:] = [0.0, 0]
+        batches = shuffled_batches(len(x_train), batch_size, generator, device)
+        for _ in train_steps(batch_loss, opt, batches, **clip):
+            pass
         row = {}
         if eval_train:
             row["train_loss"], row["train_acc"] = evaluate(model, xt, yt, device)
         else:
-            row["train_loss"], row["train_acc"] = seen_loss / len(xt), seen_correct / len(xt)
+            row["train_loss"], row["train_acc"] = seen[0] / len(xt), seen[1] / len(xt)
         if val is not None:
             row["val_loss"], row["val_acc"] = evaluate(model, *val, device)
         row["test_loss"], row["test_acc"] = evaluate(model, data.x_test, data.y_test, device)
@@ -290,9 +352,7 @@ def train_tbptt(model, readout, optimizer, inputs, targets, length, *, max_norm=
 
     if isinstance(length, bool) or not isinstance(length, int) or length < 1:
         raise ValueError(f"length must be an int >= 1, got {length!r}")
-    for name, v in (("max_norm", max_norm), ("clip_value", clip_value)):
-        if v is not None and not v > 0:
-            raise ValueError(f"{name} must be > 0 or None, got {v!r}")
+    _check_clip(max_norm=max_norm, clip_value=clip_value)
     if not isinstance(inputs, torch.Tensor) or inputs.dim() != 3:
         raise ValueError(
             f"inputs must be a (T, N, D) tensor, got {getattr(inputs, 'shape', inputs)!r}"
@@ -306,21 +366,21 @@ def train_tbptt(model, readout, optimizer, inputs, targets, length, *, max_norm=
         raise ValueError(
             "model must be sequence-first (batch_first=False), as inputs are (T, N, D)"
         )
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    losses, norms = [], []
     model.train()
     readout.train()
-    for start in range(0, inputs.shape[0], length):
+
+    def chunk_loss(start):
+        nonlocal state
         x, y = inputs[start : start + length], targets[start : start + length]
         out, state = model(x, _detach_state(state))
         logits = readout(out.reshape(-1, out.shape[-1]))
-        loss = F.cross_entropy(logits, y.reshape(-1))
-        optimizer.zero_grad()
-        loss.backward()
-        if clip_value is not None:
-            torch.nn.utils.clip_grad_value_(params, clip_value)
-        norm = torch.nn.utils.clip_grad_norm_(params, math.inf if max_norm is None else max_norm)
-        optimizer.step()
+        return F.cross_entropy(logits, y.reshape(-1))
+
+    losses, norms = [], []
+    chunks = range(0, inputs.shape[0], length)
+    limit = math.inf if max_norm is None else max_norm
+    for loss, norm in train_steps(chunk_loss, optimizer, chunks, clip_grad_norm=limit,
+                                  clip_grad_value=clip_value):  # fmt: skip
         losses.append(loss.item())
         norms.append(float(norm))
     return losses, norms, _detach_state(state)

@@ -225,3 +225,111 @@ def test_train_tbptt_refuses_a_batch_first_model():
     opt = torch.optim.SGD([*model.parameters(), *head.parameters()], lr=0.1)
     with pytest.raises(ValueError, match="batch_first"):
         train_tbptt(model, head, opt, torch.zeros(5, 3, 2), torch.zeros(5, 3, dtype=torch.long), 2)
+
+
+def test_shuffled_batches_cover_every_index_once_and_repeat_with_the_seed():
+    from dlbook import seeding
+    from dlbook.train import shuffled_batches
+
+    batches = list(shuffled_batches(10, 4, seeding.generator(3)))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(torch.cat(batches).tolist()) == list(range(10))
+    again = list(shuffled_batches(10, 4, seeding.generator(3), drop_last=True))
+    assert len(again) == 2 and all(torch.equal(a, b) for a, b in zip(again, batches))
+
+
+def _hand_loop(model, opt, x, y, batches, clip_value=None, clip_norm=None):
+    """The loop train_steps replaces, written out."""
+    for idx in batches:
+        loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        if clip_value is not None:
+            nn.utils.clip_grad_value_(model.parameters(), clip_value)
+        if clip_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        opt.step()
+
+
+@pytest.mark.parametrize("clip", [{}, dict(clip_grad_value=0.01, clip_grad_norm=0.05)])
+def test_train_steps_is_the_hand_written_loop_bit_for_bit(clip):
+    from dlbook.train import train_steps
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(40, 5, generator=g), torch.randint(0, 3, (40,), generator=g)
+    batches = [torch.arange(i, i + 8) for i in range(0, 40, 8)]
+
+    def fresh():
+        torch.manual_seed(1)
+        model = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 3))
+        return model, torch.optim.Adam(model.parameters(), lr=0.05)
+
+    runs = []
+    for use_train_steps in (False, True):
+        model, opt = fresh()
+        if use_train_steps:
+
+            def loss_fn(idx, model=model):
+                return nn.functional.cross_entropy(model(x[idx]), y[idx])
+
+            out = list(train_steps(loss_fn, opt, batches, **clip))
+            assert len(out) == len(batches)
+            assert all(loss.requires_grad is False for loss, _ in out)
+            assert all((norm is None) == (not clip) for _, norm in out)
+        else:
+            _hand_loop(model, opt, x, y, batches, clip.get("clip_grad_value"),
+                       clip.get("clip_grad_norm"))  # fmt: skip
+        runs.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
+
+
+def test_train_steps_reads_batches_lazily_and_calls_before_step_between_gradient_and_step():
+    from dlbook.train import train_steps
+
+    w = nn.Parameter(torch.tensor([1.0, -2.0]))
+    opt = torch.optim.SGD([w], lr=0.1)
+    seen, drawn = [], []
+
+    def batches():
+        for i in range(100):
+            drawn.append(i)
+            yield i
+
+    def before_step():  # the gradient is there, the weight not yet moved
+        seen.append((w.grad.clone(), w.detach().clone()))
+
+    steps = train_steps(lambda _: (w**2).sum(), opt, batches(), before_step=before_step)
+    out = [next(steps) for _ in range(3)]
+    assert drawn == [0, 1, 2] and len(seen) == 3 and out[-1][1] is None
+    loss = out[-1][0]
+    assert torch.equal(seen[0][0], torch.tensor([2.0, -4.0]))
+    assert torch.equal(seen[0][1], torch.tensor([1.0, -2.0]))
+    assert torch.equal(seen[1][1], torch.tensor([0.8, -1.6]))
+    assert loss.item() == pytest.approx(0.64**2 * 5)  # the third loss, at 0.8² of the start
+    # math.inf measures the norm without clipping it
+    w2 = nn.Parameter(torch.tensor([3.0, 4.0]))
+    opt2 = torch.optim.SGD([w2], lr=0.0)
+    ((_, norm),) = train_steps(lambda _: (w2**2).sum() / 2, opt2, [0], clip_grad_norm=float("inf"))
+    assert float(norm) == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("kwargs", [dict(clip_grad_norm=0.0), dict(clip_grad_value=-1.0)])
+def test_train_steps_rejects_bad_clipping(kwargs):
+    from dlbook.train import train_steps
+
+    w = nn.Parameter(torch.ones(2))
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        next(train_steps(lambda _: w.sum(), torch.optim.SGD([w], lr=0.1), [0], **kwargs))
+
+
+def test_make_optimizer_and_as_tensors():
+    from dlbook.train import as_tensors, make_optimizer
+
+    params = [nn.Parameter(torch.zeros(2))]
+    assert isinstance(make_optimizer("sgd", params, 0.1), torch.optim.SGD)
+    assert make_optimizer("sgd", params, 0.1).param_groups[0]["momentum"] == 0.9
+    assert isinstance(make_optimizer("adamw", params, 0.1, 0.01), torch.optim.AdamW)
+    with pytest.raises(ValueError, match="optimizer"):
+        make_optimizer("lbfgs", params, 0.1)
+    x, y = as_tensors([[0.5]], [1], "cpu")
+    assert x.dtype == torch.float32 and y.dtype == torch.int64

@@ -19,6 +19,7 @@ from dlbook import seeding
 from dlbook.data.sequences import _positive as _int  # (name, value, minimum=1) -> ValueError
 from dlbook.nets import count_parameters  # re-exported for the chapter
 from dlbook.scratch import attention_weights
+from dlbook.train import train_steps
 
 __all__ = [
     "score_statistics",
@@ -267,12 +268,12 @@ def train_recall(model, pairs, steps=600, batch_size=64, lr=1e-2, seed=0, device
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     hist = {"step": [], "loss": [], "acc": [], "maps": []}
     losses = []
-    for step in range(1, steps + 1):
-        batch = slice((step - 1) * batch_size, step * batch_size)
-        loss = F.cross_entropy(model(x[:, batch]), y[batch])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+
+    def batch_loss(batch):  # the batch is the second axis of the tokens
+        return F.cross_entropy(model(x[:, batch]), y[batch])
+
+    batches = (slice(i, i + batch_size) for i in range(0, steps * batch_size, batch_size))
+    for step, (loss, _) in enumerate(train_steps(batch_loss, opt, batches), 1):
         losses.append(loss.item())
         if step % eval_every == 0 or step == steps:
             model.eval()

@@ -247,7 +247,7 @@ def watch_shift(
     import torch.nn.functional as F
 
     from dlbook.devices import resolve
-    from dlbook.train import evaluate, seed_everything
+    from dlbook.train import evaluate, seed_everything, shuffled_batches, train_steps
 
     device = resolve(device)
     seed_everything(seed)
@@ -262,41 +262,46 @@ def watch_shift(
     watched.register_forward_hook(lambda m, i, out: seen.__setitem__("z", out.detach()))
     rec = {k: [] for k in ("mean", "std", "loss", "snap_steps", "snap_values", "ics_steps")}
     rec |= {"ics_change": [], "ics_cosine": []}
-    generator, step, correct = seeding.generator(seed), 0, 0
+    now = {"step": 0, "correct": 0}  # this step's number, batch and gradient; the epoch's hits
+
+    def batch_loss(idx):  # the forward pass, and what it shows of the watched layer
+        step = now["step"]
+        now["x"], now["y"] = x_all[idx], y_all[idx]
+        logits = model(now["x"])
+        loss = F.cross_entropy(logits, now["y"])
+        z = seen["z"]
+        rec["mean"].append(z.mean(dim=(0, 2, 3)).cpu().numpy())
+        rec["std"].append(z.std(dim=(0, 2, 3), correction=0).cpu().numpy())
+        rec["loss"].append(loss.item())
+        if step in snap_at:
+            rec["snap_steps"].append(step)
+            rec["snap_values"].append(z[:, channel].flatten().cpu().numpy())
+        now["correct"] += (logits.argmax(1) == now["y"]).sum().item()
+        return loss
+
+    def before_step():  # the gradient G and the weights it was taken at, every ics_every steps
+        if now["step"] % ics_every == 0:
+            now["g"] = model[next_conv].weight.grad.detach().clone()
+            now["old"] = copy.deepcopy(model.state_dict())
+
+    generator = seeding.generator(seed)
     for _ in range(epochs):
         model.train()
-        order, correct = torch.randperm(len(x_all), generator=generator).to(device), 0
-        for i in range(0, per_epoch * batch_size, batch_size):
-            idx = order[i : i + batch_size]
-            x, y = x_all[idx], y_all[idx]
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            z = seen["z"]
-            rec["mean"].append(z.mean(dim=(0, 2, 3)).cpu().numpy())
-            rec["std"].append(z.std(dim=(0, 2, 3), correction=0).cpu().numpy())
-            rec["loss"].append(loss.item())
-            if step in snap_at:
-                rec["snap_steps"].append(step)
-                rec["snap_values"].append(z[:, channel].flatten().cpu().numpy())
-            correct += (logits.argmax(1) == y).sum().item()
-            opt.zero_grad()
-            loss.backward()
-            measure = step % ics_every == 0
-            if measure:
-                g = model[next_conv].weight.grad.detach().clone()
-                old = copy.deepcopy(model.state_dict())
-            opt.step()
-            if measure:
-                g2 = _replay_gradient(
-                    model, x, y, old, copy.deepcopy(model.state_dict()), next_conv
-                )
+        now["correct"] = 0
+        batches = shuffled_batches(len(x_all), batch_size, generator, device, drop_last=True)
+        for _ in train_steps(batch_loss, opt, batches, before_step=before_step):
+            step = now["step"]
+            if step % ics_every == 0:  # G', on the same batch, after the step
+                new = copy.deepcopy(model.state_dict())
+                g, g2 = now["g"], _replay_gradient(model, now["x"], now["y"], now["old"], new,
+                                                   next_conv)  # fmt: skip
                 rec["ics_steps"].append(step)
                 rec["ics_change"].append(float((g - g2).norm() / g.norm()))
                 rec["ics_cosine"].append(float(F.cosine_similarity(g.flatten(), g2.flatten(), 0)))
-            step += 1
+            now["step"] = step + 1
     out = {k: np.array(v) for k, v in rec.items()}
     out["norm"] = norm
-    out["train_acc"] = correct / (per_epoch * batch_size)
+    out["train_acc"] = now["correct"] / (per_epoch * batch_size)
     out["test_acc"] = evaluate(model, data.x_test, data.y_test, device)[1]
     out["recalibrated_acc"] = out["test_acc"]
     if norm in ("batch", "noisy", "drift"):

@@ -30,7 +30,7 @@ from dlbook.data.offline import Split
 from dlbook.nets import count_parameters  # re-exported for the chapter
 from dlbook.scratch import GRU, LSTM, RNN
 from dlbook.scratch.gradcheck import GradcheckResult, numerical_gradient, relative_error
-from dlbook.train import fit
+from dlbook.train import fit, shuffled_batches, train_steps
 
 __all__ = [
     "KINDS",
@@ -348,15 +348,15 @@ def train_tagger(train, test, bidirectional, hidden_size=24, epochs=6, batch_siz
     model = Tagger(y.shape[-1], hidden_size, bidirectional).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     generator = seeding.generator(seed)
+
+    def batch_loss(idx):  # the batch is the second axis
+        logits, keep = model(x[:, idx]), m[:, idx]
+        return F.binary_cross_entropy_with_logits(logits[keep], y[:, idx][keep])
+
     for _ in range(_int(epochs, "epochs")):
-        order = torch.randperm(x.shape[1], generator=generator).to(device)
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            logits, keep = model(x[:, idx]), m[:, idx]
-            loss = F.binary_cross_entropy_with_logits(logits[keep], y[:, idx][keep])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        batches = shuffled_batches(x.shape[1], batch_size, generator, device)
+        for _ in train_steps(batch_loss, opt, batches):
+            pass
     xt, yt, mt = (torch.as_tensor(a, device=device) for a in test)
     with torch.no_grad():
         right = ((model(xt) > 0) == (yt > 0.5)) & mt

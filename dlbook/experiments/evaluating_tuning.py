@@ -130,7 +130,7 @@ def lr_range_test(
     import torch.nn.functional as F
 
     from dlbook.devices import resolve
-    from dlbook.train import _make_optimizer, _tensors, seed_everything
+    from dlbook.train import as_tensors, make_optimizer, seed_everything, train_steps
 
     _check_positive("lr_min", lr_min)
     _check_positive("lr_max", lr_max)
@@ -147,23 +147,26 @@ def lr_range_test(
     device = resolve(device)
     seed_everything(seed)
     model = copy.deepcopy(model).to(device).train()
-    opt = _make_optimizer(optimizer, model.parameters(), lr_min, 0.0)
-    x, y = _tensors(data.x_train, data.y_train, device)
+    opt = make_optimizer(optimizer, model.parameters(), lr_min)
+    x, y = as_tensors(data.x_train, data.y_train, device)
     rng = seeding.rng(seed)
-    order, pos = rng.permutation(n), 0
     lrs = lr_min * (lr_max / lr_min) ** (np.arange(steps) / (steps - 1))
+
+    def batches():  # each step's batch, its learning rate set first
+        order, pos = rng.permutation(n), 0
+        for lr in lrs:
+            for group in opt.param_groups:
+                group["lr"] = float(lr)
+            if pos + batch_size > n:  # a new pass: reshuffle
+                order, pos = rng.permutation(n), 0
+            yield torch.as_tensor(order[pos : pos + batch_size], device=device)
+            pos += batch_size
+
+    def batch_loss(idx):
+        return F.cross_entropy(model(x[idx]), y[idx])
+
     losses, smoothed, avg, lowest = [], [], 0.0, math.inf
-    for k, lr in enumerate(lrs):
-        for group in opt.param_groups:
-            group["lr"] = float(lr)
-        if pos + batch_size > n:  # a new pass: reshuffle
-            order, pos = rng.permutation(n), 0
-        idx = torch.as_tensor(order[pos : pos + batch_size], device=device)
-        pos += batch_size
-        loss = F.cross_entropy(model(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    for k, (loss, _) in enumerate(train_steps(batch_loss, opt, batches())):
         losses.append(loss.item())
         avg = smoothing * avg + (1 - smoothing) * losses[-1]
         smoothed.append(avg / (1 - smoothing ** (k + 1)))

@@ -35,6 +35,7 @@ from dlbook.scratch import (
     sigmoid,
 )
 from dlbook.scratch.gradcheck import gradcheck
+from dlbook.train import train_steps
 
 __all__ = [
     "KINDS",
@@ -269,15 +270,15 @@ def train_adding(model, data, steps=1000, lr=1e-2, batch_size=64, seed=0, device
         with torch.no_grad():
             return float(((model(xt) - yt) ** 2).mean())
 
+    def batch_loss(idx):
+        return ((model(x[:, idx]) - y[idx]) ** 2).mean()
+
+    batches = (
+        torch.randint(0, x.shape[1], (batch_size,), generator=gen).to(device) for _ in range(steps)
+    )
     history = {"step": [0], "test_mse": [test_mse()]}
-    for step in range(1, steps + 1):
-        idx = torch.randint(0, x.shape[1], (batch_size,), generator=gen).to(device)
-        loss = ((model(x[:, idx]) - y[idx]) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        if max_norm is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-        opt.step()
+    steps_done = train_steps(batch_loss, opt, batches, clip_grad_norm=max_norm)
+    for step, _ in enumerate(steps_done, 1):
         if step % every == 0:
             history["step"].append(step)
             history["test_mse"].append(test_mse())

@@ -185,15 +185,14 @@ def torch_trajectory(surface, name, lr, steps, device=None, dtype=None, **overri
     steps, on ``device``. Returns a ``(steps + 1, 2)`` tensor on that device."""
     import torch
 
+    from dlbook.train import train_steps
+
     device = torch.device("cpu") if device is None else torch.device(device)
     dtype = torch.float64 if dtype is None else dtype
     p = torch.tensor(surface.start, dtype=dtype, device=device, requires_grad=True)
     opt = make_optimizer(name, [p], lr, use_torch=True, **overrides)
     path = [p.detach().clone()]
-    for _ in range(steps):
-        opt.zero_grad()
-        surface.f(p).backward()
-        opt.step()
+    for _ in train_steps(lambda _: surface.f(p), opt, range(steps)):
         path.append(p.detach().clone())
     return torch.stack(path)
 

@@ -23,7 +23,7 @@ from dlbook.data import load_digits
 from dlbook.nets import (
     count_parameters as count_params,  # re-exported: the chapter calls E.count_params
 )
-from dlbook.train import evaluate, seed_everything
+from dlbook.train import evaluate, seed_everything, shuffled_batches, train_steps
 
 __all__ = ["HEADS", "build_model", "count_params", "HeadResult", "train", "run", "shift_change"]
 
@@ -121,16 +121,16 @@ def train(model, data, epochs=40, lr=1e-2, batch_size=128, seed=0, eval_every=5,
     x = torch.as_tensor(data.x_train, device=device)
     y = torch.as_tensor(data.y_train, device=device)
     generator = seeding.generator(seed)
+
+    def batch_loss(idx):
+        return F.cross_entropy(model(x[idx]), y[idx])
+
     checkpoints, curve = [], []
     for epoch in range(1, epochs + 1):
         model.train()
-        order = torch.randperm(len(x), generator=generator).to(device)
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        batches = shuffled_batches(len(x), batch_size, generator, device)
+        for _ in train_steps(batch_loss, opt, batches):
+            pass
         if epoch % eval_every == 0 or epoch == epochs:
             checkpoints.append(epoch)
             curve.append(evaluate(model, data.x_test, data.y_test, device)[1])

@@ -414,6 +414,7 @@ def logistic_l1_torch(data, l1, proximal=False, steps=200, lr=0.5, device=None, 
     from torch import nn
 
     from dlbook.devices import resolve
+    from dlbook.train import train_steps
 
     device = resolve(device)
     x, y = (torch.as_tensor(a, device=device) for a in (data.x_train, data.y_train))
@@ -421,13 +422,12 @@ def logistic_l1_torch(data, l1, proximal=False, steps=200, lr=0.5, device=None, 
     seeding.manual_seed(seed)
     model = nn.Linear(x.shape[1], 10).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
-    for _ in range(steps):
+
+    def full_batch_loss(_):
         loss = F.cross_entropy(model(x), y)
-        if not proximal:
-            loss = loss + l1 * model.weight.abs().sum()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        return loss if proximal else loss + l1 * model.weight.abs().sum()
+
+    for _ in train_steps(full_batch_loss, opt, range(steps)):
         if proximal:
             with torch.no_grad():
                 model.weight.copy_(F.softshrink(model.weight, lr * l1))

@@ -250,6 +250,7 @@ def train_upsamplers(
     import torch.nn.functional as F
 
     from dlbook.devices import resolve
+    from dlbook.train import train_steps
 
     steps = _int_at_least(steps, "steps", 1)
     every = _int_at_least(every, "every", 1)
@@ -265,6 +266,10 @@ def train_upsamplers(
     )
     size = x_train.shape[-1]
     run = UpsamplingRun(steps, every)
+
+    def loss_of(layer):
+        return lambda idx: F.mse_loss(layer(x_train[idx]), y_train[idx])
+
     # One thread: these one-channel convolutions are tiny, and on 2 shared cores splitting them
     # across 2 threads makes them several times slower, not faster.
     threads = torch.get_num_threads()
@@ -273,18 +278,14 @@ def train_upsamplers(
         for kind in kinds:
             layer = make_layer(kind, seed).to(device)
             opt = torch.optim.Adam(layer.parameters(), lr=lr)
-            batches = seeding.generator(seed)
-            curve = []
-            for step in range(steps + 1):
+            gen = seeding.generator(seed)
+            batches = (
+                torch.randint(0, len(x_train), (batch_size,), generator=gen) for _ in range(steps)
+            )
+            curve = [flat_contrast(layer, size, device)]
+            for step, _ in enumerate(train_steps(loss_of(layer), opt, batches), 1):
                 if step % every == 0:
                     curve.append(flat_contrast(layer, size, device))
-                if step == steps:
-                    break
-                idx = torch.randint(0, len(x_train), (batch_size,), generator=batches)
-                loss = F.mse_loss(layer(x_train[idx]), y_train[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
             with torch.no_grad():
                 pred = layer(x_test)
             run.scores[kind] = dict(
