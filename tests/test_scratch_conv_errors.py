@@ -32,6 +32,8 @@ CONV_VALUE_ERRORS = [
     ("weight 3-D", dict(weight=np.zeros((6, 4, 3))), "weight"),
     ("bias of the wrong length", dict(bias=np.zeros(5)), "bias"),
     ("bias 2-D", dict(bias=np.zeros((6, 1))), "bias"),
+    ("padding of three values", dict(padding=(1, 2, 3)), "padding"),
+    ("empty stride", dict(stride=()), "stride"),
 ]
 
 
@@ -52,7 +54,6 @@ def test_conv2d_value_errors(fn, name, kwargs, words):
         (dict(input=X.tolist()), "input"),
         (dict(weight=W.astype(np.float32)), "weight"),
         (dict(stride=1.5), "stride"),
-        (dict(padding=(1, 2, 3)), "padding"),
         (dict(stride=True), "stride"),
     ],
 )

@@ -33,6 +33,8 @@ def transpose_cases(draw):
     x = r.standard_normal((draw(st.integers(1, 2)), c_in, *hw))
     w = r.standard_normal((c_in, c_out // groups, *k))
     b = r.standard_normal(c_out) if draw(st.booleans()) else None
+    # torch reads a one-element tuple as the same value for both axes: draw that spelling too
+    s, p, op, d = (v[:1] if v[0] == v[1] and draw(st.booleans()) else v for v in (s, p, op, d))
     return (x, w, b), dict(stride=s, padding=p, output_padding=op, groups=groups, dilation=d)
 
 

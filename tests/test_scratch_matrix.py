@@ -133,7 +133,6 @@ def test_matching_output_padding_bad_kernel():
 @pytest.mark.parametrize(
     "kwargs, name",
     [
-        (dict(input_hw=(4, 4, 4)), "input_hw"),
         (dict(input_hw=4.0), "input_hw"),
         (dict(input_hw=True), "input_hw"),
         (dict(stride=(1, 1.5)), "stride"),
@@ -144,3 +143,17 @@ def test_arguments_of_the_wrong_kind_raise_type_error(kwargs, name):
     args = dict(input_hw=(4, 4), weight=np.ones((3, 3))) | kwargs
     with pytest.raises(TypeError, match=name):
         conv2d_matrix(**args)
+
+
+@pytest.mark.parametrize("input_hw", [(4, 4, 4), ()])
+def test_a_size_of_the_wrong_length_is_a_value_error(input_hw):
+    with pytest.raises(ValueError, match="input_hw must be an int or a tuple of one or two ints"):
+        conv2d_matrix(input_hw, np.ones((3, 3)))
+
+
+def test_one_element_tuples_read_as_both_axes(rng):
+    w = rng.standard_normal((3, 2))
+    np.testing.assert_array_equal(
+        conv2d_matrix((6,), w, stride=(2,), padding=[1], dilation=(1,)),
+        conv2d_matrix((6, 6), w, stride=2, padding=1, dilation=1),
+    )

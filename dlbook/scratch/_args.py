@@ -13,15 +13,22 @@ import numpy as np
 
 
 def pair(value, name: str, minimum: int = 0) -> tuple[int, int]:
-    """``value`` as an ``(h, w)`` pair of ints, each at least ``minimum``."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if isinstance(value, numbers.Integral):
-        value = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2:
+    """``value`` as an ``(h, w)`` pair of ints, each at least ``minimum``.
+
+    As torch's 2-d functions read it: an int, or a tuple or list of one int (used for both axes)
+    or of two. Any other length is a ``ValueError``; a float, a bool or a string a ``TypeError``.
+    """
+    if isinstance(value, (tuple, list)):
         if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
             raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-        value = (int(value[0]), int(value[1]))
+        if len(value) not in (1, 2):
+            raise ValueError(
+                f"{name} must be an int or a tuple of one or two ints, got {len(value)} values "
+                f"{value!r}"
+            )
+        value = (int(value[0]), int(value[-1]))
+    elif isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        value = (int(value), int(value))
     else:
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
     if min(value) < minimum:
