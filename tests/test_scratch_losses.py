@@ -255,7 +255,6 @@ XF = np.zeros((N, 4))
         (lambda: mse_loss(X, np.zeros((N, 4), np.float32)), TypeError, "target"),
         (lambda: mse_loss(X, XF, reduction="batchmean"), ValueError, "reduction"),
         (lambda: l1_loss(X.astype(int), XF), TypeError, "input"),
-        (lambda: hinge_embedding_loss(X, np.zeros((N, 4))), ValueError, "target"),
         (lambda: hinge_embedding_loss(X, np.ones(4)), ValueError, "target"),
         (lambda: hinge_embedding_loss(X, np.ones((N, 4), bool)), TypeError, "target"),
         (lambda: kl_div(X, -np.ones((N, 4))), ValueError, "target"),

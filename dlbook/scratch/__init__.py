@@ -83,6 +83,8 @@ from dlbook.scratch.losses import (
     mse_loss_backward,
     multi_margin_loss,
     multi_margin_loss_backward,
+    nll_loss,
+    nll_loss_backward,
 )
 from dlbook.scratch.lstm import (
     lstm,
@@ -169,6 +171,8 @@ __all__ = [
     "linear_backward_naive",
     "cross_entropy",
     "cross_entropy_backward",
+    "nll_loss",
+    "nll_loss_backward",
     "mse_loss",
     "mse_loss_backward",
     "l1_loss",
