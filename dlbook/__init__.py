@@ -14,11 +14,13 @@ __all__ = ["device", "receptive_field", "effective_receptive_field"]
 __version__ = "0.1.0"
 
 _SUBMODULES = {
+    "checks",
     "claims",
     "data",
     "devices",
     "env",
     "experiments",
+    "history",
     "metrics",
     "nets",
     "receptive",
