@@ -431,3 +431,11 @@ def test_assigning_a_parameter_by_name_writes_into_it():
         layer.weight_hh_l0 = np.zeros((3, 3))
     layer.note = "other attributes are set as usual"
     assert layer.note.startswith("other")
+
+
+def test_train_tbptt_refuses_batch_first_models():
+    model = GRU(3, 5, batch_first=True, dtype=np.float64)
+    head = Linear(5, 4, dtype=np.float64)
+    x, y = np.ones((8, 2, 3)), np.zeros((8, 2), dtype=np.int64)
+    with pytest.raises(ValueError, match="batch_first"):
+        train_tbptt(model, head, SGD(model.params + head.params, lr=0.1), x, y, 3)

@@ -384,6 +384,14 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
     magnitude). Every gradient is multiplied by :math:`\min(1, \text{max\_norm} / (\text{norm} +
     10^{-6}))`: the direction is kept, only the length is capped. Returns the norm before
     clipping, as a float. Recurrent networks need this when their gradients explode.
+
+    Shapes:
+        grads: a list of arrays of any shapes (or one array), changed in place
+        returns: a float, the joint norm before clipping
+    Formula:
+        norm = ||(||g_1||_p, ||g_2||_p, ...)||_p; g_i *= min(1, max_norm / (norm + 1e-6))
+    Torch:
+        torch.nn.utils.clip_grad_norm_ (given the parameters, not their gradients)
     """
     grads, max_norm = _grad_list(grads), _args.real(max_norm, "max_norm")
     if max_norm < 0:
@@ -409,9 +417,16 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
 
 
 def clip_grad_value_(grads, clip_value):
-    """Clamp every gradient entry into ``[-clip_value, clip_value]``, in place; as
-    ``torch.nn.utils.clip_grad_value_``. Unlike clipping by norm, this can turn the
-    direction. Returns None."""
+    """Clamp every gradient entry into ``[-clip_value, clip_value]``, in place. Unlike clipping
+    by norm, this can turn the direction. Returns None.
+
+    Shapes:
+        grads: a list of arrays of any shapes (or one array), changed in place
+    Formula:
+        g_i = min(max(g_i, -clip_value), clip_value), entry by entry
+    Torch:
+        torch.nn.utils.clip_grad_value_ (given the parameters, not their gradients)
+    """
     clip_value = _args.real(clip_value, "clip_value")
     if clip_value < 0:
         raise ValueError(f"clip_value must be >= 0, got {clip_value}")
@@ -423,8 +438,17 @@ def clip_grad_value_(grads, clip_value):
 
 
 def tbptt_batches(sequence, length):
-    """Cut ``sequence`` ``(T, ...)`` along time into consecutive chunks of ``length`` steps
-    (views; the last chunk may be shorter)."""
+    """Cut ``sequence`` along time into consecutive chunks of ``length`` steps (views; the last
+    chunk may be shorter), yielded in order.
+
+    Shapes:
+        sequence: (T, ...)
+        yields: (length, ...), the last (T - length * floor((T - 1) / length), ...)
+    Formula:
+        chunk k = sequence[k length : (k + 1) length]
+    Torch:
+        torch.Tensor.split(length) (along dim 0)
+    """
     length = _positive_int(length, "length")
     for start in range(0, len(sequence), length):
         yield sequence[start : start + length]
@@ -445,7 +469,20 @@ def train_tbptt(model, readout, optimizer, inputs, targets, length, *, max_norm=
 
     Returns ``(losses, grad_norms, state)``: the mean cross-entropy of each chunk, the gradient
     norm before norm clipping, and the final state (to continue from).
+
+    Shapes:
+        inputs: (T, N, D) or unbatched (T, D); targets: (T, N) or (T,), integer classes
+        state: the model's state (None means zeros), as its forward takes it
+        returns: (losses [float] * chunks, grad_norms [float] * chunks, final state)
+    Formula:
+        per chunk: loss = mean cross_entropy(readout(model(x, state.detached))), clip, step
+    Torch:
+        none (the usual torch loop: detach the carried state, loss.backward(), clip, step)
     """
+    if getattr(model, "batch_first", False):
+        raise ValueError(
+            "train_tbptt cuts inputs along axis 0 (time): model must not be batch_first"
+        )
     losses, norms = [], []
     for x, y in zip(tbptt_batches(inputs, length), tbptt_batches(targets, length)):
         out, state = model(x, state)

@@ -47,6 +47,15 @@ def check_recurrent(input, states, weight_ih, weight_hh, bias_ih, bias_hh, gates
     hidden size ``H``, except for ``hx`` with a projection ``weight_hr`` ``(P, H)``: ``P``.
     ``gates`` is how many ``H``-row blocks the weights stack (1 for the RNN, 4 for the LSTM, 3
     for the GRU).
+
+    Shapes:
+        input: (T, N, D) or (T, D); weight_ih: (G H, D); weight_hh: (G H, P), P = H without a
+            projection; biases: (G H,) or None; weight_hr: (P, H) or None
+        returns: x (T, N, D), states [(N, P) or (N, H), ...], unbatched (a bool)
+    Formula:
+        none (checks, and a batch axis of 1 for unbatched input)
+    Torch:
+        none (torch.nn.RNNBase.check_forward_args does the same checks for its modules)
     """
     x = _args.float_array(input, "input", (2, 3))
     unbatched = x.ndim == 2
@@ -112,6 +121,14 @@ def check_upstream(grad_output, finals, x, unbatched):
     ``finals`` maps a name (``"grad_h_n"``, ``"grad_c_n"``) to ``(array or None, size)``, and
     ``grad_output``'s last axis has the size of the first. Returns ``grad_output`` and then each
     final-state gradient, all as batched arrays.
+
+    Shapes:
+        grad_output: (T, N, P), or (T, P) when unbatched; each final: (N, size) or (size,)
+        returns: [(T, N, P), (N, size), ...]
+    Formula:
+        none (checks; None becomes zeros)
+    Torch:
+        none (autograd gives a missing gradient as zeros)
     """
     t, n, _ = x.shape
     sizes = [size for _, size in finals.values()]
@@ -137,7 +154,16 @@ def check_upstream(grad_output, finals, x, unbatched):
 def unbatch(unbatched, sequences, states):
     """Undo the batch of one that unbatched input was run as: drop axis 1 of the ``(T, 1, ...)``
     ``sequences`` and axis 0 of the ``(1, ...)`` ``states`` (None stays None). Returns them all
-    in one tuple, sequences first."""
+    in one tuple, sequences first; unchanged when ``unbatched`` is False.
+
+    Shapes:
+        sequences: [(T, 1, F), ...]; states: [(1, S) or None, ...]
+        returns: ((T, F), ..., (S,) or None, ...)
+    Formula:
+        none (indexing)
+    Torch:
+        none (torch.nn.RNN squeezes its output and state the same way for unbatched input)
+    """
     if not unbatched:
         return (*sequences, *states)
     return (*(s[:, 0] for s in sequences), *(None if s is None else s[0] for s in states))
