@@ -1,10 +1,12 @@
 r"""Recurrent layer objects (stacked, bidirectional), gradient clipping and truncated BPTT.
 
-:class:`RNN`, :class:`LSTM` and :class:`GRU` mirror ``torch.nn.RNN``/``LSTM``/``GRU`` with the
-default ``batch_first=False``: the same parameter names and shapes (``weight_ih_l0``,
-``weight_hh_l0_reverse``, ...), the same order in ``params`` as ``module.parameters()``, and the
-same ``output, state = layer(input, state)``. Layer :math:`l` reads the outputs of layer
-:math:`l-1`; a bidirectional layer runs a second set of weights over the reversed sequence and
+:class:`RNN`, :class:`LSTM` and :class:`GRU` mirror ``torch.nn.RNN``/``LSTM``/``GRU``: the same
+constructor (``num_layers``, ``bias``, ``batch_first``, ``dropout``, ``bidirectional``, the
+LSTM's ``proj_size``), the same parameter names and shapes (``weight_ih_l0``,
+``weight_hh_l0_reverse``, ``weight_hr_l0``, ...), the same order in ``params`` as
+``module.parameters()``, and the same ``output, state = layer(input, state)``, unbatched input
+included. Layer :math:`l` reads the outputs of layer :math:`l-1` (through dropout while
+training); a bidirectional layer runs a second set of weights over the reversed sequence and
 concatenates the two outputs feature-wise, forward direction first. The arithmetic is in
 :func:`~dlbook.scratch.rnn.rnn`, :func:`~dlbook.scratch.lstm.lstm` and
 :func:`~dlbook.scratch.gru.gru`; ``backward`` calls their BPTT, layer by layer from the top.
