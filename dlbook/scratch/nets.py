@@ -31,7 +31,17 @@ def lenet5(
 
     ``modern=False``: scaled tanh and average pooling, as :class:`dlbook.nets.LeNet5`.
     ``modern=True``: ReLU and max pooling (the batch-norm layers of :class:`dlbook.nets.
-    LeNet5Modern` are left out here).
+    LeNet5Modern` are left out here). ``input_size=28`` pads C1 by 2, so that both sizes reach C5
+    with a 5x5 map. ``rng`` draws the initial weights (a fresh generator when ``None``).
+
+    Shapes:
+        input: (N, in_channels, input_size, input_size), input_size 28 or 32
+        returns: a Sequential mapping it to (N, num_classes) class scores
+    Formula:
+        C1 conv 5x5 -> act -> S2 pool 2 -> C3 conv 5x5 -> act -> S4 pool 2 -> C5 conv 5x5 -> act
+        -> flatten -> F6 linear 120->84 -> act -> linear 84->num_classes
+    Torch:
+        dlbook.nets.LeNet5 (a torch.nn.Module; the same parameters in the same order)
     """
     if input_size not in (28, 32):
         raise ValueError(f"input_size must be 28 or 32, got {input_size!r}")
