@@ -43,7 +43,16 @@ def max_abs_error(a, b) -> float:
 
 
 def relative_error(a, b) -> float:
-    """``||a - b|| / max(||a|| + ||b||, tiny)``: 0 when equal, 1 when unrelated, scale-free."""
+    """Relative error of two arrays: 0 when equal, 1 when unrelated, the same at any scale.
+
+    Shapes:
+        a, b: the same shape (arrays or tensors)
+        returns: float
+    Formula:
+        ||a - b|| / max(||a|| + ||b||, tiny), with Frobenius norms over all entries
+    Torch:
+        none (torch.testing.assert_close judges entrywise, with rtol and atol)
+    """
     a = np.asarray(_as_numpy(a), dtype=np.float64)
     b = np.asarray(_as_numpy(b), dtype=np.float64)
     if a.shape != b.shape:
