@@ -150,14 +150,17 @@ def test_chunks_chain_through_the_final_state(kind):
 
 @pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_dtype_is_preserved(kind, dtype):
+@pytest.mark.parametrize("unbatched", [False, True])
+def test_dtype_is_preserved(kind, dtype, unbatched):
     forward, backward, *_, kw = KINDS[kind]
-    args = make_args(kind, 3, 2, 3, 4, seed=2, dtype=dtype)
-    outs = forward(*args, **kw)
+    args = make_args(kind, 3, 1 if unbatched else 2, 3, 4, seed=2)
+    args = unbatch_args(kind, args) if unbatched else args
+    ours = [a.astype(dtype) for a in args]
+    outs = forward(*ours, **kw)
     assert all(o.dtype == dtype for o in outs)
-    grads = backward(np.ones_like(outs[0]), *args, **kw)
+    grads = backward(np.ones_like(outs[0]), *ours, **kw)
     assert all(g.dtype == dtype for g in grads)
-    ref, _ = torch_reference(kind, make_args(kind, 3, 2, 3, 4, seed=2), np.ones(outs[0].shape), [])
+    ref, _ = torch_reference(kind, args, np.ones(outs[0].shape), [])
     assert_close(outs[0].astype(np.float64), ref[0], tol=1e-5 if dtype == np.float32 else 1e-10)
 
 
