@@ -1,0 +1,99 @@
+"""Every public function and class of dlbook.scratch documents its shapes, formula and torch twin.
+
+The format (one for the whole package): after the summary line, three headings, each alone at the
+start of a line (indented like the docstring body), with their content indented below::
+
+    Shapes:
+        input: (N, C_in, H, W) or unbatched (C_in, H, W)
+        returns: (N, C_out, H_out, W_out)
+    Formula:
+        out[n, o, i, j] = bias[o] + sum_{c,u,v} weight[o, c, u, v] * x_pad[n, c, s i + d u, ...]
+    Torch:
+        torch.nn.functional.conv2d
+
+Checked: every function and class defined (not imported) in a public ``dlbook/scratch/*.py``
+module whose name does not start with ``_``; for a class, its class docstring.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+
+import dlbook.scratch as scratch
+
+HEADINGS = ("Shapes:", "Formula:", "Torch:")
+
+
+def public_modules() -> list[str]:
+    names = [m.name for m in pkgutil.iter_modules(scratch.__path__) if not m.name.startswith("_")]
+    return sorted(f"dlbook.scratch.{n}" for n in names)
+
+
+def public_objects(module_name: str) -> list[tuple[str, object]]:
+    module = importlib.import_module(module_name)
+    return [
+        (name, obj)
+        for name, obj in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(obj) or inspect.isclass(obj))
+        and obj.__module__ == module_name
+    ]
+
+
+def problems(doc: str | None) -> list[str]:
+    """What the docstring lacks: a heading, or a heading's content."""
+    if not doc or not doc.strip():
+        return ["no docstring"]
+    lines = inspect.cleandoc(doc).splitlines()
+    missing = []
+    for heading in HEADINGS:
+        at = [i for i, line in enumerate(lines) if line.lstrip().startswith(heading)]
+        if not at:
+            missing.append(f"no {heading}")
+            continue
+        i = at[0]
+        indent = len(lines[i]) - len(lines[i].lstrip())
+        same_line = lines[i].lstrip()[len(heading) :].strip()
+        below = next((line for line in lines[i + 1 :] if line.strip()), "")
+        deeper = len(below) - len(below.lstrip()) > indent
+        if not same_line and not deeper:
+            missing.append(f"{heading} has no content indented below it")
+    return missing
+
+
+@pytest.mark.parametrize("module_name", public_modules())
+def test_every_public_function_and_class_has_shapes_formula_torch(module_name):
+    offenders = []
+    for name, obj in public_objects(module_name):
+        found = problems(obj.__doc__)
+        if found:
+            kind = "class" if inspect.isclass(obj) else "def"
+            offenders.append(f"  {kind} {name}: {'; '.join(found)}")
+    if offenders:
+        pytest.fail(
+            f"{module_name}: {len(offenders)} docstrings lack the format "
+            f"(Shapes:, Formula:, Torch:; see common format):\n" + "\n".join(offenders),
+            pytrace=False,
+        )
+
+
+def test_the_check_sees_a_missing_heading_and_accepts_the_format():
+    good = """Summary.
+
+    Shapes:
+        input: (N, D)
+    Formula:
+        y = x
+    Torch:
+        torch.nn.Identity
+    """
+    assert problems(good) == []
+    assert problems(good.replace("Formula:", "Formulae are:")) == ["no Formula:"]
+    assert problems(good.replace("        torch.nn.Identity\n", "")) == [
+        "Torch: has no content indented below it"
+    ]
+    assert problems(None) == ["no docstring"]
