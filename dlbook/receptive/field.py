@@ -60,6 +60,7 @@ class Layer:
 
 
 def format_pair(pair) -> str:
+    """An ``(h, w)`` pair as the table prints it: ``"5"`` when square, ``"5x3"`` otherwise."""
     return f"{pair[0]}" if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
 
 
