@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Layer"]
+__all__ = ["Layer", "parameter_dtype"]
 
 
 class Layer:
@@ -57,3 +57,27 @@ class Layer:
     def extra_repr(self) -> str:
         """What ``repr`` shows between the parentheses; empty here."""
         return ""
+
+
+def parameter_dtype(device=None, dtype=None) -> np.dtype:
+    """The dtype of a layer's parameters from torch's ``device`` and ``dtype`` arguments.
+
+    NumPy arrays live on the CPU, so ``device`` may only be ``None`` or ``'cpu'``; ``dtype=None``
+    means float32, torch's default dtype.
+
+    Shapes:
+        device: None or 'cpu'; dtype: None or a floating dtype
+        returns: a numpy.dtype (float32 when dtype is None)
+    Formula:
+        none (argument checking)
+    Torch:
+        the factory_kwargs (device, dtype) of torch.nn layers
+    """
+    if device is not None and str(device) != "cpu":
+        raise ValueError(
+            f"device: NumPy layers live on the CPU; device must be None or 'cpu', got {device!r}"
+        )
+    dtype = np.dtype(np.float32 if dtype is None else dtype)
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"dtype must be a floating dtype (float32 or float64), got {dtype}")
+    return dtype
