@@ -9,7 +9,8 @@ Every query asks every key how well it matches; the answers, softmaxed, weight t
 with :math:`E` the query/key size and :math:`M` a mask: 0 where a query may attend, and
 :math:`-\infty` where it may not. Dividing by :math:`\sqrt E` keeps the scores' variance near 1
 for unit-variance queries and keys, so the softmax does not saturate. Mirrors
-``torch.nn.functional.scaled_dot_product_attention`` (without dropout).
+``torch.nn.functional.scaled_dot_product_attention``, dropout and grouped-query attention
+included.
 
 The backward pass is two matrix products and a softmax backward:
 
@@ -20,6 +21,14 @@ The backward pass is two matrix products and a softmax backward:
 **A fully masked row** (a query allowed to see no key) gets all-zero weights, hence a zero
 output and zero gradients, which is what torch 2.13 returns (its "safe softmax"); the plain
 formula would give 0/0 = NaN.
+
+**Dropout** (``dropout_p > 0``) drops attention weights, as torch does: the output is
+:math:`(A \odot D) V`, with :math:`D` the scaled mask of
+:func:`~dlbook.scratch.dropout.dropout_mask` over the weights' shape ``(..., L, S)``. Torch
+draws it from its global generator; here it comes from ``rng``, a NumPy generator. The
+stateless backward draws the mask again, so give it a generator in the state the forward's was
+in, e.g. ``np.random.default_rng(seed)`` made twice from one seed (as for
+:func:`~dlbook.scratch.dropout.dropout_backward`). Nothing is drawn when ``dropout_p == 0``.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import math
 import numpy as np
 
 from dlbook.scratch import _args
+from dlbook.scratch.dropout import dropout_mask
 
 __all__ = [
     "scaled_dot_product_attention",
@@ -38,7 +48,30 @@ __all__ = [
 ]
 
 
-def _check_qkv(query, key, value=None):
+def _group_heads(query, key, value, enable_gqa):
+    """Grouped-query attention: each key/value head serves ``H_q / H_kv`` query heads, so the
+    key and value heads (dimension -3) are repeated, each head ``H_q / H_kv`` times in a row."""
+    if not isinstance(enable_gqa, (bool, np.bool_)):
+        raise TypeError(f"enable_gqa must be a bool, got {enable_gqa!r}")
+    if not enable_gqa:
+        return key, value
+    hq = query.shape[-3] if query.ndim >= 3 else 1
+    out = []
+    for name, a in (("key", key), ("value", value)):
+        if a is None:
+            continue
+        if a.ndim < 3 or query.ndim < 3 or hq % a.shape[-3]:
+            raise ValueError(
+                f"enable_gqa=True: {name} must have heads in dimension -3 that divide the "
+                f"query's H_q={hq}, got query {query.shape} and {name} {a.shape}"
+            )
+        out.append(np.repeat(a, hq // a.shape[-3], axis=-3))
+    return out[0], (out[1] if value is not None else None)
+
+
+def _check_qkv(query, key, value=None, enable_gqa=False):
+    """The checked key and value (heads repeated for grouped-query attention) and the batch
+    shape, the broadcast of all leading dimensions."""
     arrays = {"query": query, "key": key, "value": value}
     for name, a in arrays.items():
         if a is None:
@@ -57,14 +90,15 @@ def _check_qkv(query, key, value=None):
             f"value must have as many rows as key (S={key.shape[-2]}), got value of shape "
             f"{value.shape}"
         )
+    key, value = _group_heads(query, key, value, enable_gqa)
     try:
-        batch = np.broadcast_shapes(*(a.shape[:-2] for a in arrays.values() if a is not None))
+        batch = np.broadcast_shapes(*(a.shape[:-2] for a in (query, key, value) if a is not None))
     except ValueError:
         raise ValueError(
             "query, key and value: their batch dimensions (all but the last two) must "
             f"broadcast, got {query.shape}, {key.shape} and {getattr(value, 'shape', None)}"
         ) from None
-    return batch
+    return key, value, batch
 
 
 def _scale(scale, e):
@@ -73,6 +107,13 @@ def _scale(scale, e):
             raise ValueError("query must have a feature size E >= 1 when scale is None")
         return 1 / math.sqrt(e)
     return _args.real(scale, "scale")
+
+
+def _dropout_p(dropout_p):
+    p = _args.real(dropout_p, "dropout_p")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout_p must be between 0 and 1, got {p}")
+    return p
 
 
 def _mask_bias(attn_mask, is_causal, scores_shape, dtype):
@@ -114,58 +155,132 @@ def _safe_softmax(scores):
     return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
 
 
-def attention_weights(query, key, attn_mask=None, is_causal=False, scale=None):
-    r"""The attention weights :math:`A = \mathrm{softmax}(Q K^\top \cdot \text{scale} + M)`,
-    ``(..., L, S)``: row :math:`i` says how much query :math:`i` takes from each key. This is
-    what attention heatmaps plot. ``scale`` defaults to :math:`1/\sqrt E`."""
-    _check_qkv(query, key)
+def attention_weights(query, key, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
+    r"""The attention weights: row :math:`i` says how much query :math:`i` takes from each key.
+    This is what attention heatmaps plot (before any dropout).
+
+    Shapes:
+        query: (..., L, E)
+        key: (..., S, E), or (..., H_kv, S, E) with enable_gqa
+        attn_mask: broadcastable to (..., L, S), bool (True = attend) or float (added)
+        returns: (..., L, S)
+    Formula:
+        A = softmax(Q K^T * scale + M) over the keys, scale = 1 / sqrt(E) by default
+    Torch:
+        none (torch computes these weights inside
+        torch.nn.functional.scaled_dot_product_attention and does not return them)
+    """
+    key, _, _ = _check_qkv(query, key, enable_gqa=enable_gqa)
     s = _scale(scale, query.shape[-1])
     scores = (query @ np.swapaxes(key, -1, -2)) * s
     bias = _mask_bias(attn_mask, is_causal, scores.shape, query.dtype)
     return _safe_softmax(scores if bias is None else scores + bias)
 
 
-def scaled_dot_product_attention(query, key, value, attn_mask=None, is_causal=False, scale=None):
-    r""":math:`\mathrm{softmax}(Q K^\top \cdot \text{scale} + M) V`. Mirrors
-    ``torch.nn.functional.scaled_dot_product_attention`` (no dropout, so ``attn_mask`` is the
-    fourth argument here).
+def _dropped(a, dropout_p, rng):
+    """The weights after dropout, and the scaled mask (None when nothing is dropped)."""
+    p = _dropout_p(dropout_p)
+    if p == 0.0:
+        return a, None
+    mask = dropout_mask(a.shape, p, rng, a.dtype)
+    return a * mask, mask
+
+
+def scaled_dot_product_attention(
+    query,
+    key,
+    value,
+    attn_mask=None,
+    dropout_p=0.0,
+    is_causal=False,
+    scale=None,
+    enable_gqa=False,
+    *,
+    rng=None,
+):
+    r"""Attention: the softmaxed, masked scores weight the values.
+
+    ``dropout_p`` drops attention weights (torch applies it whenever it is given: pass 0 when
+    evaluating); ``rng`` is the NumPy generator it draws from (see the module's docstring for
+    giving the backward the same mask). ``enable_gqa=True`` lets ``H_q`` query heads share
+    ``H_kv`` key/value heads, ``H_q`` a multiple of ``H_kv``.
 
     Shapes:
-        query ``(..., L, E)``, key ``(..., S, E)``, value ``(..., S, Ev)``; the leading (batch,
-        head) dimensions broadcast against each other, as in torch
-        attn_mask broadcastable to ``(..., L, S)``: bool (True = attend) or a float added to
-        the scores (``-inf`` = do not attend)
-        is_causal  query :math:`i` attends to keys :math:`0..i` (top-left aligned, as torch);
-                   not together with ``attn_mask``
-        scale      defaults to :math:`1/\sqrt E`
-        returns ``(..., L, Ev)``
+        query: (..., L, E)
+        key: (..., S, E); (..., H_kv, S, E) with enable_gqa, query (..., H_q, L, E)
+        value: (..., S, Ev), heads as key's
+        attn_mask: broadcastable to (..., L, S): bool (True = attend) or a float added to
+            the scores (-inf = do not attend); not together with is_causal, which lets query i
+            attend to keys 0..i (top-left aligned, as torch)
+        returns: (..., L, Ev); the leading (batch, head) dimensions broadcast, as in torch
+    Formula:
+        out = dropout(softmax(Q K^T * scale + M)) V, scale = 1 / sqrt(E) by default
+    Torch:
+        torch.nn.functional.scaled_dot_product_attention
     """
-    _check_qkv(query, key, value)
-    return attention_weights(query, key, attn_mask, is_causal, scale) @ value
+    key, value, _ = _check_qkv(query, key, value, enable_gqa)
+    a = attention_weights(query, key, attn_mask, is_causal, scale)
+    return _dropped(a, dropout_p, rng)[0] @ value
 
 
 def _unbroadcast(grad, shape):
-    """Sum ``grad`` over the dimensions that broadcasting added to or stretched in ``shape``."""
+    """Sum ``grad`` over the dimensions that broadcasting added to or stretched in ``shape``,
+    and over the query heads that share one key/value head (grouped-query attention)."""
     grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    return grad.sum(axis=stretched, keepdims=True) if stretched else grad
+    stretched = tuple(i for i, n in enumerate(shape[:-3]) if n == 1 and grad.shape[i] != 1)
+    grad = grad.sum(axis=stretched, keepdims=True) if stretched else grad
+    h = shape[-3] if len(shape) >= 3 else None
+    if h is not None and grad.shape[-3] != h:
+        if h == 1:
+            return grad.sum(axis=-3, keepdims=True)
+        return grad.reshape(grad.shape[:-3] + (h, -1) + grad.shape[-2:]).sum(axis=-3)
+    return grad
 
 
 def scaled_dot_product_attention_backward(
-    grad_output, query, key, value, attn_mask=None, is_causal=False, scale=None
+    grad_output,
+    query,
+    key,
+    value,
+    attn_mask=None,
+    dropout_p=0.0,
+    is_causal=False,
+    scale=None,
+    enable_gqa=False,
+    *,
+    rng=None,
 ):
     r"""The gradients of the query, key and value (see the module's docstring for the maths).
-    Masked entries have weight 0 and so pass no gradient. Returns ``(grad_query, grad_key,
-    grad_value)``, shaped like the arguments."""
-    batch = _check_qkv(query, key, value)
-    a = attention_weights(query, key, attn_mask, is_causal, scale)
+
+    Masked entries have weight 0 and so pass no gradient; dropped ones too. With
+    ``0 < dropout_p < 1``, ``rng`` must be in the state the forward's was in (``None`` is
+    refused, as by :func:`~dlbook.scratch.dropout.dropout_backward`).
+
+    Shapes:
+        grad_output: (..., L, Ev), the output's shape
+        returns: (grad_query, grad_key, grad_value), shaped like query, key and value
+    Formula:
+        grad_V = (A D)^T G, grad_A = (G V^T) D, grad_S = A (grad_A - rowsum(grad_A A)),
+        grad_Q = scale grad_S K, grad_K = scale grad_S^T Q (D the dropout mask, 1 without)
+    Torch:
+        autograd through torch.nn.functional.scaled_dot_product_attention
+    """
+    key_h, value_h, batch = _check_qkv(query, key, value, enable_gqa)
+    a = attention_weights(query, key_h, attn_mask, is_causal, scale)
     s = _scale(scale, query.shape[-1])
     out_shape = batch + (query.shape[-2], value.shape[-1])
     g = _args.check_grad_output(grad_output, out_shape, query.dtype)
-    grad_value = np.swapaxes(a, -1, -2) @ g
-    grad_a = g @ np.swapaxes(value, -1, -2)
+    if rng is None and 0.0 < _dropout_p(dropout_p) < 1.0:
+        raise ValueError(
+            "rng: with dropout_p > 0 the backward needs a numpy Generator in the state the "
+            "forward's was in, to draw the same dropout mask; got None"
+        )
+    a_dropped, mask = _dropped(a, dropout_p, rng)
+    grad_value = np.swapaxes(a_dropped, -1, -2) @ g
+    grad_a = g @ np.swapaxes(value_h, -1, -2)
+    grad_a = grad_a if mask is None else grad_a * mask
     grad_scores = a * (grad_a - np.sum(grad_a * a, axis=-1, keepdims=True))
-    grad_query = (grad_scores @ key) * s
+    grad_query = (grad_scores @ key_h) * s
     grad_key = (np.swapaxes(grad_scores, -1, -2) @ query) * s
     return tuple(
         _unbroadcast(gr, arg.shape)
@@ -174,11 +289,28 @@ def scaled_dot_product_attention_backward(
 
 
 def scaled_dot_product_attention_naive(
-    query, key, value, attn_mask=None, is_causal=False, scale=None
+    query,
+    key,
+    value,
+    attn_mask=None,
+    dropout_p=0.0,
+    is_causal=False,
+    scale=None,
+    enable_gqa=False,
+    *,
+    rng=None,
 ):
     """The same attention one query at a time, written for reading: score every key, softmax,
-    take the weighted sum of the values."""
-    batch = _check_qkv(query, key, value)
+    take the weighted sum of the values. It draws the same dropout mask from ``rng``.
+
+    Shapes:
+        as :func:`scaled_dot_product_attention`
+    Formula:
+        out[b, i] = sum_j softmax_j(q[b, i] . k[b, j] * scale + M[b, i, j]) D[b, i, j] v[b, j]
+    Torch:
+        torch.nn.functional.scaled_dot_product_attention
+    """
+    key, value, batch = _check_qkv(query, key, value, enable_gqa)
     (l_len, e), s_len = query.shape[-2:], key.shape[-2]
     s = _scale(scale, e)
     bias = _mask_bias(attn_mask, is_causal, batch + (l_len, s_len), query.dtype)
@@ -186,10 +318,11 @@ def scaled_dot_product_attention_naive(
     q, k = np.broadcast_to(query, batch + (l_len, e)), np.broadcast_to(key, batch + (s_len, e))
     v = np.broadcast_to(value, batch + value.shape[-2:])
     bias = np.broadcast_to(bias, batch + (l_len, s_len))
+    drop = _dropped(np.ones(batch + (l_len, s_len), query.dtype), dropout_p, rng)[0]
     out = np.zeros(batch + (l_len, value.shape[-1]), dtype=query.dtype)
     for b in np.ndindex(*batch):
         for i in range(l_len):
             scores = np.array([q[b][i] @ k[b][j] * s for j in range(s_len)]) + bias[b][i]
             weights = _safe_softmax(scores)  # how much query i takes from each key
-            out[b][i] = weights @ v[b]
+            out[b][i] = (weights * drop[b][i]) @ v[b]
     return out
