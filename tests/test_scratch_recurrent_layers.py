@@ -14,15 +14,8 @@ from hypothesis import strategies as st
 from dlbook.scratch.dropout import dropout_mask
 from dlbook.scratch.layers import Linear
 from dlbook.scratch.optim import SGD
-from dlbook.scratch.recurrent_layers import (
-    GRU,
-    LSTM,
-    RNN,
-    clip_grad_norm_,
-    clip_grad_value_,
-    tbptt_batches,
-    train_tbptt,
-)
+from dlbook.scratch.recurrent_layers import GRU, LSTM, RNN
+from dlbook.scratch.tbptt import clip_grad_norm_, clip_grad_value_, tbptt_batches, train_tbptt
 
 PAIRS = {
     "rnn": (RNN, torch.nn.RNN, dict(nonlinearity="tanh")),

@@ -111,19 +111,12 @@ from dlbook.scratch.pool import (
     max_pool2d_indices,
     max_pool2d_naive,
 )
-from dlbook.scratch.recurrent_layers import (
-    GRU,
-    LSTM,
-    RNN,
-    clip_grad_norm_,
-    clip_grad_value_,
-    tbptt_batches,
-    train_tbptt,
-)
+from dlbook.scratch.recurrent_layers import GRU, LSTM, RNN
 from dlbook.scratch.rnn import (
     rnn,
     rnn_backward,
 )
+from dlbook.scratch.tbptt import clip_grad_norm_, clip_grad_value_, tbptt_batches, train_tbptt
 
 __all__ = [
     "conv2d",
