@@ -113,7 +113,36 @@ def test_no_harness_in_notebooks(path):
     )
 
 
+def private_imports(source: str) -> list[str]:
+    """``from dlbook.x import _y`` and ``import dlbook.x._y``: a notebook uses public names only."""
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    found = []
+    for node in ast.walk(ast.parse("\n".join(lines))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dlbook"):
+            found += [f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+            if any(part.startswith("_") for part in node.module.split(".")):
+                found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found += [
+                a.name
+                for a in node.names
+                if a.name.startswith("dlbook") and any(p.startswith("_") for p in a.name.split("."))
+            ]
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_import_public_names_only(path):
+    private = [name for _, source in code_cells(path) for name in private_imports(source)]
+    assert not private, f"{path.relative_to(ROOT)} imports private names: {private}"
+
+
 def test_the_rules_catch_what_they_forbid():
+    assert private_imports("from dlbook.scratch.conv import _padding_pairs, conv2d") == [
+        "dlbook.scratch.conv._padding_pairs"
+    ]
+    assert private_imports("from dlbook.scratch._args import pair") == ["dlbook.scratch._args"]
+    assert private_imports("from dlbook.scratch import conv2d") == []
     long_cell = "\n".join(f"x{i} = {i}" for i in range(MAX_CODE_LINES + 1))
     assert len(code_lines(long_cell)) > MAX_CODE_LINES and not only_imports(long_cell)
     imports = "\n".join(f"import m{i}" for i in range(40))
