@@ -18,6 +18,7 @@ Parameters start as torch's defaults do: weights and biases uniform in
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -31,10 +32,11 @@ from dlbook.scratch.activations import (
     tanh_backward,
 )
 from dlbook.scratch.conv import conv2d, conv2d_backward
-from dlbook.scratch.layer_base import Layer
+from dlbook.scratch.layer_base import Layer, parameter_dtype
 from dlbook.scratch.linear import linear, linear_backward
 from dlbook.scratch.norm_layers import BatchNorm1d, BatchNorm2d, Dropout, LayerNorm
 from dlbook.scratch.pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+from dlbook.shapes import same_padding
 
 __all__ = [
     "Layer",
@@ -61,34 +63,97 @@ def _uniform(rng, shape, bound, dtype):
 
 
 class Conv2d(Layer):
-    """``conv2d`` with a weight ``(out, in/groups, kh, kw)`` and an optional bias."""
+    """:func:`conv2d` with a weight ``(out, in/groups, kh, kw)`` and an optional bias, both
+    uniform in ``±1/sqrt(fan_in)`` as torch starts them. ``rng`` (a NumPy generator) replaces
+    torch's global one.
+
+    ``padding_mode`` is torch's: ``'zeros'``, or ``'reflect'``, ``'replicate'`` or
+    ``'circular'``, which pad the input with :func:`numpy.pad` first and then convolve with no
+    padding; the backward adds each padded pixel's gradient back to the pixel it copies.
+
+    Shapes:
+        input: (N, C_in, H, W) or unbatched (C_in, H, W)
+        returns: (N, C_out, H_out, W_out) (or unbatched)
+    Formula:
+        out[n, o, i, j] = bias[o] + sum_{c,u,v} w[o, c, u, v] x_pad[n, c, s i + d u, s j + d v]
+    Torch:
+        torch.nn.Conv2d
+    """
 
     def __init__(
         self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-        bias=True, dtype=np.float32, rng=None,
+        bias=True, padding_mode="zeros", device=None, dtype=None, rng=None,
     ):  # fmt: skip
         super().__init__()
+        dtype = parameter_dtype(device, dtype)
         kh, kw = _args.pair(kernel_size, "kernel_size", 1)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"groups={groups} must divide in_channels and out_channels")
-        rng = np.random.default_rng() if rng is None else rng
+        if padding_mode not in _PAD_MODES:
+            raise ValueError(
+                f"padding_mode must be one of {tuple(_PAD_MODES)}, got {padding_mode!r}"
+            )
+        rng = _args.generator(rng)
         bound = 1 / math.sqrt(in_channels // groups * kh * kw)
         self.weight = _uniform(rng, (out_channels, in_channels // groups, kh, kw), bound, dtype)
         self.bias = _uniform(rng, (out_channels,), bound, dtype) if bias else None
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.padding_mode = padding_mode
         self.params = [self.weight] + ([self.bias] if bias else [])
 
     def _conf(self):
-        return self.stride, self.padding, self.dilation, self.groups
+        padding = self.padding if self.padding_mode == "zeros" else 0
+        return self.stride, padding, self.dilation, self.groups
+
+    def _pad_index(self, x):
+        """For a non-zero padding mode: the padded plane as indices into the flat input plane."""
+        _args.batched(x, "input")
+        h, w = x.shape[-2:]
+        kernel, dilation = self.weight.shape[2:], _args.pair(self.dilation, "dilation", 1)
+        if self.padding == "same":
+            if _args.pair(self.stride, "stride", 1) != (1, 1):
+                raise ValueError("padding='same' needs stride=1")
+            pads = [same_padding(k, d) for k, d in zip(kernel, dilation)]
+        elif self.padding == "valid":
+            pads = [(0, 0), (0, 0)]
+        else:
+            pads = [(p, p) for p in _args.pair(self.padding, "padding", 0)]
+        for (before, after), n in zip(pads, (h, w)):
+            if self.padding_mode == "reflect" and max(before, after) >= n:
+                raise ValueError(
+                    f"padding: reflect padding {max(before, after)} must be smaller than the "
+                    f"input size {n}"
+                )
+            if self.padding_mode == "circular" and max(before, after) > n:
+                raise ValueError(
+                    f"padding: circular padding {max(before, after)} must be at most the input "
+                    f"size {n}"
+                )
+        index = np.arange(h * w).reshape(h, w)
+        return np.pad(index, pads, mode=_PAD_MODES[self.padding_mode])
+
+    def _padded(self, x):
+        if self.padding_mode == "zeros":
+            return x, None
+        index = self._pad_index(x)
+        return x.reshape(x.shape[:-2] + (-1,))[..., index], index
 
     def forward(self, x):
+        """Convolve ``x`` (padded by ``padding_mode``) and keep it for the backward pass."""
+        xp, _ = self._padded(x)
+        out = conv2d(xp, self.weight, self.bias, *self._conf())
         self._input = x
-        return conv2d(x, self.weight, self.bias, *self._conf())
+        return out
 
     def backward(self, grad_output):
-        gx, gw, gb = conv2d_backward(
-            grad_output, self._saved_input(), self.weight, self.bias, *self._conf()
-        )
+        """The gradient for the last forward's input; ``grads`` gets weight's (and bias's)."""
+        x = self._saved_input()
+        xp, index = self._padded(x)
+        gx, gw, gb = conv2d_backward(grad_output, xp, self.weight, self.bias, *self._conf())
+        if index is not None:  # a padded pixel is a copy: its gradient goes to the original
+            flat = np.zeros(x.shape[:-2] + (x.shape[-2] * x.shape[-1],), dtype=x.dtype)
+            np.add.at(flat, (Ellipsis, index), gx)
+            gx = flat.reshape(x.shape)
         self.grads = [gw] + ([gb] if self.bias is not None else [])
         return gx
 
@@ -97,22 +162,40 @@ class Conv2d(Layer):
         return f"{i * self.groups}, {o}, kernel_size=({kh}, {kw}), stride={self.stride}"
 
 
-class Linear(Layer):
-    """``y = x W^T + b`` with ``W`` of shape ``(out_features, in_features)``."""
+# torch's padding modes, as numpy.pad names them
+_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
-    def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
+
+class Linear(Layer):
+    """:func:`linear` with a weight ``(out_features, in_features)`` and an optional bias, both
+    uniform in ``±1/sqrt(in_features)`` as torch starts them. ``rng`` (a NumPy generator)
+    replaces torch's global one.
+
+    Shapes:
+        input: (..., in_features)
+        returns: (..., out_features)
+    Formula:
+        y = x W^T + b
+    Torch:
+        torch.nn.Linear
+    """
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None, rng=None):
         super().__init__()
-        rng = np.random.default_rng() if rng is None else rng
+        dtype = parameter_dtype(device, dtype)
+        rng = _args.generator(rng)
         bound = 1 / math.sqrt(in_features)
         self.weight = _uniform(rng, (out_features, in_features), bound, dtype)
         self.bias = _uniform(rng, (out_features,), bound, dtype) if bias else None
         self.params = [self.weight] + ([self.bias] if bias else [])
 
     def forward(self, x):
+        """``x W^T + b``, keeping ``x`` for the backward pass."""
         self._input = x
         return linear(x, self.weight, self.bias)
 
     def backward(self, grad_output):
+        """The gradient for the last forward's input; ``grads`` gets weight's (and bias's)."""
         gx, gw, gb = linear_backward(grad_output, self._saved_input(), self.weight, self.bias)
         self.grads = [gw] + ([gb] if self.bias is not None else [])
         return gx
@@ -197,60 +280,172 @@ class _Elementwise(Layer):
     fn_backward = staticmethod(lambda g, x: g)
 
     def forward(self, x):
+        """The activation of every value of ``x``, keeping ``x`` for the backward pass."""
         self._input = x
         return self.fn(x)
 
     def backward(self, grad_output):
+        """``grad_output`` times the activation's derivative at the last forward's input."""
         return self.fn_backward(grad_output, self._saved_input())
 
 
 class ReLU(_Elementwise):
+    """:func:`relu` as a layer. ``inplace=True`` writes the result into the input and returns
+    it, as torch does; the backward still works, since ``relu(x) > 0`` exactly where ``x > 0``.
+
+    Shapes:
+        input: any shape
+        returns: the input's shape
+    Formula:
+        y = max(0, x)
+    Torch:
+        torch.nn.ReLU
+    """
+
     fn, fn_backward = staticmethod(relu), staticmethod(relu_backward)
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = bool(inplace)
+
+    def forward(self, x):
+        """``max(0, x)``; in place when ``inplace``."""
+        if not self.inplace:
+            return super().forward(x)
+        _args.any_float_array(x, "input")
+        np.maximum(x, 0, out=x)
+        self._input = x
+        return x
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Tanh(_Elementwise):
+    """:func:`tanh` as a layer.
+
+    Shapes:
+        input: any shape
+        returns: the input's shape
+    Formula:
+        y = tanh(x)
+    Torch:
+        torch.nn.Tanh
+    """
+
     fn, fn_backward = staticmethod(tanh), staticmethod(tanh_backward)
 
 
 class Sigmoid(_Elementwise):
+    """:func:`sigmoid` as a layer.
+
+    Shapes:
+        input: any shape
+        returns: the input's shape
+    Formula:
+        y = 1 / (1 + exp(-x))
+    Torch:
+        torch.nn.Sigmoid
+    """
+
     fn, fn_backward = staticmethod(sigmoid), staticmethod(sigmoid_backward)
 
 
 class ScaledTanh(Layer):
-    """LeCun's ``1.7159 tanh(2x/3)`` (as :class:`dlbook.nets.ScaledTanh`)."""
+    """LeCun's scaled tanh, the activation of the original LeNet-5.
+
+    Shapes:
+        input: any shape
+        returns: the input's shape
+    Formula:
+        y = 1.7159 tanh(2 x / 3)
+    Torch:
+        none (torch has no such layer; dlbook.nets.ScaledTanh is the torch version)
+    """
 
     A, S = 1.7159, 2.0 / 3.0
 
     def forward(self, x):
+        """``A tanh(S x)``, keeping ``x`` for the backward pass."""
         self._input = x
         return (self.A * tanh(x * x.dtype.type(self.S))).astype(x.dtype)
 
     def backward(self, grad_output):
+        """``grad_output * A S (1 - tanh^2(S x))``."""
         x = self._saved_input()
         g = tanh_backward(grad_output * grad_output.dtype.type(self.A), x * x.dtype.type(self.S))
         return (g * g.dtype.type(self.S)).astype(x.dtype)
 
 
 class Flatten(Layer):
-    """``(N, C, H, W)`` to ``(N, C*H*W)``, and back in the backward pass."""
+    """The axes ``start_dim`` to ``end_dim`` (both included) as one, and back in the backward
+    pass: ``(N, C, H, W)`` to ``(N, C*H*W)`` with the defaults.
+
+    Shapes:
+        input: (d_0, ..., d_{k-1}), k >= 1
+        returns: (d_0, ..., d_{start-1}, d_start * ... * d_end, d_{end+1}, ...)
+    Formula:
+        y = x.reshape(flattened shape)
+    Torch:
+        torch.nn.Flatten
+    """
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def _shape(self, shape):
+        n = max(len(shape), 1)  # torch treats a 0-D tensor as 1-D here
+        dims = []
+        for name, d in (("start_dim", self.start_dim), ("end_dim", self.end_dim)):
+            if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Integral):
+                raise TypeError(f"{name} must be an int, got {d!r}")
+            if not -n <= d < n:
+                raise ValueError(
+                    f"{name} must be in [{-n}, {n - 1}] for a {len(shape)}-D input, got {d}"
+                )
+            dims.append(int(d) % n)
+        start, end = dims
+        if start > end:
+            raise ValueError(f"start_dim {self.start_dim} comes after end_dim {self.end_dim}")
+        if not shape:
+            return (1,)
+        return shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :]
 
     def forward(self, x):
+        """``x`` with the axes ``start_dim..end_dim`` merged into one."""
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"input must be a numpy.ndarray, got {type(x).__name__}")
+        out = x.reshape(self._shape(x.shape))
         self._input = x
-        return x.reshape(len(x), -1)
+        return out
 
     def backward(self, grad_output):
+        """``grad_output`` in the last forward's input shape."""
         return grad_output.reshape(self._saved_input().shape)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 class Sequential(Layer):
-    """Layers in a row. ``params`` and ``grads`` are the layers' lists, concatenated in order."""
+    """Layers in a row. ``params`` and ``grads`` are the layers' lists, concatenated in order.
 
-    def __init__(self, *layers: Layer):
+    Shapes:
+        input: what the first layer takes
+        returns: what the last layer returns
+    Formula:
+        y = layer_k(... layer_2(layer_1(x))); the backward runs the layers in reverse
+    Torch:
+        torch.nn.Sequential
+    """
+
+    def __init__(self, *args: Layer):
         super().__init__()
-        for i, layer in enumerate(layers):
+        for i, layer in enumerate(args):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layers[{i}] must be a dlbook.scratch layer, got {layer!r}")
-        self.layers = list(layers)
+        self.layers = list(args)
         self.params = [p for layer in self.layers for p in layer.params]
 
     @property
@@ -262,16 +457,19 @@ class Sequential(Layer):
         pass
 
     def forward(self, x):
+        """Each layer's forward in turn."""
         for layer in self.layers:
             x = layer(x)
         return x
 
     def backward(self, grad_output):
+        """Each layer's backward, last layer first; returns the gradient for the input."""
         for layer in reversed(self.layers):
             grad_output = layer.backward(grad_output)
         return grad_output
 
     def train(self, mode: bool = True) -> Sequential:
+        """Training or evaluation mode for every layer."""
         super().train(mode)
         for layer in self.layers:
             layer.train(mode)
