@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlbook import seeding
-from dlbook.data.sequences import _positive as _int  # (name, value, minimum=1) -> ValueError
+from dlbook.checks import check_int
 from dlbook.nets import count_parameters  # re-exported for the chapter
 from dlbook.scratch import attention_weights
 from dlbook.train import train_steps
@@ -49,12 +49,12 @@ def score_statistics(dims=(4, 16, 64, 256, 1024), keys=16, samples=500, seed=0):
     the backward pass multiplies by and goes to 0 as the softmax saturates."""
     if not len(dims):
         raise ValueError("dims must be a non-empty sequence of ints")
-    _int("keys", keys, 2)
-    _int("samples", samples)
+    check_int(keys, "keys", 2)
+    check_int(samples, "samples")
     rng = seeding.rng(seed)
     out = {f"{k}_{t}": [] for k in ("std", "max", "jac") for t in ("raw", "scaled")}
     for d in dims:
-        _int("dims", d)
+        check_int(d, "dims")
         q = rng.standard_normal((samples, 1, d))
         k = rng.standard_normal((samples, keys, d))
         scores = (q @ np.swapaxes(k, -1, -2))[:, 0]
@@ -73,7 +73,7 @@ def padding_mask(lengths, size):
     ``lengths[n]`` real tokens and False for the padding after them. It broadcasts against the
     scores ``(N, L, S)``; insert a head axis (``mask[:, None]``) for ``(N, heads, L, S)``."""
     lengths = np.asarray(lengths)
-    _int("size", size)
+    check_int(size, "size")
     if lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer):
         raise ValueError(f"lengths must be a 1-D integer array, got {lengths!r}")
     if (lengths < 1).any() or (lengths > size).any():
@@ -123,7 +123,7 @@ def associative_recall(n=1000, pairs=8, keys=16, values=8, seed=0):
     key's value, ``0..values-1``; ``which`` ``(n,)`` is the index of the queried pair, whose
     value token sits at position ``2 * which + 1``. Guessing scores ``1 / values``."""
     for name, v in (("n", n), ("pairs", pairs), ("keys", keys), ("values", values)):
-        _int(name, v)
+        check_int(v, name)
     if pairs > keys:
         raise ValueError(f"pairs must be at most keys={keys} (keys are distinct), got {pairs}")
     rng = seeding.rng(seed)
@@ -159,8 +159,8 @@ def frequency_baseline(x, y, keys=16, values=8):
 def sinusoidal_positions(length, d_model):
     r"""The fixed positional encodings of Vaswani et al. (2017), ``(length, d_model)``:
     :math:`PE_{t, 2i} = \sin(t / 10000^{2i/d})`, :math:`PE_{t, 2i+1} = \cos(\dots)`."""
-    _int("length", length)
-    _int("d_model", d_model, 2)
+    check_int(length, "length")
+    check_int(d_model, "d_model", 2)
     if d_model % 2:
         raise ValueError(f"d_model must be even, got {d_model}")
     t = torch.arange(length, dtype=torch.float32)[:, None]
@@ -207,7 +207,7 @@ class RecallTransformer(nn.Module):
         super().__init__()
         for name, v in (("vocab", vocab), ("classes", classes), ("max_len", max_len),
                         ("layers", layers), ("heads", heads)):  # fmt: skip
-            _int(name, v)
+            check_int(v, name)
         if d_model % (2 * heads):
             raise ValueError(f"d_model must be a multiple of 2 * heads, got {d_model}")
         self.embed = nn.Embedding(vocab, d_model)
@@ -238,7 +238,7 @@ class RecallLSTM(nn.Module):
     def __init__(self, vocab, classes, hidden=32):
         super().__init__()
         for name, v in (("vocab", vocab), ("classes", classes), ("hidden", hidden)):
-            _int(name, v)
+            check_int(v, name)
         self.embed = nn.Embedding(vocab, hidden)
         self.lstm = nn.LSTM(hidden, hidden)
         self.readout = nn.Linear(hidden, classes)
@@ -257,7 +257,7 @@ def train_recall(model, pairs, steps=600, batch_size=64, lr=1e-2, seed=0, device
     Returns a dict: ``step``, ``loss``, ``acc``, ``maps`` lists, the final ``test_acc``, and
     ``acc_by_pair``: the final test accuracy by the index of the queried pair."""
     for name, v in (("steps", steps), ("batch_size", batch_size), ("eval_every", eval_every)):
-        _int(name, v)
+        check_int(v, name)
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
     x, y, _ = associative_recall(steps * batch_size, pairs, keys, values, seed=seed)

@@ -23,9 +23,10 @@ import numpy as np
 from dlbook import seeding
 from dlbook.history import Run  # model, history, seconds; .test_acc
 from dlbook.scratch import Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh, optim
-from dlbook.scratch.gradcheck import GradcheckResult, relative_error
+from dlbook.scratch.gradcheck import numerical_gradient
 from dlbook.scratch.losses import cross_entropy, cross_entropy_backward
 from dlbook.timing import one_thread
+from dlbook.verify import Verdict, gradient_verdict, relative_error
 
 __all__ = [
     "Op", "Node", "MUL", "ADD", "SUB", "TANH", "HALF_SQUARE", "scaled_square", "neuron_graph",
@@ -251,42 +252,31 @@ def loss_and_grads(model: Sequential, x, y):
     return float(loss), [g.copy() for g in model.grads], grad_input
 
 
-def network_gradcheck(model, x, y, entries=20, h=1e-6, tol=1e-6, seed=0) -> GradcheckResult:
+def network_gradcheck(model, x, y, entries=20, h=1e-6, tol=1e-6, seed=0) -> Verdict:
     """Finite differences of the loss against backprop, for ``entries`` random entries of every
     parameter (all of them when it has fewer) and of the input ``x``. Use float64.
 
     Each checked entry costs two forward passes; backprop got all of them from one backward.
-    Returns a :class:`~dlbook.scratch.gradcheck.GradcheckResult` (one verdict per parameter).
+    Returns a :func:`~dlbook.verify.gradient_verdict` (one verdict per parameter).
     """
     if entries < 1:
         raise ValueError(f"entries must be >= 1, got {entries}")
     x = np.array(x, copy=True)
     _, grads, grad_input = loss_and_grads(model, x, y)
     rng = seeding.rng(seed)
-    result = GradcheckResult(tol=tol)
+    result = gradient_verdict(tol=tol)
     arrays = list(zip(param_names(model), model.params, grads)) + [("input", x, grad_input)]
     for name, array, grad in arrays:
         idx = rng.choice(array.size, size=min(entries, array.size), replace=False)
-        numeric = _differences(lambda: float(cross_entropy(model(x), y)), array, idx, h)
-        result.errors[name] = relative_error(grad.reshape(-1)[idx], numeric)
+        numeric = numerical_gradient(_loss(model, x, y), array, h=h, entries=idx)
+        result.add(name, grad.reshape(-1)[idx], numeric)
     return result
 
 
-def _differences(loss, array, idx, h):
-    """Central differences of ``loss()`` for the entries ``idx`` of ``array`` (nudged in place)."""
-    flat = array.reshape(-1)
-    if not np.shares_memory(flat, array):
-        raise ValueError("the arrays to nudge must be contiguous, so that writes reach them")
-    out = np.empty(len(idx))
-    for k, i in enumerate(idx):
-        old = flat[i]
-        flat[i] = old + h
-        plus = loss()
-        flat[i] = old - h
-        minus = loss()
-        flat[i] = old
-        out[k] = (plus - minus) / (2 * h)
-    return out
+def _loss(model, x, y):
+    """The mean cross-entropy of ``model(x)`` as a float, a function of no arguments: what
+    :func:`~dlbook.scratch.gradcheck.numerical_gradient` nudges the parameters under."""
+    return lambda: float(cross_entropy(model(x), y))
 
 
 def difference_errors(model, x, y, hs, entries=40, seed=0) -> np.ndarray:
@@ -298,8 +288,10 @@ def difference_errors(model, x, y, hs, entries=40, seed=0) -> np.ndarray:
     weight = model.params[0]
     idx = seeding.rng(seed).choice(weight.size, entries, replace=False)
     analytic = grads[0].reshape(-1)[idx]
-    loss = lambda: float(cross_entropy(model(x), y))  # noqa: E731
-    return np.array([relative_error(analytic, _differences(loss, weight, idx, h)) for h in hs])
+    loss = _loss(model, x, y)
+    return np.array(
+        [relative_error(analytic, numerical_gradient(loss, weight, h=h, entries=idx)) for h in hs]
+    )
 
 
 def backward_trace(model: Sequential, x, y) -> list[tuple[str, np.ndarray]]:

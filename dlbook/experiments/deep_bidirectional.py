@@ -29,8 +29,9 @@ from dlbook import seeding
 from dlbook.data.offline import Split
 from dlbook.nets import count_parameters  # re-exported for the chapter
 from dlbook.scratch import GRU, LSTM, RNN
-from dlbook.scratch.gradcheck import GradcheckResult, numerical_gradient, relative_error
+from dlbook.scratch.gradcheck import numerical_gradient
 from dlbook.train import fit, shuffled_batches, train_steps
+from dlbook.verify import gradient_verdict
 
 __all__ = [
     "KINDS",
@@ -127,17 +128,17 @@ def layer_gradcheck(layer, x, hx=None, tol=1e-6, seed=0):
         return np.sum(out * g) + sum(np.sum(s * gs) for s, gs in zip(_tuple(state), g_state))
 
     grad_x = layer.backward(g, g_state if len(g_state) == 2 else g_state[0])
-    result = GradcheckResult(tol=tol)
-    result.errors["input"] = relative_error(grad_x, numerical_gradient(loss, x))
+    result = gradient_verdict(tol=tol)
+    result.add("input", grad_x, numerical_gradient(loss, x))
     if hx is not None:
         for name, s, gs in zip(("h_0", "c_0"), _tuple(hx), _tuple(layer.grad_hx)):
-            result.errors[name] = relative_error(gs, numerical_gradient(loss, s))
+            result.add(name, gs, numerical_gradient(loss, s))
     named, grads = layer.named_params(), dict(zip(layer.named_params(), layer.grads))
     for cell in dict.fromkeys(name.split("_", 2)[-1] for name in named):  # l0, l0_reverse, ...
         keys = [k for k in named if k.split("_", 2)[-1] == cell]
         analytic = np.concatenate([grads[k].ravel() for k in keys])
         numeric = np.concatenate([numerical_gradient(loss, named[k]).ravel() for k in keys])
-        result.errors[f"weights {cell}"] = relative_error(analytic, numeric)
+        result.add(f"weights {cell}", analytic, numeric)
     return result
 
 

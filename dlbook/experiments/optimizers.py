@@ -231,13 +231,13 @@ VERIFY_SETTINGS = {
 def match_torch(dtype=np.float64, steps: int = 25, tol: float = 1e-10, seed: int = 0):
     """Run every scratch optimizer and its ``torch.optim`` namesake (:data:`VERIFY_SETTINGS`)
     from the same parameters, a ``(4, 3)`` weight and a ``(3,)`` bias, on the same ``steps``
-    random gradients. Returns a :class:`dlbook.verify.Comparison`: per optimizer, the largest
+    random gradients. Returns a :class:`dlbook.verify.Verdict`: per optimizer, the largest
     difference between the parameters over all steps, judged against ``tol``."""
     import torch
 
-    from dlbook.verify import Comparison
+    from dlbook.verify import Verdict
 
-    result = Comparison(tol=tol)
+    result = Verdict(tol=tol)
     for name, settings in VERIFY_SETTINGS.items():
         rng = seeding.rng(seed)
         ours = [rng.standard_normal(s).astype(dtype) for s in ((4, 3), (3,))]
