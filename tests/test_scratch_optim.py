@@ -246,13 +246,75 @@ def test_bad_state_dict_raises():
         Adam([np.zeros(3), np.zeros((2, 3))]).load_state_dict(saved)
 
 
+# torch's arguments that choose how it runs the maths, not the maths: left out on purpose.
+IMPLEMENTATION_ONLY = {"foreach", "fused", "capturable", "differentiable"}
+
+
 @pytest.mark.parametrize("cls", list(PAIRS))
 def test_argument_names_order_and_defaults_match_torch(cls):
+    """Every argument of torch's but the implementation-only ones, with torch's default; the
+    positional ones in torch's order; keyword-only ones only where torch's positional ones
+    before them are left out (so a positional call never lands on another argument)."""
     ours = inspect.signature(cls).parameters
-    theirs = list(inspect.signature(PAIRS[cls]).parameters.values())[: len(ours)]
-    assert list(ours) == [p.name for p in theirs]
-    for p in theirs[2:]:  # SGD's lr has no default in our API: torch's is 1e-3
-        assert ours[p.name].default == p.default, p.name
+    theirs = inspect.signature(PAIRS[cls]).parameters
+    assert set(theirs) - set(ours) == IMPLEMENTATION_ONLY & set(theirs)
+    assert set(ours) <= set(theirs)
+    for name, p in ours.items():
+        assert p.default == theirs[name].default, name
+    positional = [n for n, p in ours.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert positional == list(theirs)[: len(positional)]
+
+
+@pytest.mark.parametrize("cls", list(PAIRS))
+def test_defaults_only_follow_torch_for_25_steps(cls):
+    """Called with the defaults only on both sides (SGD's lr included)."""
+    run_against_torch(cls, {}, seed=3)
+
+
+MAXIMIZE = [
+    (SGD, dict(lr=0.1, maximize=True)),
+    (SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1, maximize=True)),
+    (Adagrad, dict(lr=0.1, lr_decay=0.1, weight_decay=0.1, maximize=True)),
+    (RMSprop, dict(momentum=0.9, centered=True, weight_decay=0.1, maximize=True)),
+    (Adam, dict(lr=0.01, amsgrad=True, weight_decay=0.1, maximize=True)),
+    (Adam, dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+    (Adam, dict(lr=0.01, amsgrad=True, weight_decay=0.1, decoupled_weight_decay=True,
+                maximize=True)),
+    (AdamW, dict(lr=0.01, weight_decay=0.1, maximize=True)),
+    (AdamW, dict(lr=0.01, amsgrad=True, maximize=True)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("cls,kw", MAXIMIZE)
+def test_maximize_and_decoupled_weight_decay_follow_torch_for_25_steps(cls, kw):
+    run_against_torch(cls, kw, seed=5)
+
+
+def test_maximize_ascends():
+    """On f(x) = -|x|^2 / 2, whose gradient is -x, maximizing walks to 0, minimizing away."""
+    for maximize, shrinks in ((True, True), (False, False)):
+        x = np.ones(3)
+        opt = SGD([x], lr=0.1, maximize=maximize)
+        opt.step([-x.copy()])
+        assert (np.abs(x) < 1).all() == shrinks
+
+
+@pytest.mark.parametrize("cls", list(PAIRS))
+def test_maximize_must_be_a_bool(cls):
+    with pytest.raises(TypeError, match="maximize"):
+        cls([np.zeros(3)], maximize="yes")
+
+
+def test_adam_with_decoupled_weight_decay_is_adamw(rng):
+    a = rng.standard_normal((4, 3))
+    b = a.copy()
+    adam = Adam([a], lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)
+    adamw = AdamW([b], lr=0.01, weight_decay=0.1)
+    for _ in range(5):
+        g = rng.standard_normal((4, 3))
+        adam.step([g])
+        adamw.step([g])
+    np.testing.assert_array_equal(a, b)
 
 
 BAD_HYPERPARAMETERS = [

@@ -11,6 +11,13 @@ the gradients are handed to :meth:`Optimizer.step` in the same order::
 
 Below, :math:`\theta` is a parameter, :math:`g` its gradient, :math:`\gamma` the learning rate
 ``lr``, :math:`\lambda` the ``weight_decay`` and :math:`t = 1, 2, \dots` the step.
+
+Every argument of torch's that changes the maths is here, ``maximize`` included (ascend: the
+gradient's sign is flipped before anything else, as in torch). Torch's ``foreach``, ``fused``,
+``capturable`` and ``differentiable`` only choose how torch runs the same maths (batched
+kernels, CUDA graphs, autograd through the step), so they are left out; ``maximize`` (and
+``Adam``'s ``decoupled_weight_decay``) are keyword-only here, since torch's positional ones
+before them are left out.
 """
 
 from __future__ import annotations
@@ -29,6 +36,14 @@ class Optimizer:
     The hyperparameters are plain attributes, so a schedule can change ``opt.lr`` between steps.
     A subclass writes two methods: ``init_state(param)``, the state a parameter starts with (named
     as in torch, e.g. ``exp_avg``), and ``update(param, grad, state)``, one parameter's update.
+
+    Shapes:
+        params: a list of floating arrays, any shapes, updated in place
+        grads (of step): a list of arrays (or None) of the params' shapes and dtypes
+    Formula:
+        g <- -g if maximize, then the subclass's update of each parameter
+    Torch:
+        torch.optim.Optimizer
     """
 
     def __init__(self, params):
@@ -45,7 +60,7 @@ class Optimizer:
         _check_grads(grads, self.params)
         for param, grad, state in zip(self.params, grads, self.state):
             if grad is not None:
-                self.update(param, grad, state)
+                self.update(param, -grad if getattr(self, "maximize", False) else grad, state)
 
     def init_state(self, param: np.ndarray) -> dict:
         return {}
@@ -86,9 +101,27 @@ class SGD(Optimizer):
 
     with :math:`\mu` the ``momentum`` and :math:`\tau` the ``dampening``. Without momentum it is
     :math:`\theta \leftarrow \theta - \gamma g`.
+
+    Shapes:
+        params: a list of floating arrays, updated in place
+    Formula:
+        g <- g + wd theta; b <- mu b + (1 - tau) g (b = g at first); theta <- theta - lr d,
+        d = g + mu b (nesterov) or b (or g without momentum)
+    Torch:
+        torch.optim.SGD
     """
 
-    def __init__(self, params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False):
+    def __init__(
+        self,
+        params,
+        lr=0.001,
+        momentum=0,
+        dampening=0,
+        weight_decay=0,
+        nesterov=False,
+        *,
+        maximize=False,
+    ):
         _check_nonnegative(lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(
@@ -97,6 +130,7 @@ class SGD(Optimizer):
             )
         self.lr, self.momentum, self.dampening = lr, momentum, dampening
         self.weight_decay, self.nesterov = weight_decay, nesterov
+        self.maximize = _check_bool(maximize=maximize)
         super().__init__(params)
 
     def init_state(self, param):
@@ -125,10 +159,26 @@ class Adagrad(Optimizer):
         \theta \leftarrow \theta - \frac{\gamma}{1 + (t - 1)\,\eta} \; \frac{g}{\sqrt s + \epsilon}
 
     with :math:`\eta` the ``lr_decay`` and :math:`s` starting at ``initial_accumulator_value``.
+
+    Shapes:
+        params: a list of floating arrays, updated in place
+    Formula:
+        g <- g + wd theta; s <- s + g^2;
+        theta <- theta - lr / (1 + (t - 1) lr_decay) g / (sqrt(s) + eps)
+    Torch:
+        torch.optim.Adagrad
     """
 
     def __init__(
-        self, params, lr=0.01, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10
+        self,
+        params,
+        lr=0.01,
+        lr_decay=0,
+        weight_decay=0,
+        initial_accumulator_value=0,
+        eps=1e-10,
+        *,
+        maximize=False,
     ):
         _check_nonnegative(
             lr=lr,
@@ -139,6 +189,7 @@ class Adagrad(Optimizer):
         )
         self.lr, self.lr_decay, self.weight_decay = lr, lr_decay, weight_decay
         self.initial_accumulator_value, self.eps = initial_accumulator_value, eps
+        self.maximize = _check_bool(maximize=maximize)
         super().__init__(params)
 
     def init_state(self, param):
@@ -163,16 +214,35 @@ class RMSprop(Optimizer):
     (1 - \alpha) g` under the root (a running variance); ``momentum`` :math:`\mu > 0` accumulates
     the steps, :math:`b \leftarrow \mu b + g / (\sqrt{v} + \epsilon)`, :math:`\theta \leftarrow
     \theta - \gamma b`.
+
+    Shapes:
+        params: a list of floating arrays, updated in place
+    Formula:
+        g <- g + wd theta; v <- alpha v + (1 - alpha) g^2; gbar <- alpha gbar + (1 - alpha) g;
+        d = g / (sqrt(v - gbar^2 if centered else v) + eps); b <- mu b + d;
+        theta <- theta - lr (b if momentum > 0 else d)
+    Torch:
+        torch.optim.RMSprop
     """
 
     def __init__(
-        self, params, lr=0.01, alpha=0.99, eps=1e-08, weight_decay=0, momentum=0, centered=False
+        self,
+        params,
+        lr=0.01,
+        alpha=0.99,
+        eps=1e-08,
+        weight_decay=0,
+        momentum=0,
+        centered=False,
+        *,
+        maximize=False,
     ):
         _check_nonnegative(
             lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha
         )
         self.lr, self.alpha, self.eps, self.weight_decay = lr, alpha, eps, weight_decay
         self.momentum, self.centered = momentum, centered
+        self.maximize = _check_bool(maximize=maximize)
         super().__init__(params)
 
     def init_state(self, param):
@@ -212,11 +282,30 @@ class Adam(Optimizer):
 
     Note where :math:`\epsilon` sits: after the bias correction of :math:`\sqrt v`, as in torch.
     ``amsgrad=True`` divides by the running maximum of :math:`v` instead. ``weight_decay`` is an L2
-    penalty added to :math:`g` (and so rescaled by :math:`1/\sqrt v`); see :class:`AdamW`.
+    penalty added to :math:`g` (and so rescaled by :math:`1/\sqrt v`), unless
+    ``decoupled_weight_decay=True``, which makes this :class:`AdamW`.
+
+    Shapes:
+        params: a list of floating arrays, updated in place
+    Formula:
+        g <- g + wd theta (or theta <- (1 - lr wd) theta if decoupled); m <- b1 m + (1 - b1) g;
+        v <- b2 v + (1 - b2) g^2 (vmax <- max(vmax, v) for amsgrad);
+        theta <- theta - lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    Torch:
+        torch.optim.Adam
     """
 
     def __init__(
-        self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0, amsgrad=False
+        self,
+        params,
+        lr=0.001,
+        betas=(0.9, 0.999),
+        eps=1e-08,
+        weight_decay=0,
+        amsgrad=False,
+        *,
+        maximize=False,
+        decoupled_weight_decay=False,
     ):
         _check_nonnegative(lr=lr, eps=eps, weight_decay=weight_decay)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
@@ -226,6 +315,8 @@ class Adam(Optimizer):
                 raise ValueError(f"betas[{i}] must be in [0, 1), got {beta!r}")
         self.lr, self.betas, self.eps = lr, tuple(betas), eps
         self.weight_decay, self.amsgrad = weight_decay, amsgrad
+        self.maximize = _check_bool(maximize=maximize)
+        self.decoupled_weight_decay = _check_bool(decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params)
 
     def init_state(self, param):
@@ -248,6 +339,9 @@ class Adam(Optimizer):
         param -= step_size * m / denom
 
     def apply_weight_decay(self, param, grad):
+        if self.decoupled_weight_decay and self.weight_decay != 0:
+            param *= 1 - self.lr * self.weight_decay
+            return grad
         return self.l2_penalty(param, grad)
 
 
@@ -256,13 +350,38 @@ class AdamW(Adam):
 
     Before the Adam step the parameter shrinks, :math:`\theta \leftarrow (1 - \gamma\lambda)
     \theta`, rather than the decay being added to :math:`g`, where Adam's :math:`1/\sqrt v` would
-    rescale it: every weight then decays at the same rate.
+    rescale it: every weight then decays at the same rate. It is ``Adam`` with
+    ``decoupled_weight_decay=True`` (and a default decay of 0.01).
+
+    Shapes:
+        params: a list of floating arrays, updated in place
+    Formula:
+        theta <- (1 - lr wd) theta, then Adam's step without weight decay
+    Torch:
+        torch.optim.AdamW
     """
 
     def __init__(
-        self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01, amsgrad=False
+        self,
+        params,
+        lr=0.001,
+        betas=(0.9, 0.999),
+        eps=1e-08,
+        weight_decay=0.01,
+        amsgrad=False,
+        *,
+        maximize=False,
     ):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+        super().__init__(
+            params,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=True,
+        )
 
     def apply_weight_decay(self, param, grad):
         if self.weight_decay != 0:
@@ -318,6 +437,13 @@ def _check_state(state, params) -> None:
                     f"state_dict: state[{i}][{key!r}] has shape {value.shape} "
                     f"but params[{i}] has shape {param.shape}"
                 )
+
+
+def _check_bool(**values) -> bool:
+    ((name, value),) = values.items()
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
 
 
 def _check_nonnegative(**values) -> None:
