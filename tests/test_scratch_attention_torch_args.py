@@ -211,3 +211,10 @@ def test_signature_is_torchs():
         (name, default) for name, default in theirs
     ]
     assert params[-1].name == "rng" and params[-1].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4), (2, 2, 3, 4), (2, 1, 2, 3, 4)])
+def test_defaults_only_equal_torchs(shape, rng):
+    """Every batch rank, called with the defaults only on both sides."""
+    q, k, v = (rng.standard_normal(shape) for _ in range(3))
+    compare(q, k, v)

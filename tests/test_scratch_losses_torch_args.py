@@ -263,3 +263,12 @@ def test_float32_is_preserved_with_every_argument(name, rng):
 def test_bad_new_arguments_raise(call, error, words, rng):
     with pytest.raises(error, match=words):
         call(rng.standard_normal((3, 4)), np.array([0, 3, 1]))
+
+
+def test_weights_and_smoothing_stay_finite_at_plus_minus_800(rng):
+    x = np.where(rng.random((4, 3, 2)) < 0.5, -800.0, 800.0)
+    t = rng.integers(0, 3, (4, 2))
+    kw = dict(weight=rng.uniform(0.5, 2, 3), label_smoothing=0.2, ignore_index=1)
+    compare("cross_entropy", x, t, tol=1e-8, **kw)
+    assert np.isfinite(losses.cross_entropy(x, t, **kw))
+    assert np.isfinite(losses.cross_entropy_backward(1.0, x, t, **kw)).all()
