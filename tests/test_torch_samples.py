@@ -154,6 +154,20 @@ def test_harness_checks_random_dropout(monkeypatch):
     assert results and all(o.kind == "wrong" for o in results), results
 
 
+def test_harness_checks_random_attention_against_its_own_draw(monkeypatch):
+    """Attention with dropout: the backward must be the derivative of the same draw's forward."""
+    backward = scratch.scaled_dot_product_attention_backward
+
+    def off(*args, **kwargs):
+        gq, gk, gv = backward(*args, **kwargs)
+        return gq, gk, gv * 1.001
+
+    monkeypatch.setattr(scratch, "scaled_dot_product_attention_backward", off)
+    results = ts.run_op("scaled_dot_product_attention")
+    drawn = [o for o in results if "dropout_p=0.5" in o.desc]
+    assert drawn and all(o.kind == "wrong" for o in drawn), drawn
+
+
 # --- script mode: the table -----------------------------------------------------------------------
 
 

@@ -37,6 +37,7 @@ class OpSpec:
     grads: tuple[str, ...] = ("input",)
     variant: str = ""
     random: object = None  # bound arguments -> True where the result is stochastic
+    arrange: object = None  # (input, args) -> the positional arguments, where the OpInfo's differ
 
 
 def _dropout_random(args):
@@ -81,6 +82,10 @@ OPS = {
     "kl_div": OpSpec("nn.functional.kl_div"),
     "multi_margin_loss": OpSpec("nn.functional.multi_margin_loss"),
     "hinge_embedding_loss": OpSpec("nn.functional.hinge_embedding_loss"),
+    # embedding's OpInfo calls its samples as (weight, indices): F.embedding takes them swapped
+    "embedding": OpSpec(
+        "nn.functional.embedding", ("weight",), arrange=lambda w, args: (args[0], w, *args[1:])
+    ),
     "scaled_dot_product_attention": OpSpec(
         "nn.functional.scaled_dot_product_attention", ("query", "key", "value"), random=_sdpa_random
     ),
@@ -89,7 +94,7 @@ OPS = {
 # The torch.nn modules with a ModuleInfo whose dlbook.scratch twin (same class name) is checked.
 LAYERS = (
     "Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
-    "Dropout", "ReLU", "Tanh", "Sigmoid", "RNN", "LSTM", "GRU",
+    "Dropout", "ReLU", "Tanh", "Sigmoid", "RNN", "LSTM", "GRU", "Embedding",
 )  # fmt: skip
 
 
@@ -270,7 +275,7 @@ def run_op(name: str, max_samples: int = MAX_SAMPLES) -> list[Outcome]:
                 t_out = op.op(t_in, *t_args, **t_kwargs)
         except Exception:  # noqa: BLE001 -- torch refuses: not a sample dlbook must take
             continue
-        desc = describe_call((s.input, *s.args), s.kwargs)
+        desc = describe_call((spec.arrange or (lambda x, a: (x, *a)))(s.input, s.args), s.kwargs)
         outcome = Outcome("equal", desc, kwargs=dict(s.kwargs))
         try:
             _check_op(spec, fn, backward, s, (t_in, t_args, t_kwargs), t_out, k, outcome)
@@ -292,9 +297,11 @@ def _bind(fn, args, kwargs):
 def _check_op(spec, fn, backward, s, torch_call, t_out, seed, outcome):
     t_in, t_args, t_kwargs = torch_call
     np_in, np_args, np_kwargs = to_numpy(s.input), to_numpy(s.args), to_numpy(s.kwargs)
-    rng_kw = {"rng": np.random.default_rng(seed)} if spec.random else {}
-    bound = _bind(fn, (np_in, *np_args), {**np_kwargs, **rng_kw})
-    t_bound = inspect.signature(fn).bind(t_in, *t_args, **{**t_kwargs, **rng_kw}).arguments
+    takes_rng = "rng" in inspect.signature(fn).parameters
+    rng_kw = {"rng": np.random.default_rng(seed)} if takes_rng else {}
+    arrange = spec.arrange or (lambda x, args: (x, *args))
+    bound = _bind(fn, arrange(np_in, np_args), {**np_kwargs, **rng_kw})
+    t_bound = inspect.signature(fn).bind(*arrange(t_in, t_args), **t_kwargs, **rng_kw).arguments
     stochastic = spec.random is not None and spec.random({**bound.arguments, **np_kwargs})
     before = {k: v.copy() for k, v in bound.arguments.items() if isinstance(v, np.ndarray)}
     ours = _call("forward", fn, *bound.args, **bound.kwargs)
@@ -307,6 +314,8 @@ def _check_op(spec, fn, backward, s, torch_call, t_out, seed, outcome):
             compare(f"forward output {i} shape", np.zeros_like(a), torch.zeros_like(t))
         if spec.opinfo == "nn.functional.dropout":
             _check_dropout(backward, bound, our_outs[0], seed)
+        else:
+            _check_same_draw_gradient(fn, backward, bound, spec.grads, seed, our_outs[0])
         return
     for i, (a, t) in enumerate(zip(our_outs, t_outs)):
         compare(f"forward output {i}", a, t)
@@ -336,6 +345,36 @@ def _check_op(spec, fn, backward, s, torch_call, t_out, seed, outcome):
     for k, v in snapshot.items():
         if not np.array_equal(call[k], v, equal_nan=True):
             raise Wrong(f"backward changed its argument {k!r}")
+
+
+def _check_same_draw_gradient(fn, backward, bound, names, seed, out):
+    """A stochastic op given the same ``rng`` seed: the forward repeats itself, and the backward
+    is the derivative of that forward (a central difference along a random direction)."""
+    if "rng" not in bound.arguments:
+        return  # nothing to hold the draw fixed with: the shapes were all that could be checked
+    if backward is None:
+        raise Wrong(f"no {fn.__name__}_backward in dlbook.scratch")
+
+    def run(h=0.0, dirs=None):
+        args = {**bound.arguments, "rng": np.random.default_rng(seed)}
+        for n, d in (dirs or {}).items():
+            args[n] = args[n] + h * d
+        return np.asarray(_call("forward", fn, **args))
+
+    if not np.array_equal(run(), out, equal_nan=True):
+        raise Wrong("forward: the same rng seed gives a different result")
+    rng = np.random.default_rng(seed + 1)
+    g = rng.standard_normal(out.shape)
+    grads = _call(
+        "backward", backward, g, **{**bound.arguments, "rng": np.random.default_rng(seed)}
+    )
+    grads = (grads,) if len(names) == 1 else grads
+    dirs = {n: rng.standard_normal(np.shape(bound.arguments[n])) for n in names}
+    h = 1e-6
+    numeric = (np.sum(g * run(h, dirs)) - np.sum(g * run(-h, dirs))) / (2 * h)
+    analytic = sum(np.sum(np.asarray(gr) * dirs[n]) for n, gr in zip(names, grads))
+    if not abs(numeric - analytic) <= 1e-6 * max(1.0, abs(analytic)):
+        raise Wrong(f"backward: directional derivative {analytic}, central difference {numeric}")
 
 
 def _check_dropout(backward, bound, out, seed):
@@ -410,7 +449,9 @@ def layer_samples(name: str):
 
 
 def run_layer(name: str) -> list[Outcome]:
-    cls = getattr(scratch, name)
+    cls = getattr(scratch, name, None)
+    if cls is None:
+        raise LookupError(f"dlbook.scratch has no {name}")
     outcomes = []
     for k, (info, training, s) in enumerate(layer_samples(name)):
         c, f = s.constructor_input, s.forward_input
@@ -510,7 +551,8 @@ def _check_layer(layer, module, forward, t_out, s, seed, outcome):
         gx = _call("backward", layer.backward, g[0], g_state)
     else:
         gx = _call("backward", layer.backward, g[0])
-    compare("grad of input", gx, t_grads[0])
+    if t_grads[0] is not None:  # None: an input without a gradient (Embedding's indices)
+        compare("grad of input", gx, t_grads[0])
     for (pname, _), a, t in zip(module.named_parameters(), layer.grads, t_grads[len(t_inputs) :]):
         compare(f"grad of {pname}", a, t)
     if len(layer.grads) != len(params):
