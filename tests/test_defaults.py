@@ -280,6 +280,25 @@ def test_signature_is_torchs(name):
         pytest.fail(_report(name, problems, obj, theirs), pytrace=False)
 
 
+LAYERS = [n for n, c in CLASSES.items() if issubclass(c, torch.nn.Module)]
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_call_takes_torchs_forward_arguments(name):
+    """``layer(input=x)`` works in torch; ``forward`` and ``__call__`` take the same names."""
+    obj = ours(name)
+    if obj is None:
+        pytest.skip(f"dlbook.scratch has no {name} (yet)")
+    theirs = torch_parameters(CLASSES[name].forward, "forward")
+    report = []
+    for method in ("forward", "__call__"):
+        problems = mismatches(f"{name}.{method}", _params(getattr(obj, method)), theirs)
+        if problems:
+            report.append(_report(f"{name}.{method}", problems, getattr(obj, method), theirs))
+    if report:
+        pytest.fail("\n".join(report), pytrace=False)
+
+
 # --- backward and naive twins ---------------------------------------------------------------------
 
 
