@@ -4,16 +4,29 @@ The budget (BOOK.md): at N=32, C 16 -> 32, 32x32, 3x3, padding 1, the NumPy forw
 backward may take at most 2.0x torch's time in float32 and 1.0x in float64. The backward is timed
 against torch's forward plus backward (autograd cannot run a backward on its own), and our own
 forward + backward against the same, for a like-for-like figure.
+
+Each time is the median of many single calls, taken in interleaved rounds in one process, so that
+background load hits NumPy and torch alike; the ratio is NumPy's median over torch's.
+
+NumPy runs on its own OpenBLAS kernel for this CPU. ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``
+(which the book's reproducible runs set, holding OpenBLAS to an older kernel) are for the
+notebooks and the tests, not for a speed comparison: :func:`report_native` runs this module in a
+fresh process without them (``python -m benchmarks conv`` does so), and :func:`report` prints the
+kernel that ``threadpoolctl`` finds.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from dlbook.scratch import conv2d, conv2d_backward, conv2d_naive
 from dlbook.timing import best_time
@@ -22,14 +35,21 @@ BUDGET = {np.float32: 2.0, np.float64: 1.0}
 SHAPE = dict(n=32, c_in=16, c_out=32, size=32, k=3, padding=1)
 
 
+OPENBLAS_PINS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
 def _interleaved(fns: dict, repeats: int, rounds: int = 5) -> dict:
-    """Best time of each function, measured in alternating rounds so that background load on the
-    machine hits all of them alike."""
-    best = {k: float("inf") for k in fns}
+    """Median time of each function over ``rounds * repeats`` single calls, measured in
+    alternating rounds (one warm-up call each) so that background load hits all of them alike."""
+    times = {k: [] for k in fns}
     for _ in range(rounds):
         for k, fn in fns.items():
-            best[k] = min(best[k], best_time(fn, repeats))
-    return best
+            fn()
+            for _ in range(repeats):
+                start = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - start)
+    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 def _measure(dtype, repeats: int) -> list[dict]:
@@ -74,7 +94,7 @@ def _measure(dtype, repeats: int) -> list[dict]:
     return rows
 
 
-def run(threads: int = 2, repeats: int = 10) -> list[dict]:
+def run(threads: int = 2, repeats: int = 6) -> list[dict]:
     """One row per (dtype, forward / backward / both) with both times, their ratio and budget."""
     torch.set_num_threads(threads)
     with threadpool_limits(limits=threads):
@@ -97,8 +117,25 @@ def naive_speedup(threads: int = 2) -> dict:
     return dict(naive_s=naive, vectorized_ms=fast * 1e3, speedup=naive / fast)
 
 
+def blas_kernels() -> list[str]:
+    """One line per BLAS library loaded in this process (NumPy's first): which one, its version,
+    the kernel it picked for this CPU and its thread count."""
+    found = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    found.sort(key=lambda i: "numpy" not in i.get("filepath", ""))
+    return [
+        f"{'numpy' if 'numpy' in i.get('filepath', '') else 'also loaded'}: "
+        f"{i.get('internal_api')} {i.get('version')}, kernel {i.get('architecture')}, "
+        f"{i.get('num_threads')} threads ({Path(i.get('filepath', '')).name})"
+        for i in found
+    ]
+
+
 def report(threads: int = 2) -> bool:
     s = SHAPE
+    pins = {k: os.environ[k] for k in OPENBLAS_PINS if k in os.environ}
+    for line in blas_kernels():
+        print(f"BLAS {line}")
+    print(f"OpenBLAS pinned by the environment: {pins or 'no (native kernel)'}")
     print(
         f"conv2d speed: N={s['n']}, C {s['c_in']}->{s['c_out']}, {s['size']}x{s['size']}, "
         f"{s['k']}x{s['k']}, padding {s['padding']}, {threads} threads (numpy BLAS and torch)"
@@ -119,6 +156,16 @@ def report(threads: int = 2) -> bool:
         f"speedup {sp['speedup']:.0f}x (float64)"
     )
     return ok
+
+
+def report_native() -> bool:
+    """Run :func:`report` in a fresh process with NumPy's native OpenBLAS kernel: the same
+    environment less ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` (OpenBLAS reads them once, when
+    NumPy is first imported, so this process cannot drop them itself)."""
+    env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_PINS}
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "benchmarks.conv_speed"], env=env, cwd=root)
+    return done.returncode == 0
 
 
 if __name__ == "__main__":
