@@ -62,13 +62,31 @@ def _elementwise(grad_output, input):
 
 
 def relu(input):
-    r""":math:`\max(0, x)`. Mirrors ``torch.nn.functional.relu``. Any shape in, same shape out."""
+    r""":math:`\max(0, x)`. Mirrors ``torch.nn.functional.relu``. Any shape in, same shape out.
+
+    Shapes:
+        input: any shape
+        returns: the input's shape
+    Formula:
+        y = max(0, x)
+    Torch:
+        torch.nn.functional.relu
+    """
     x = any_float_array(input, "input")
     return np.maximum(x, 0)
 
 
 def relu_backward(grad_output, input):
-    """``grad_output`` where ``input > 0``, else 0 (so 0 at the kink, as in torch)."""
+    """``grad_output`` where ``input > 0``, else 0 (so 0 at the kink, as in torch).
+
+    Shapes:
+        grad_output, input: any shape, the same
+        returns: grad_input, the input's shape
+    Formula:
+        grad_input = grad_output * (x > 0)
+    Torch:
+        autograd through torch.nn.functional.relu
+    """
     g, x = _elementwise(grad_output, input)
     return np.where(x > 0, g, 0)
 
@@ -79,6 +97,14 @@ def sigmoid(input):
     With :math:`z = e^{-|x|} \le 1`: :math:`\sigma(x) = 1/(1+z)` for :math:`x \ge 0` and
     :math:`z/(1+z)` for :math:`x < 0`. The textbook formula computes :math:`e^{800}` for
     :math:`x = -800` and overflows. Mirrors ``torch.sigmoid``.
+
+    Shapes:
+        input: any shape
+        returns: the input's shape
+    Formula:
+        y = 1 / (1 + exp(-x)): 1 / (1 + z) for x >= 0, z / (1 + z) below, z = exp(-|x|)
+    Torch:
+        torch.sigmoid
     """
     x = any_float_array(input, "input")
     z = np.exp(-np.abs(x))
@@ -86,19 +112,46 @@ def sigmoid(input):
 
 
 def sigmoid_backward(grad_output, input):
-    r""":math:`\sigma'(x) = \sigma(x)(1 - \sigma(x))`: at most 1/4, and near 0 once it saturates."""
+    r""":math:`\sigma'(x) = \sigma(x)(1 - \sigma(x))`: at most 1/4, and near 0 once it saturates.
+
+    Shapes:
+        grad_output, input: any shape, the same
+        returns: grad_input, the input's shape
+    Formula:
+        grad_input = grad_output * s (1 - s), s = sigmoid(x)
+    Torch:
+        autograd through torch.sigmoid
+    """
     g, x = _elementwise(grad_output, input)
     y = sigmoid(x)
     return g * y * (1 - y)
 
 
 def tanh(input):
-    r""":math:`\tanh x = (e^x - e^{-x}) / (e^x + e^{-x})`. Mirrors ``torch.tanh``."""
+    r""":math:`\tanh x = (e^x - e^{-x}) / (e^x + e^{-x})`. Mirrors ``torch.tanh``.
+
+    Shapes:
+        input: any shape
+        returns: the input's shape
+    Formula:
+        y = tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x))
+    Torch:
+        torch.tanh
+    """
     return np.tanh(any_float_array(input, "input"))
 
 
 def tanh_backward(grad_output, input):
-    r""":math:`\tanh'(x) = 1 - \tanh^2 x`."""
+    r""":math:`\tanh'(x) = 1 - \tanh^2 x`.
+
+    Shapes:
+        grad_output, input: any shape, the same
+        returns: grad_input, the input's shape
+    Formula:
+        grad_input = grad_output * (1 - tanh(x)^2)
+    Torch:
+        autograd through torch.tanh
+    """
     g, x = _elementwise(grad_output, input)
     y = np.tanh(x)
     return g * (1 - y * y)
@@ -106,27 +159,63 @@ def tanh_backward(grad_output, input):
 
 def leaky_relu(input, negative_slope=0.01):
     r""":math:`x` for :math:`x > 0`, else :math:`\text{negative\_slope} \cdot x`.
-    Mirrors ``torch.nn.functional.leaky_relu``."""
+    Mirrors ``torch.nn.functional.leaky_relu``.
+
+    Shapes:
+        input: any shape
+        returns: the input's shape
+    Formula:
+        y = x if x > 0 else negative_slope * x
+    Torch:
+        torch.nn.functional.leaky_relu
+    """
     x, a = any_float_array(input, "input"), real(negative_slope, "negative_slope")
     return np.where(x > 0, x, a * x)
 
 
 def leaky_relu_backward(grad_output, input, negative_slope=0.01):
-    """``grad_output`` where ``input > 0``, else ``negative_slope * grad_output`` (0 included)."""
+    """``grad_output`` where ``input > 0``, else ``negative_slope * grad_output`` (0 included).
+
+    Shapes:
+        grad_output, input: any shape, the same
+        returns: grad_input, the input's shape
+    Formula:
+        grad_input = grad_output * (1 if x > 0 else negative_slope)
+    Torch:
+        autograd through torch.nn.functional.leaky_relu
+    """
     g, x = _elementwise(grad_output, input)
     return np.where(x > 0, g, real(negative_slope, "negative_slope") * g)
 
 
 def elu(input, alpha=1.0):
     r""":math:`x` for :math:`x > 0`, else :math:`\alpha (e^x - 1)`.
-    Mirrors ``torch.nn.functional.elu``."""
+    Mirrors ``torch.nn.functional.elu``.
+
+    Shapes:
+        input: any shape
+        returns: the input's shape
+    Formula:
+        y = x if x > 0 else alpha (exp(x) - 1)
+    Torch:
+        torch.nn.functional.elu
+    """
     x, a = any_float_array(input, "input"), real(alpha, "alpha")
     # expm1 of min(x, 0): exact near 0, and no overflow in the branch np.where throws away.
     return np.where(x > 0, x, a * np.expm1(np.minimum(x, 0)))
 
 
 def elu_backward(grad_output, input, alpha=1.0):
-    r"""1 for :math:`x > 0`, else :math:`\alpha e^x` (so :math:`\alpha` at 0, as in torch)."""
+    r"""1 for :math:`x > 0`, else :math:`\alpha e^x` (so :math:`\alpha` at 0, as in torch).
+
+    Shapes:
+        grad_output, input: any shape, the same
+        returns: grad_input, the input's shape
+    Formula:
+        grad_input = grad_output * (1 if x > 0 else alpha exp(x))
+    Torch:
+        autograd through torch.nn.functional.elu
+    """
     g, x = _elementwise(grad_output, input)
     return np.where(x > 0, g, real(alpha, "alpha") * np.exp(np.minimum(x, 0)) * g)
 
@@ -144,7 +233,16 @@ def _approximate(approximate):
 def gelu(input, approximate="none"):
     r""":math:`x \Phi(x) = \tfrac{x}{2}(1 + \operatorname{erf}(x/\sqrt2))`, or with
     ``approximate='tanh'``: :math:`\tfrac{x}{2}(1 + \tanh(\sqrt{2/\pi}(x + 0.044715 x^3)))`.
-    Mirrors ``torch.nn.functional.gelu``."""
+    Mirrors ``torch.nn.functional.gelu``.
+
+    Shapes:
+        input: any shape
+        returns: the input's shape
+    Formula:
+        y = x / 2 (1 + erf(x / sqrt 2)); 'tanh': x / 2 (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+    Torch:
+        torch.nn.functional.gelu
+    """
     x = any_float_array(input, "input")
     if _approximate(approximate) == "tanh":
         return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
@@ -153,7 +251,16 @@ def gelu(input, approximate="none"):
 
 def gelu_backward(grad_output, input, approximate="none"):
     r""":math:`\Phi(x) + x \varphi(x)`, :math:`\varphi` the standard normal density (or the
-    derivative of the tanh formula)."""
+    derivative of the tanh formula).
+
+    Shapes:
+        grad_output, input: any shape, the same
+        returns: grad_input, the input's shape
+    Formula:
+        grad_input = grad_output * (Phi(x) + x phi(x)) (or the tanh formula's derivative)
+    Torch:
+        autograd through torch.nn.functional.gelu
+    """
     g, x = _elementwise(grad_output, input)
     if _approximate(approximate) == "tanh":
         t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
@@ -164,13 +271,31 @@ def gelu_backward(grad_output, input, approximate="none"):
 
 
 def silu(input):
-    r""":math:`x \sigma(x)`, also called swish. Mirrors ``torch.nn.functional.silu``."""
+    r""":math:`x \sigma(x)`, also called swish. Mirrors ``torch.nn.functional.silu``.
+
+    Shapes:
+        input: any shape
+        returns: the input's shape
+    Formula:
+        y = x sigmoid(x)
+    Torch:
+        torch.nn.functional.silu
+    """
     x = any_float_array(input, "input")
     return x * sigmoid(x)
 
 
 def silu_backward(grad_output, input):
-    r""":math:`\sigma(x)(1 + x(1 - \sigma(x)))`."""
+    r""":math:`\sigma(x)(1 + x(1 - \sigma(x)))`.
+
+    Shapes:
+        grad_output, input: any shape, the same
+        returns: grad_input, the input's shape
+    Formula:
+        grad_input = grad_output * s (1 + x (1 - s)), s = sigmoid(x)
+    Torch:
+        autograd through torch.nn.functional.silu
+    """
     g, x = _elementwise(grad_output, input)
     s = sigmoid(x)
     return g * s * (1 + x * (1 - s))
@@ -202,7 +327,16 @@ def _shifted(x: np.ndarray, axis: int) -> np.ndarray:
 def softmax(input, dim):
     r""":math:`\mathrm{softmax}(x)_i = e^{x_i - m} / \sum_j e^{x_j - m}`, :math:`m = \max_j x_j`,
     along ``dim``. Subtracting :math:`m` changes nothing in exact arithmetic and keeps every
-    exponential in :math:`(0, 1]`. Mirrors ``torch.nn.functional.softmax``; any shape."""
+    exponential in :math:`(0, 1]`. Mirrors ``torch.nn.functional.softmax``; any shape.
+
+    Shapes:
+        input: any shape; dim: one of its axes
+        returns: the input's shape
+    Formula:
+        y_i = exp(x_i - m) / sum_j exp(x_j - m) along dim, m = max_j x_j
+    Torch:
+        torch.nn.functional.softmax
+    """
     x, axis = _along(input, dim)
     e = np.exp(_shifted(x, axis))
     return (e / e.sum(axis=axis, keepdims=True)).reshape(np.shape(input))
@@ -210,7 +344,16 @@ def softmax(input, dim):
 
 def softmax_backward(grad_output, input, dim):
     r"""The Jacobian :math:`\partial y_i/\partial x_j = y_i(\delta_{ij} - y_j)` applied to
-    ``grad_output``, without forming it: :math:`y \odot (g - \sum_j g_j y_j)`."""
+    ``grad_output``, without forming it: :math:`y \odot (g - \sum_j g_j y_j)`.
+
+    Shapes:
+        grad_output, input: any shape, the same; dim: one of its axes
+        returns: grad_input, the input's shape
+    Formula:
+        grad_input = y * (g - sum_j g_j y_j) along dim, y = softmax(x), g = grad_output
+    Torch:
+        autograd through torch.nn.functional.softmax
+    """
     g, _ = _elementwise(grad_output, input)
     y = softmax(input, dim)
     axis = _axis(dim, y.ndim)
@@ -223,6 +366,14 @@ def softmax_naive(input, dim):
 
     :math:`e^{x}` overflows float64 past :math:`x \approx 709` (float32 past 88), and then
     ``inf / inf`` gives ``nan`` with a RuntimeWarning. Use :func:`softmax` everywhere else.
+
+    Shapes:
+        input: any shape; dim: one of its axes
+        returns: the input's shape
+    Formula:
+        y_i = exp(x_i) / sum_j exp(x_j) along dim (overflows past x = 709 in float64)
+    Torch:
+        torch.nn.functional.softmax (which is stable; this is not)
     """
     x, axis = _along(input, dim)
     e = np.exp(x)
@@ -231,7 +382,16 @@ def softmax_naive(input, dim):
 
 def log_softmax(input, dim):
     r""":math:`\log \mathrm{softmax}(x)_i = (x_i - m) - \log \sum_j e^{x_j - m}`, never
-    :math:`\log` of an underflowed 0. Mirrors ``torch.nn.functional.log_softmax``."""
+    :math:`\log` of an underflowed 0. Mirrors ``torch.nn.functional.log_softmax``.
+
+    Shapes:
+        input: any shape; dim: one of its axes
+        returns: the input's shape
+    Formula:
+        y_i = (x_i - m) - log sum_j exp(x_j - m) along dim, m = max_j x_j
+    Torch:
+        torch.nn.functional.log_softmax
+    """
     x, axis = _along(input, dim)
     z = _shifted(x, axis)
     with np.errstate(divide="ignore"):  # only an empty dim sums to 0, and then z is empty too
@@ -240,7 +400,16 @@ def log_softmax(input, dim):
 
 
 def log_softmax_backward(grad_output, input, dim):
-    r""":math:`g - \mathrm{softmax}(x) \sum_j g_j`."""
+    r""":math:`g - \mathrm{softmax}(x) \sum_j g_j`.
+
+    Shapes:
+        grad_output, input: any shape, the same; dim: one of its axes
+        returns: grad_input, the input's shape
+    Formula:
+        grad_input = g - softmax(x) * sum_j g_j along dim, g = grad_output
+    Torch:
+        autograd through torch.nn.functional.log_softmax
+    """
     g, _ = _elementwise(grad_output, input)
     y = log_softmax(input, dim)
     axis = _axis(dim, y.ndim)
@@ -251,7 +420,16 @@ def log_softmax_backward(grad_output, input, dim):
 def logsumexp(input, dim, keepdim=False):
     r""":math:`\log \sum_j e^{x_j} = m + \log \sum_j e^{x_j - m}` along ``dim`` (an int or a
     tuple of ints). Mirrors ``torch.logsumexp``: an infinite maximum is not subtracted, so a row
-    of ``-inf`` gives ``-inf`` (a fully masked row), not ``nan``."""
+    of ``-inf`` gives ``-inf`` (a fully masked row), not ``nan``.
+
+    Shapes:
+        input: any shape; dim: an axis or a tuple of axes
+        returns: the input's shape without the dims (kept as 1 with keepdim)
+    Formula:
+        y = m + log sum_j exp(x_j - m) over dim, m = max_j x_j (0 where m is infinite)
+    Torch:
+        torch.logsumexp
+    """
     x = any_float_array(input, "input")
     axes, x1 = _axes(dim, x.ndim), np.atleast_1d(x)
     m = np.max(x1, axis=axes, keepdims=True, initial=-np.inf)
@@ -264,6 +442,14 @@ def logsumexp(input, dim, keepdim=False):
 def logsumexp_backward(grad_output, input, dim, keepdim=False):
     r"""The gradient of log-sum-exp is softmax:
     :math:`\partial\, \mathrm{lse}/\partial x_i = e^{x_i - \mathrm{lse}} = \mathrm{softmax}(x)_i`.
+
+    Shapes:
+        grad_output: logsumexp's output shape; input: any shape
+        returns: grad_input, the input's shape
+    Formula:
+        grad_input = grad_output * exp(x - logsumexp(x)) = grad_output * softmax(x) over dim
+    Torch:
+        autograd through torch.logsumexp
     """
     x = any_float_array(input, "input")
     axes, x1 = _axes(dim, x.ndim), np.atleast_1d(x)
