@@ -7,7 +7,8 @@ the same forward, backward and in-place updates to 1e-10 (see ``torch_samples.py
 keeps it, with its reason. A wrong answer always fails.
 
 ``python tests/test_torch_samples.py`` prints the table: op, samples, equal, random, wrong,
-refused, and every distinct reason for a wrong or refused sample.
+refused, torch✗ (samples torch itself refuses, left out), and every distinct reason for a wrong
+or refused sample.
 """
 
 from __future__ import annotations

@@ -98,6 +98,9 @@ LAYERS = (
 )  # fmt: skip
 
 
+TORCH_REFUSED: dict[str, int] = {}  # samples that torch itself refuses, left out, by op
+
+
 @dataclass
 class Outcome:
     kind: str  # equal, random, wrong, refused
@@ -266,7 +269,7 @@ def run_op(name: str, max_samples: int = MAX_SAMPLES) -> list[Outcome]:
         raise LookupError(f"dlbook.scratch has no {dlbook_name(name)}")
     backward = getattr(scratch, dlbook_name(name) + "_backward", None)
     op = opinfo(spec)
-    outcomes = []
+    outcomes, TORCH_REFUSED[name] = [], 0
     for k, s in enumerate(op_samples(spec, max_samples)):
         t_in, t_args, t_kwargs = clone(s.input), clone(s.args), clone(s.kwargs)
         try:
@@ -274,6 +277,7 @@ def run_op(name: str, max_samples: int = MAX_SAMPLES) -> list[Outcome]:
                 warnings.simplefilter("ignore")
                 t_out = op.op(t_in, *t_args, **t_kwargs)
         except Exception:  # noqa: BLE001 -- torch refuses: not a sample dlbook must take
+            TORCH_REFUSED[name] = TORCH_REFUSED.get(name, 0) + 1
             continue
         desc = describe_call((spec.arrange or (lambda x, a: (x, *a)))(s.input, s.args), s.kwargs)
         outcome = Outcome("equal", desc, kwargs=dict(s.kwargs))
@@ -452,7 +456,7 @@ def run_layer(name: str) -> list[Outcome]:
     cls = getattr(scratch, name, None)
     if cls is None:
         raise LookupError(f"dlbook.scratch has no {name}")
-    outcomes = []
+    outcomes, TORCH_REFUSED[name] = [], 0
     for k, (info, training, s) in enumerate(layer_samples(name)):
         c, f = s.constructor_input, s.forward_input
         try:
@@ -463,6 +467,7 @@ def run_layer(name: str) -> list[Outcome]:
                 t_args, t_kwargs = clone(f.args), clone(f.kwargs)
                 t_out = module(*t_args, **t_kwargs)
         except Exception:  # noqa: BLE001 -- torch refuses: not a sample dlbook must take
+            TORCH_REFUSED[name] = TORCH_REFUSED.get(name, 0) + 1
             continue
         mode = "train" if training else "eval"
         desc = f"{name}{describe_call(c.args, c.kwargs)}.{mode}(){describe_call(f.args, f.kwargs)}"
@@ -580,9 +585,10 @@ def table_row(name: str, outcomes: list[Outcome]) -> str:
     counts = {k: sum(o.kind == k for o in outcomes) for k in KINDS}
     first = next((o.reason for o in outcomes if o.kind in ("wrong", "refused")), "")
     cells = " ".join(f"{counts[k]:>7}" for k in KINDS)
-    return f"{name:<34} {len(outcomes):>7} {cells}  {first[:160]}"
+    skipped = TORCH_REFUSED.get(name, 0)
+    return f"{name:<34} {len(outcomes):>7} {cells} {skipped:>7}  {first[:160]}"
 
 
 def table_header() -> str:
     cells = " ".join(f"{k:>7}" for k in KINDS)
-    return f"{'op':<34} {'samples':>7} {cells}  first wrong/refused"
+    return f"{'op':<34} {'samples':>7} {cells} {'torch✗':>7}  first wrong/refused"
