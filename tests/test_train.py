@@ -333,3 +333,13 @@ def test_make_optimizer_and_as_tensors():
         make_optimizer("lbfgs", params, 0.1)
     x, y = as_tensors([[0.5]], [1], "cpu")
     assert x.dtype == torch.float32 and y.dtype == torch.int64
+
+
+def test_resolve_gives_the_best_device_for_none_and_the_named_one_otherwise():
+    import dlbook
+    from dlbook.devices import resolve
+
+    assert resolve() == resolve(None) == dlbook.device()
+    assert resolve("cpu") == resolve(torch.device("cpu")) == torch.device("cpu")
+    with pytest.raises(RuntimeError):
+        resolve("no-such-device")
