@@ -37,6 +37,15 @@ def dropout_mask(shape, p=0.5, rng=None, dtype=np.float64) -> np.ndarray:
     no division by zero). It always draws ``prod(shape)`` numbers from ``rng``, so the stream
     does not depend on ``p`` or ``dtype``. ``dropout(x) == x * mask`` and the gradient is
     ``grad_output * mask``.
+
+    Shapes:
+        shape: a tuple of ints; p: a probability; dtype: a floating dtype
+        returns: an array of shape and dtype
+    Formula:
+        mask_i = 1 / (1 - p) if u_i >= p else 0, u = rng.random(shape) (0 everywhere for p = 1)
+    Torch:
+        none (torch draws the mask inside F.dropout; here it comes from a NumPy generator, so the
+            backward can draw it again)
     """
     p = _args.check_probability("p", p)
     dtype = np.dtype(dtype)
@@ -50,12 +59,18 @@ def dropout_mask(shape, p=0.5, rng=None, dtype=np.float64) -> np.ndarray:
 def dropout(input, p=0.5, training=True, rng=None):
     """Inverted dropout. Mirrors ``torch.nn.functional.dropout`` (``rng`` in place of ``inplace``).
 
-    Shapes: input any shape; returns the same shape and dtype.
-
     ``training=True``: ``input * dropout_mask(input.shape, p, rng, input.dtype)``, a new array.
     ``training=False``: returns ``input`` itself, not a copy, as torch returns the same tensor;
     nothing is drawn from ``rng``. ``rng=None`` means a fresh ``numpy.random.default_rng()``
     (then the backward cannot reproduce the mask: see the module's docstring).
+
+    Shapes:
+        input: any shape
+        returns: the input's shape and dtype
+    Formula:
+        y = x * dropout_mask(x.shape, p, rng) in training mode, y = x otherwise
+    Torch:
+        torch.nn.functional.dropout
     """
     x = _args.any_float_array(input, "input")
     p = _args.check_probability("p", p)
@@ -71,6 +86,14 @@ def dropout_backward(grad_output, input, p=0.5, training=True, rng=None):
     module's docstring). ``rng=None`` is refused in training mode with ``0 < p < 1``, where the
     mask is random: a fresh generator would give a gradient for some other mask. With
     ``training=False`` the gradient is ``grad_output`` itself.
+
+    Shapes:
+        grad_output, input: any shape, the same
+        returns: grad_input, the input's shape
+    Formula:
+        grad_input = grad_output * dropout_mask(x.shape, p, rng) in training mode, else grad_output
+    Torch:
+        autograd through torch.nn.functional.dropout
     """
     x = _args.any_float_array(input, "input")
     g = _args.check_grad_output(grad_output, x.shape, x.dtype)

@@ -43,6 +43,15 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     ``1`` for linear layers and sigmoid, :math:`5/3` for tanh, :math:`\sqrt 2` for ReLU,
     :math:`\sqrt{2 / (1 + \text{slope}^2)}` for leaky ReLU (``param`` is the negative slope,
     0.01 when ``None``) and :math:`3/4` for SELU.
+
+    Shapes:
+        nonlinearity: a name; param: leaky_relu's negative slope or None
+        returns: a float
+    Formula:
+        1 (linear, conv, sigmoid), 5/3 (tanh), sqrt 2 (relu), sqrt(2 / (1 + slope^2))
+            (leaky_relu), 3/4 (selu)
+    Torch:
+        torch.nn.init.calculate_gain
     """
     if nonlinearity not in _NONLINEARITIES:
         raise ValueError(f"nonlinearity must be one of {_NONLINEARITIES}, got {nonlinearity!r}")
@@ -88,7 +97,16 @@ def _calculate_correct_fan(array: np.ndarray, mode: str) -> int:
 
 
 def uniform_(array: np.ndarray, a: float = 0.0, b: float = 1.0, rng=None) -> np.ndarray:
-    r"""Fill ``array`` in place with draws from :math:`\mathcal U(a, b)`; return it."""
+    r"""Fill ``array`` in place with draws from :math:`\mathcal U(a, b)`; return it.
+
+    Shapes:
+        array: any shape, filled in place (its dtype kept)
+        returns: array itself
+    Formula:
+        array[...] ~ U(a, b), drawn from rng
+    Torch:
+        torch.nn.init.uniform_ (rng in place of generator)
+    """
     _check_array(array)
     if not a <= b:
         raise ValueError(f"uniform_ needs a <= b, got a={a}, b={b}")
@@ -97,7 +115,16 @@ def uniform_(array: np.ndarray, a: float = 0.0, b: float = 1.0, rng=None) -> np.
 
 
 def normal_(array: np.ndarray, mean: float = 0.0, std: float = 1.0, rng=None) -> np.ndarray:
-    r"""Fill ``array`` in place with draws from :math:`\mathcal N(\text{mean}, \text{std}^2)`."""
+    r"""Fill ``array`` in place with draws from :math:`\mathcal N(\text{mean}, \text{std}^2)`.
+
+    Shapes:
+        array: any shape, filled in place (its dtype kept)
+        returns: array itself
+    Formula:
+        array[...] ~ N(mean, std^2), drawn from rng
+    Torch:
+        torch.nn.init.normal_ (rng in place of generator)
+    """
     _check_array(array)
     if not std >= 0:
         raise ValueError(f"std must be >= 0, got {std}")
@@ -107,7 +134,16 @@ def normal_(array: np.ndarray, mean: float = 0.0, std: float = 1.0, rng=None) ->
 
 def zeros_(array: np.ndarray) -> np.ndarray:
     """Fill ``array`` in place with zeros; return it. Zero weights make every unit of a layer
-    compute the same thing, and get the same gradient: they never become different."""
+    compute the same thing, and get the same gradient: they never become different.
+
+    Shapes:
+        array: any shape, filled in place (its dtype kept)
+        returns: array itself
+    Formula:
+        array[...] = 0
+    Torch:
+        torch.nn.init.zeros_
+    """
     _check_array(array)
     array[...] = 0
     return array
@@ -115,7 +151,16 @@ def zeros_(array: np.ndarray) -> np.ndarray:
 
 def xavier_uniform_(array: np.ndarray, gain: float = 1.0, rng=None) -> np.ndarray:
     r"""Glorot uniform: :math:`\mathcal U(-b, b)`,
-    :math:`b = \text{gain} \sqrt{6 / (\text{fan\_in} + \text{fan\_out})}`."""
+    :math:`b = \text{gain} \sqrt{6 / (\text{fan\_in} + \text{fan\_out})}`.
+
+    Shapes:
+        array: a weight (out, in, *kernel), at least 2-D, filled in place
+        returns: array itself
+    Formula:
+        array ~ U(-b, b), b = gain sqrt(6 / (fan_in + fan_out))
+    Torch:
+        torch.nn.init.xavier_uniform_ (rng in place of generator)
+    """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(array)
     if array.size == 0:  # nothing to fill (a no-op in torch too), and a fan may be 0
         return array
@@ -126,7 +171,16 @@ def xavier_uniform_(array: np.ndarray, gain: float = 1.0, rng=None) -> np.ndarra
 
 def xavier_normal_(array: np.ndarray, gain: float = 1.0, rng=None) -> np.ndarray:
     r"""Glorot normal: :math:`\mathcal N(0, \text{std}^2)`,
-    :math:`\text{std} = \text{gain} \sqrt{2 / (\text{fan\_in} + \text{fan\_out})}`."""
+    :math:`\text{std} = \text{gain} \sqrt{2 / (\text{fan\_in} + \text{fan\_out})}`.
+
+    Shapes:
+        array: a weight (out, in, *kernel), at least 2-D, filled in place
+        returns: array itself
+    Formula:
+        array ~ N(0, std^2), std = gain sqrt(2 / (fan_in + fan_out))
+    Torch:
+        torch.nn.init.xavier_normal_ (rng in place of generator)
+    """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(array)
     if array.size == 0:
         return array
@@ -142,6 +196,14 @@ def kaiming_uniform_(
     ``fan`` is ``fan_in`` (keeps the forward signal's scale) or ``fan_out`` (keeps the backward
     gradient's scale) as ``mode`` says; ``gain = calculate_gain(nonlinearity, a)``, where ``a`` is
     the negative slope of a leaky ReLU (the default ``a=0`` gives ReLU's :math:`\sqrt 2`).
+
+    Shapes:
+        array: a weight (out, in, *kernel), at least 2-D, filled in place
+        returns: array itself
+    Formula:
+        array ~ U(-b, b), b = gain sqrt(3 / fan), gain = calculate_gain(nonlinearity, a)
+    Torch:
+        torch.nn.init.kaiming_uniform_ (rng in place of generator)
     """
     fan, gain = _calculate_correct_fan(array, mode), calculate_gain(nonlinearity, a)
     if array.size == 0:
@@ -155,7 +217,16 @@ def kaiming_normal_(
     array: np.ndarray, a=0, mode="fan_in", nonlinearity="leaky_relu", rng=None
 ) -> np.ndarray:
     r"""He normal: :math:`\mathcal N(0, \text{std}^2)`,
-    :math:`\text{std} = \text{gain} / \sqrt{\text{fan}}`; arguments as :func:`kaiming_uniform_`."""
+    :math:`\text{std} = \text{gain} / \sqrt{\text{fan}}`; arguments as :func:`kaiming_uniform_`.
+
+    Shapes:
+        array: a weight (out, in, *kernel), at least 2-D, filled in place
+        returns: array itself
+    Formula:
+        array ~ N(0, std^2), std = gain / sqrt(fan), gain = calculate_gain(nonlinearity, a)
+    Torch:
+        torch.nn.init.kaiming_normal_ (rng in place of generator)
+    """
     fan, gain = _calculate_correct_fan(array, mode), calculate_gain(nonlinearity, a)
     if array.size == 0:
         return array

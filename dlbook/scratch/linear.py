@@ -59,13 +59,17 @@ def _out_shape(input, weight):
 
 
 def linear(input, weight, bias=None):
-    """``input @ weight.T + bias``. Mirrors ``torch.nn.functional.linear``.
+    """``input @ weight.T + bias``: every output feature a weighted sum of the input features.
 
     Shapes:
-        input  ``(..., in_features)``
-        weight ``(out_features, in_features)``
-        bias   ``(out_features,)`` or ``None``
-        returns ``(..., out_features)``
+        input: (..., in_features)
+        weight: (out_features, in_features)
+        bias: (out_features,) or None
+        returns: (..., out_features)
+    Formula:
+        y[..., o] = bias[o] + sum_i x[..., i] weight[o, i]
+    Torch:
+        torch.nn.functional.linear
     """
     x = _check(input, weight, bias)
     y = x @ weight.T
@@ -79,6 +83,16 @@ def linear_backward(grad_output, input, weight, bias=None):
 
     ``grad_output`` is ``(..., out_features)``, the shape ``linear`` returned. ``grad_bias`` is
     ``None`` when ``bias`` is.
+
+    Shapes:
+        grad_output: (..., out_features); input: (..., in_features)
+        weight: (out_features, in_features); bias: (out_features,) or None
+        returns: (grad_input, grad_weight, grad_bias), shaped as input, weight, bias
+    Formula:
+        grad_input = G W, grad_weight = G^T X, grad_bias = sum_rows G, with the leading axes
+        of G = grad_output and X = input flattened into rows
+    Torch:
+        autograd through torch.nn.functional.linear
     """
     x = _check(input, weight, bias)
     g = check_grad_output(grad_output, _out_shape(input, weight), x.dtype)
@@ -93,7 +107,18 @@ def linear_backward(grad_output, input, weight, bias=None):
 
 
 def linear_naive(input, weight, bias=None):
-    """:func:`linear` as plain loops: each output is a dot product. Slow; made for reading."""
+    """:func:`linear` as plain loops: each output is a dot product. Slow; made for reading.
+
+    Shapes:
+        input: (..., in_features)
+        weight: (out_features, in_features)
+        bias: (out_features,) or None
+        returns: (..., out_features)
+    Formula:
+        y[n, o] = bias[o] + sum_i x[n, i] weight[o, i], one row n at a time
+    Torch:
+        torch.nn.functional.linear
+    """
     x = _check(input, weight, bias)
     out_features, in_features = weight.shape
     y = np.zeros((x.shape[0], out_features), dtype=x.dtype)
@@ -108,7 +133,18 @@ def linear_naive(input, weight, bias=None):
 
 def linear_backward_naive(grad_output, input, weight, bias=None):
     """:func:`linear_backward` as loops: ``y[n, o]`` was built from ``x[n, i] * W[o, i]``, so its
-    gradient flows back to ``x[n, i]`` times ``W[o, i]``, and to ``W[o, i]`` times ``x[n, i]``."""
+    gradient flows back to ``x[n, i]`` times ``W[o, i]``, and to ``W[o, i]`` times ``x[n, i]``.
+
+    Shapes:
+        grad_output: (..., out_features); input: (..., in_features)
+        weight: (out_features, in_features); bias: (out_features,) or None
+        returns: (grad_input, grad_weight, grad_bias), shaped as input, weight, bias
+    Formula:
+        grad_input = G W, grad_weight = G^T X, grad_bias = sum_rows G, with the leading axes
+        of G = grad_output and X = input flattened into rows
+    Torch:
+        autograd through torch.nn.functional.linear
+    """
     x = _check(input, weight, bias)
     g = check_grad_output(grad_output, _out_shape(input, weight), x.dtype)
     g = _rows(g)

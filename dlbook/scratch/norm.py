@@ -102,11 +102,6 @@ def batch_norm(
 ):  # fmt: skip
     r"""Batch normalization. Mirrors ``torch.nn.functional.batch_norm``.
 
-    Shapes:
-        input ``(N, C)``, ``(N, C, L)`` or ``(N, C, H, W)`` (any ``(N, C, ...)``)
-        running_mean, running_var, weight, bias ``(C,)`` or ``None``
-        returns the input's shape.
-
     Per channel :math:`c`, over its :math:`n = N \cdot L` (or :math:`N H W`) values:
 
     * ``training=True``: normalize with the batch mean :math:`\mu_c` and biased variance
@@ -119,6 +114,16 @@ def batch_norm(
 
     ``momentum`` must be a number: a cumulative average (torch's ``momentum=None``) is the layer's
     job (:class:`dlbook.scratch.layers.BatchNorm1d`), which passes ``1 / num_batches_tracked``.
+
+    Shapes:
+        input: (N, C), (N, C, L) or (N, C, H, W) (any (N, C, ...))
+        running_mean, running_var, weight, bias: (C,) or None
+        returns: the input's shape
+    Formula:
+        y = (x - mean_c) / sqrt(var_c + eps) * weight[c] + bias[c], mean_c and (biased) var_c
+        of channel c over the batch in training mode, the running ones otherwise
+    Torch:
+        torch.nn.functional.batch_norm
     """
     x, count, momentum, eps = _check_batch_norm(
         input, running_mean, running_var, weight, bias, training, momentum, eps
@@ -151,6 +156,17 @@ def batch_norm_backward(
       eps)`` with the running variance;
     * ``training=True``: the mean and variance depend on every input of the channel, which adds
       two terms (see :func:`_standardize_backward`).
+
+    Shapes:
+        grad_output, input: (N, C, ...), the same
+        running_mean, running_var, weight, bias: (C,) or None
+        returns: (grad_input, grad_weight, grad_bias), shaped as input, weight, bias
+    Formula:
+        training: grad_input = (g_hat - mean(g_hat) - x_hat mean(g_hat x_hat)) / sqrt(var + eps);
+        evaluation: grad_input = g_hat / sqrt(running_var + eps); g_hat = weight * grad_output,
+        grad_weight = sum(grad_output * x_hat), grad_bias = sum(grad_output), per channel
+    Torch:
+        autograd through torch.nn.functional.batch_norm
     """
     x, count, momentum, eps = _check_batch_norm(
         input, running_mean, running_var, weight, bias, training, momentum, eps
@@ -175,7 +191,17 @@ def batch_norm_naive(
     input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
     eps=1e-5,
 ):  # fmt: skip
-    """:func:`batch_norm` one channel at a time, with the statistics written out. For reading."""
+    """:func:`batch_norm` one channel at a time, with the statistics written out. For reading.
+
+    Shapes:
+        input: (N, C, ...)
+        running_mean, running_var, weight, bias: (C,) or None
+        returns: the input's shape
+    Formula:
+        y = (x - mean_c) / sqrt(var_c + eps) * weight[c] + bias[c], one channel c at a time
+    Torch:
+        torch.nn.functional.batch_norm
+    """
     x, count, momentum, eps = _check_batch_norm(
         input, running_mean, running_var, weight, bias, training, momentum, eps
     )
@@ -268,15 +294,20 @@ def _check_layer_norm(input, normalized_shape, weight, bias, eps):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     r"""Layer normalization. Mirrors ``torch.nn.functional.layer_norm``.
 
-    Shapes:
-        input ``(*, *normalized_shape)``; normalized_shape an int or a tuple of the last ``k``
-        sizes of ``input``; weight, bias ``normalized_shape`` or ``None``; returns the input's
-        shape.
-
     Every example (every index into the leading ``*`` axes) is standardized over its last ``k``
     axes with its own mean and biased variance, then scaled by ``weight`` and shifted by ``bias``
     elementwise. Unlike batch norm there are no running statistics: training and evaluation are
-    the same computation.
+    the same computation. ``eps`` may be 0, as in torch (a constant example then gives NaN).
+
+    Shapes:
+        input: (*, *normalized_shape); normalized_shape: an int or a tuple, the last k sizes
+        weight, bias: normalized_shape or None
+        returns: the input's shape
+    Formula:
+        y = (x - mean) / sqrt(var + eps) * weight + bias, mean and (biased) var of each example
+        over its last k axes
+    Torch:
+        torch.nn.functional.layer_norm
     """
     x, shape, axes, eps = _check_layer_norm(input, normalized_shape, weight, bias, eps)
     mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
@@ -288,6 +319,17 @@ def layer_norm_backward(grad_output, input, normalized_shape, weight=None, bias=
 
     The same standardization gradient as batch norm in training mode, taken over the normalized
     axes; ``grad_weight`` and ``grad_bias`` sum over the leading axes instead.
+
+    Shapes:
+        grad_output, input: (*, *normalized_shape), the same
+        weight, bias: normalized_shape or None
+        returns: (grad_input, grad_weight, grad_bias), shaped as input, weight, bias
+    Formula:
+        grad_input = (g_hat - mean(g_hat) - x_hat mean(g_hat x_hat)) / sqrt(var + eps) over the
+        normalized axes, g_hat = weight * grad_output; grad_weight = sum(grad_output * x_hat),
+        grad_bias = sum(grad_output) over the leading axes
+    Torch:
+        autograd through torch.nn.functional.layer_norm
     """
     x, shape, axes, eps = _check_layer_norm(input, normalized_shape, weight, bias, eps)
     g = _args.check_grad_output(grad_output, x.shape, x.dtype)
@@ -301,7 +343,17 @@ def layer_norm_backward(grad_output, input, normalized_shape, weight=None, bias=
 
 
 def layer_norm_naive(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """:func:`layer_norm` one example at a time, with the statistics written out. For reading."""
+    """:func:`layer_norm` one example at a time, with the statistics written out. For reading.
+
+    Shapes:
+        input: (*, *normalized_shape)
+        weight, bias: normalized_shape or None
+        returns: the input's shape
+    Formula:
+        y = (x - mean) / sqrt(var + eps) * weight + bias, one example at a time
+    Torch:
+        torch.nn.functional.layer_norm
+    """
     x, shape, _, eps = _check_layer_norm(input, normalized_shape, weight, bias, eps)
     out = np.empty_like(x)
     for index in np.ndindex(x.shape[: x.ndim - len(shape)]):
