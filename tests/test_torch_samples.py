@@ -83,6 +83,17 @@ def test_layer_on_torch_samples(name):
     _check(name)
 
 
+@pytest.mark.parametrize("name", list(ts.OPS))
+def test_function_keeps_float32(name):
+    """The same samples cast to float32: float32 outputs and gradients (API.md)."""
+    if not hasattr(scratch, ts.dlbook_name(name)):
+        pytest.skip(f"dlbook.scratch has no {ts.dlbook_name(name)} (yet)")
+    problems = ts.float32_problems(name)
+    if problems:
+        lines = "\n".join(f"  {p}" for p in problems)
+        pytest.fail(f"{name}: float32 in, not float32 out:\n{lines}", pytrace=False)
+
+
 def test_every_allowed_refusal_is_still_needed():
     """An allow-list entry that no sample needs any more is stale: drop it."""
     for op, reason, covers in ALLOWED_REFUSALS:
@@ -118,6 +129,12 @@ def test_harness_flags_a_wrong_layer(monkeypatch):
     results = ts.run_layer("Linear")
     with_bias = [o for o in results if "bias=False" not in o.desc and o.kind != "refused"]
     assert with_bias and all(o.kind == "wrong" for o in with_bias), results
+
+
+def test_harness_flags_float64_from_float32(monkeypatch):
+    relu = scratch.relu
+    monkeypatch.setattr(scratch, "relu", lambda input: relu(input).astype(np.float64))
+    assert ts.float32_problems("relu")
 
 
 def test_harness_flags_a_refusal(monkeypatch):

@@ -592,3 +592,55 @@ def table_row(name: str, outcomes: list[Outcome]) -> str:
 def table_header() -> str:
     cells = " ".join(f"{k:>7}" for k in KINDS)
     return f"{'op':<34} {'samples':>7} {cells} {'torch✗':>7}  first wrong/refused"
+
+
+# --- float32 in, float32 out ----------------------------------------------------------------------
+
+
+def to_float32(x):
+    """Floating arrays to float32 (integer targets and indices stay as they are)."""
+    if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating):
+        return x.astype(np.float32)
+    if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
+        return type(x)(to_float32(v) for v in x)
+    if isinstance(x, dict):
+        return {k: to_float32(v) for k, v in x.items()}
+    return x
+
+
+def float32_problems(name: str, max_samples: int = MAX_SAMPLES) -> list[str]:
+    """The samples, cast to float32: every floating output and gradient must be float32 (API.md:
+    float32 in gives float32 out). Refusals are the float64 run's business, not counted here."""
+    spec, fn = OPS[name], getattr(scratch, dlbook_name(name), None)
+    backward = getattr(scratch, dlbook_name(name) + "_backward", None)
+    if fn is None:
+        raise LookupError(f"dlbook.scratch has no {dlbook_name(name)}")
+    arrange = spec.arrange or (lambda x, args: (x, *args))
+    problems = []
+    for k, s in enumerate(op_samples(spec, max_samples)):
+        args = to_float32(to_numpy(arrange(s.input, s.args)))
+        kwargs = to_float32(to_numpy(s.kwargs))
+        if "rng" in inspect.signature(fn).parameters:
+            kwargs["rng"] = np.random.default_rng(k)
+        desc = describe_call(args, kwargs)
+        try:
+            out = _call("forward", fn, *args, **kwargs)
+            outs = [np.asarray(o) for o in flatten(out)]
+            bad = [str(o.dtype) for o in outs if o.dtype.kind == "f" and o.dtype != np.float32]
+            if bad:
+                problems.append(f"{desc}: forward returns {bad}")
+                continue
+            if backward is None or outs[0].dtype != np.float32:
+                continue
+            g = np.random.default_rng(k).standard_normal(outs[0].shape).astype(np.float32)
+            if "rng" in kwargs:
+                kwargs["rng"] = np.random.default_rng(k)
+            grads = flatten(_call("backward", backward, g, *args, **kwargs))
+            bad = [str(np.asarray(a).dtype) for a in grads if a is not None]
+            if any(b != "float32" for b in bad):
+                problems.append(f"{desc}: backward returns {bad}")
+        except Refused:
+            continue
+        except Wrong as e:
+            problems.append(f"{desc}: {e}")
+    return problems
