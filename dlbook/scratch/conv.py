@@ -25,7 +25,18 @@ __all__ = ["conv2d", "conv2d_backward", "conv2d_naive", "conv2d_backward_naive"]
 
 @dataclass(frozen=True)
 class ConvGeometry:
-    """Everything a convolution needs to know about its shapes, checked once."""
+    """Everything a convolution needs to know about its shapes, checked once.
+
+    Shapes:
+        n, in_channels, out_channels, groups: ints; kernel, stride, dilation, in_size, out:
+        (height, width) pairs; pads: ((top, bottom), (left, right))
+        padded_shape: (N, C_in, top + H + bottom, left + W + right)
+    Formula:
+        out[a] = floor((in_size[a] + before[a] + after[a] - dilation[a] (kernel[a] - 1) - 1)
+        / stride[a]) + 1 (dlbook.shapes.window_count)
+    Torch:
+        none (torch works its shapes out inside torch.nn.functional.conv2d)
+    """
 
     n: int
     in_channels: int
@@ -55,7 +66,19 @@ class ConvGeometry:
         return xp[:, :, top : top + h, left : left + w]
 
 
-def _padding_pairs(padding, kernel, stride, dilation):
+def padding_pairs(padding, kernel, stride, dilation):
+    """``conv2d``'s ``padding`` argument as ``((top, bottom), (left, right))``.
+
+    Shapes:
+        padding: an int, a pair, a one-element tuple, 'valid' or 'same'; kernel, stride,
+        dilation: (height, width) pairs
+        returns: ((top, bottom), (left, right))
+    Formula:
+        int or pair p: (p_h, p_h), (p_w, p_w); 'valid': no padding; 'same' (stride 1 only):
+        total d (k - 1) per axis, the odd pixel after (bottom, right)
+    Torch:
+        the padding argument of torch.nn.functional.conv2d
+    """
     if isinstance(padding, str):
         if padding == "valid":
             return (0, 0), (0, 0)
@@ -69,7 +92,17 @@ def _padding_pairs(padding, kernel, stride, dilation):
 
 
 def conv_geometry(x, weight, bias, stride, padding, dilation, groups) -> ConvGeometry:
-    """Check conv2d's arguments (input already batched) and work out every shape."""
+    """Check conv2d's arguments (input already batched) and work out every shape.
+
+    Shapes:
+        x: (N, C_in, H, W); weight: (C_out, C_in / groups, kH, kW); bias: (C_out,) or None
+        returns: a ConvGeometry
+    Formula:
+        out = dlbook.shapes.window_count(size, k, s, (before, after), d) per axis; fewer than
+        one window is a ValueError naming the weight
+    Torch:
+        none (the checks torch.nn.functional.conv2d makes before it computes)
+    """
     _args.float_array(weight, "weight", (4,))
     _args.same_dtype(x, weight, "weight")
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
@@ -90,7 +123,7 @@ def conv_geometry(x, weight, bias, stride, padding, dilation, groups) -> ConvGeo
             raise ValueError(f"bias must have shape ({o},), got {bias.shape}")
     stride = _args.pair(stride, "stride", minimum=1)
     dilation = _args.pair(dilation, "dilation", minimum=1)
-    pads = _padding_pairs(padding, (kh, kw), stride, dilation)
+    pads = padding_pairs(padding, (kh, kw), stride, dilation)
     out = []
     for size, k, s, d, (before, after), axis in zip(
         (h, w), (kh, kw), stride, dilation, pads, ("height", "width")
@@ -133,9 +166,20 @@ def _grid_width(out_w: int, stride_w: int, padded_w: int) -> int:
 
 
 def conv_forward_padded(xp, weight, kernel, stride, dilation, out, groups, bias=None):
-    """``conv2d`` of a padded input ``xp`` ``(N, C, Hp + 1, Wp)`` with ``out`` windows per axis.
+    """``conv2d`` of an already padded input, the vectorized core of conv2d and of
+    conv_transpose2d_backward.
 
     Per chunk of images: im2col, then one GEMM per group, ``W (Og, K) @ columns (K, oh*ow)``.
+
+    Shapes:
+        xp: (N, C, Hp + 1, Wp), padded by pad_with_spare_row; weight: (O, C / groups, kH, kW);
+        out: (oh, ow); bias: (O,) or None
+        returns: (N, O, oh, ow)
+    Formula:
+        y[n, o, i, j] = bias[o] + sum_{c,u,v} weight[o, c, u, v] * xp[n, g(o) C_g + c,
+        s_h i + d_h u, s_w j + d_w v]
+    Torch:
+        torch.nn.functional.conv2d with padding=0 on the padded input
     """
     n, c = xp.shape[:2]
     o, (oh, ow) = weight.shape[0], out
@@ -159,9 +203,21 @@ def conv_forward_padded(xp, weight, kernel, stride, dilation, out, groups, bias=
 
 
 def conv_input_grad_padded(grad_out, weight, padded_shape, kernel, stride, dilation, groups):
-    """The gradient for the padded input, ``(N, C, Hp + 1, Wp)``: the transpose of
-    :func:`conv_forward_padded`. Each window's gradient is ``W^T @ grad_out`` (a column), and
-    col2im adds the columns back onto the pixels they were read from."""
+    """The gradient for the padded input: the transpose of :func:`conv_forward_padded`.
+
+    Each window's gradient is ``W^T @ grad_out`` (a column), and col2im adds the columns back onto
+    the pixels they were read from. It is also the forward of conv_transpose2d.
+
+    Shapes:
+        grad_out: (N, O, oh, ow); weight: (O, C / groups, kH, kW); padded_shape: (N, C, Hp, Wp)
+        returns: (N, C, Hp + 1, Wp) (the spare row included; crop it with the padding)
+    Formula:
+        gxp[n, g(o) C_g + c, s_h i + d_h u, s_w j + d_w v] += weight[o, c, u, v] * grad_out[n, o,
+        i, j], summed over o, i, j, u, v
+    Torch:
+        autograd through torch.nn.functional.conv2d (the input's gradient), or
+        torch.nn.functional.conv_transpose2d
+    """
     n, o, oh, ow = grad_out.shape
     _, c, h, w = padded_shape
     gw = _grid_width(ow, stride[1], w)
@@ -179,7 +235,18 @@ def conv_input_grad_padded(grad_out, weight, padded_shape, kernel, stride, dilat
 
 def conv_weight_grad_padded(grad_out, xp, weight_shape, stride, dilation, groups):
     """The gradient for the weight: every window times its output gradient, summed over the
-    batch and the positions, ``grad_out (Og, L) @ columns^T (L, K)`` per group and chunk."""
+    batch and the positions, ``grad_out (Og, L) @ columns^T (L, K)`` per group and chunk.
+
+    Shapes:
+        grad_out: (N, O, oh, ow); xp: (N, C, Hp + 1, Wp), padded by pad_with_spare_row;
+        weight_shape: (O, C / groups, kH, kW)
+        returns: an array of weight_shape
+    Formula:
+        grad_weight[o, c, u, v] = sum_{n,i,j} grad_out[n, o, i, j] * xp[n, g(o) C_g + c,
+        s_h i + d_h u, s_w j + d_w v]
+    Torch:
+        autograd through torch.nn.functional.conv2d (the weight's gradient)
+    """
     n, o, oh, ow = grad_out.shape
     c, kernel = xp.shape[1], weight_shape[2:]
     gw = _grid_width(ow, stride[1], xp.shape[3])
@@ -201,17 +268,22 @@ def conv_weight_grad_padded(grad_out, xp, weight_shape, stride, dilation, groups
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D cross-correlation, vectorized with im2col. Mirrors ``torch.nn.functional.conv2d``.
+    """2-D cross-correlation of a batch of images with a bank of kernels, vectorized with im2col.
+
+    ``stride``, ``padding`` and ``dilation`` are ints, pairs or one-element tuples; ``padding`` may
+    also be ``'valid'`` or ``'same'`` (stride 1 only; an odd total padding puts the extra pixel at
+    the bottom and right, as torch does).
 
     Shapes:
-        input  ``(N, C_in, H, W)`` (or unbatched ``(C_in, H, W)``)
-        weight ``(C_out, C_in / groups, kH, kW)``
-        bias   ``(C_out,)`` or ``None``
-        returns ``(N, C_out, H_out, W_out)`` with
-        ``H_out = floor((H + 2*pad - dilation*(kH-1) - 1) / stride) + 1``.
-
-    ``padding`` may be an int, a pair, ``'valid'`` or ``'same'`` (stride 1 only; an odd total
-    padding puts the extra pixel at the bottom and right, as torch does).
+        input: (N, C_in, H, W) or unbatched (C_in, H, W)
+        weight: (C_out, C_in / groups, kH, kW)
+        bias: (C_out,) or None
+        returns: (N, C_out, H_out, W_out), H_out = floor((H + 2 p - d (kH - 1) - 1) / s) + 1
+    Formula:
+        out[n, o, i, j] = bias[o] + sum_{c,u,v} weight[o, c, u, v] * x_pad[n, g(o) C_g + c,
+        s i + d u, s j + d v], g(o) the group of output channel o, C_g = C_in / groups
+    Torch:
+        torch.nn.functional.conv2d
     """
     x, unbatched, geo = _prepare(input, weight, bias, stride, padding, dilation, groups)
     out = conv_forward_padded(
@@ -225,12 +297,21 @@ def conv2d_backward(
 ):
     """Gradients of :func:`conv2d`: returns ``(grad_input, grad_weight, grad_bias)``.
 
-    ``grad_output`` has the shape ``conv2d`` returned. ``grad_bias`` is ``None`` when ``bias`` is.
+    Takes conv2d's arguments after ``grad_output``; ``grad_bias`` is ``None`` when ``bias`` is.
+    ``grad_input``: each output gradient is sent back through the kernel to the pixels of its
+    window (col2im of ``W^T @ grad_output``), then the padding is cropped away.
 
-    * ``grad_input``: each output gradient is sent back through the kernel to the pixels of its
-      window (col2im of ``W^T @ grad_output``), then the padding is cropped away.
-    * ``grad_weight[o, c, i, j] = sum_{n,y,x} grad_output[n,o,y,x] * x_p[n,c,y s+i d,x s+j d]``.
-    * ``grad_bias[o] = sum_{n,y,x} grad_output[n,o,y,x]``.
+    Shapes:
+        grad_output: (N, C_out, H_out, W_out), or (C_out, H_out, W_out) for unbatched input
+        input, weight, bias: as in conv2d
+        returns: grad_input like input, grad_weight like weight, grad_bias (C_out,) or None
+    Formula:
+        grad_x_pad[n, g(o) C_g + c, s i + d u, s j + d v] += weight[o, c, u, v] * g[n, o, i, j]
+        grad_weight[o, c, u, v] = sum_{n,i,j} g[n, o, i, j] * x_pad[n, g(o) C_g + c, s i + d u,
+        s j + d v]
+        grad_bias[o] = sum_{n,i,j} g[n, o, i, j]
+    Torch:
+        autograd through torch.nn.functional.conv2d
     """
     x, unbatched, geo = _prepare(input, weight, bias, stride, padding, dilation, groups)
     gout = _args.check_grad_output(
@@ -256,7 +337,19 @@ def _check_grad_output(grad_output, unbatched, shape, dtype):
 
 
 def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """:func:`conv2d` written as plain loops over every output value. Slow; made for reading."""
+    """:func:`conv2d` written as plain loops over every output value. Slow; made for reading.
+
+    Shapes:
+        input: (N, C_in, H, W) or unbatched (C_in, H, W)
+        weight: (C_out, C_in / groups, kH, kW)
+        bias: (C_out,) or None
+        returns: (N, C_out, H_out, W_out), H_out = floor((H + 2 p - d (kH - 1) - 1) / s) + 1
+    Formula:
+        out[n, o, i, j] = bias[o] + sum_{c,u,v} weight[o, c, u, v] * x_pad[n, g(o) C_g + c,
+        s i + d u, s j + d v]
+    Torch:
+        torch.nn.functional.conv2d
+    """
     x, unbatched, geo = _prepare(input, weight, bias, stride, padding, dilation, groups)
     xp = geo.pad(x)
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = geo.kernel, geo.stride, geo.dilation, geo.out
@@ -282,7 +375,18 @@ def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1, grou
 def conv2d_backward_naive(
     grad_output, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
 ):
-    """:func:`conv2d_backward` as loops: each output gradient flows back to its own window."""
+    """:func:`conv2d_backward` as loops: each output gradient flows back to its own window.
+
+    Shapes:
+        grad_output: (N, C_out, H_out, W_out), or (C_out, H_out, W_out) for unbatched input
+        input, weight, bias: as in conv2d
+        returns: grad_input like input, grad_weight like weight, grad_bias (C_out,) or None
+    Formula:
+        for every (n, o, i, j): grad_x_pad[n, group, window] += g[n, o, i, j] * weight[o] and
+        grad_weight[o] += g[n, o, i, j] * x_pad[n, group, window]
+    Torch:
+        autograd through torch.nn.functional.conv2d
+    """
     x, unbatched, geo = _prepare(input, weight, bias, stride, padding, dilation, groups)
     gout = _args.check_grad_output(
         grad_output, (geo.n, geo.out_channels, *geo.out), x.dtype, unbatched=unbatched
@@ -308,3 +412,6 @@ def conv2d_backward_naive(
 
 # ``windows`` is re-exported for the chapters that draw the sliding window.
 __all__ += ["windows"]
+
+# The old private name, which the padding chapter's notebook imports until it says padding_pairs.
+_padding_pairs = padding_pairs

@@ -28,7 +28,7 @@ __all__ = ["conv_transpose2d", "conv_transpose2d_backward", "conv_transpose2d_na
 
 
 @dataclass(frozen=True)
-class TransposeGeometry:
+class _TransposeGeometry:
     n: int
     in_channels: int
     out_channels: int
@@ -81,7 +81,7 @@ def _prepare(input, weight, bias, stride, padding, output_padding, groups, dilat
     dilation = _args.pair(dilation, "dilation", minimum=1)
     kernel = tuple(weight.shape[2:])
     out = conv_transpose_output_size((h, w), kernel, stride, padding, output_padding, dilation)
-    geo = TransposeGeometry(
+    geo = _TransposeGeometry(
         n, c, o, int(groups), tuple(kernel), stride, padding, dilation, (h, w), tuple(out)
     )
     return x, unbatched, geo
@@ -90,14 +90,22 @@ def _prepare(input, weight, bias, stride, padding, output_padding, groups, dilat
 def conv_transpose2d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
 ):
-    """Transposed 2-D convolution. Mirrors ``torch.nn.functional.conv_transpose2d``.
+    """Transposed 2-D convolution: every input pixel stamps a scaled copy of its kernel onto the
+    output, ``stride`` pixels apart; the result is conv2d's input gradient for the same weight.
+
+    ``stride``, ``padding``, ``output_padding`` and ``dilation`` are ints, pairs or one-element
+    tuples; ``output_padding`` must be smaller than the stride or the dilation, as in torch.
 
     Shapes:
-        input  ``(N, C_in, H, W)`` (or unbatched ``(C_in, H, W)``)
-        weight ``(C_in, C_out / groups, kH, kW)``
-        bias   ``(C_out,)`` or ``None``
-        returns ``(N, C_out, H_out, W_out)``,
-        ``H_out = (H - 1)*stride - 2*padding + dilation*(kH - 1) + output_padding + 1``.
+        input: (N, C_in, H, W) or unbatched (C_in, H, W)
+        weight: (C_in, C_out / groups, kH, kW)
+        bias: (C_out,) or None
+        returns: (N, C_out, H_out, W_out), H_out = (H - 1) s - 2 p + d (kH - 1) + output_padding + 1
+    Formula:
+        full[n, g(c) O_g + o, s i + d u, s j + d v] += x[n, c, i, j] * weight[c, o, u, v];
+        out[n, o, y, x] = full[n, o, p + y, p + x] + bias[o], y < H_out, x < W_out
+    Torch:
+        torch.nn.functional.conv_transpose2d
     """
     x, unbatched, geo = _prepare(
         input, weight, bias, stride, padding, output_padding, groups, dilation
@@ -126,6 +134,18 @@ def conv_transpose2d_backward(
 
     Since the forward is :math:`A_w^\\top x`, the input gradient is :math:`A_w g`: an ordinary
     ``conv2d`` of ``grad_output`` with the same weight, stride, padding and dilation.
+
+    Shapes:
+        grad_output: (N, C_out, H_out, W_out), or (C_out, H_out, W_out) for unbatched input
+        input, weight, bias: as in conv_transpose2d
+        returns: grad_input like input, grad_weight like weight, grad_bias (C_out,) or None
+    Formula:
+        grad_input = conv2d(grad_output, weight, stride=s, padding=p, dilation=d, groups=groups)
+        grad_weight[c, o, u, v] = sum_{n,i,j} x[n, c, i, j] * g_pad[n, g(c) O_g + o, s i + d u,
+        s j + d v]
+        grad_bias[o] = sum_{n,i,j} grad_output[n, o, i, j]
+    Torch:
+        autograd through torch.nn.functional.conv_transpose2d
     """
     x, unbatched, geo = _prepare(
         input, weight, bias, stride, padding, output_padding, groups, dilation
@@ -145,7 +165,19 @@ def conv_transpose2d_backward(
 def conv_transpose2d_naive(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
 ):
-    """:func:`conv_transpose2d` as loops: every input pixel stamps a scaled kernel on the output."""
+    """:func:`conv_transpose2d` as loops: every input pixel stamps a scaled kernel on the output.
+
+    Shapes:
+        input: (N, C_in, H, W) or unbatched (C_in, H, W)
+        weight: (C_in, C_out / groups, kH, kW)
+        bias: (C_out,) or None
+        returns: (N, C_out, H_out, W_out), H_out = (H - 1) s - 2 p + d (kH - 1) + output_padding + 1
+    Formula:
+        for every (n, c, i, j): full[n, group of c, s i : s i + d (kH - 1) + 1 : d, ...] +=
+        x[n, c, i, j] * weight[c]; then crop p on each side and add the bias
+    Torch:
+        torch.nn.functional.conv_transpose2d
+    """
     x, unbatched, geo = _prepare(
         input, weight, bias, stride, padding, output_padding, groups, dilation
     )

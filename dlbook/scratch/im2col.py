@@ -23,7 +23,15 @@ from numpy.lib.stride_tricks import as_strided
 
 def pad_with_spare_row(x: np.ndarray, pads) -> np.ndarray:
     """Zero-pad the last two axes of ``x`` by ``pads = ((top, bottom), (left, right))``, plus one
-    spare zero row at the bottom: ``(A, B, H, W) -> (A, B, top+H+bottom+1, left+W+right)``.
+    spare zero row at the bottom, which the wide grids read into.
+
+    Shapes:
+        x: (A, B, H, W)
+        returns: (A, B, top + H + bottom + 1, left + W + right), x's dtype
+    Formula:
+        xp[a, b, top + y, left + x] = x[a, b, y, x]; 0 elsewhere
+    Torch:
+        torch.nn.functional.pad(x, (left, right, top, bottom + 1))
     """
     (top, bottom), (left, right) = pads
     a, b, h, w = x.shape
@@ -40,12 +48,18 @@ def _reach(shape, kernel, stride, dilation, out) -> int:
 
 
 def windows(xp: np.ndarray, kernel, stride, dilation, out) -> np.ndarray:
-    """A read-only view of shape ``(A, B, kh, kw, oh, ow)`` with no copy:
+    """Every window of ``xp`` as a read-only view, with no copy (usually ``A, B = N, C``).
 
-    ``windows[a, b, i, j, y, x] = xp[a, b, y*sh + i*dh, x*sw + j*dw]``
+    With a wide grid, windows past the right edge read on into the next row; the view never reads
+    outside each ``(H, W)`` plane (a ValueError if ``out`` asks for more).
 
-    (usually ``A, B = N, C``). With a wide grid, windows past the right edge read on into the
-    next row; the view never reads outside each ``(H, W)`` plane.
+    Shapes:
+        xp: (A, B, H, W), each plane C-contiguous; kernel, stride, dilation, out: pairs
+        returns: (A, B, kh, kw, oh, ow)
+    Formula:
+        windows[a, b, i, j, y, x] = xp[a, b, y sh + i dh, x sw + j dw]
+    Torch:
+        torch.Tensor.unfold on the last two axes
     """
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out
     plane = xp.shape[2] * xp.shape[3]
@@ -63,11 +77,19 @@ def windows(xp: np.ndarray, kernel, stride, dilation, out) -> np.ndarray:
 
 
 def im2col(xp: np.ndarray, kernel, stride, dilation, out, groups: int = 1, buffer=None):
-    """Columns of shape ``(N, groups, C/groups * kh * kw, oh * ow)`` (a copy): one column matrix
-    per image, its rows ordered (channel, kernel row, kernel column).
+    """The windows of ``xp`` laid out as columns (a copy): one column matrix per image and
+    group, its rows ordered (channel, kernel row, kernel column).
 
-    ``buffer``, if given, is an array of that shape to copy into, so that a loop over chunks of a
-    batch reuses one block of memory instead of asking for a new one each time.
+    ``buffer``, if given, is an array of the result's shape to copy into, so that a loop over
+    chunks of a batch reuses one block of memory instead of asking for a new one each time.
+
+    Shapes:
+        xp: (N, C, H, W); kernel, stride, dilation, out: pairs
+        returns: (N, groups, C / groups * kh * kw, oh * ow)
+    Formula:
+        cols[n, g, (c kh + i) kw + j, y ow + x] = xp[n, g C_g + c, y sh + i dh, x sw + j dw]
+    Torch:
+        torch.nn.functional.unfold (one group, as (N, C kh kw, oh ow))
     """
     n, c = xp.shape[:2]
     view = windows(xp, kernel, stride, dilation, out)
@@ -80,8 +102,16 @@ def im2col(xp: np.ndarray, kernel, stride, dilation, out, groups: int = 1, buffe
 
 def col2im(cols: np.ndarray, padded_shape, kernel, stride, dilation, out) -> np.ndarray:
     """The adjoint of :func:`windows`: scatter-add columns back into a zero array of
-    ``padded_shape`` (plus the spare row, which a wide grid needs; crop it off as you crop the
-    padding). ``cols`` has shape ``(A, B, kh, kw, oh, ow)`` or any shape that reshapes to it.
+    ``padded_shape`` plus the spare row, which a wide grid needs (crop it off as you crop the
+    padding).
+
+    Shapes:
+        cols: (A, B, kh, kw, oh, ow) or any shape that reshapes to it; padded_shape: (A, B, H, W)
+        returns: (A, B, H + 1, W), cols' dtype
+    Formula:
+        xp[a, b, y sh + i dh, x sw + j dw] += cols[a, b, i, j, y, x], summed over i, j, y, x
+    Torch:
+        torch.nn.functional.fold
     """
     a, b, h, w = padded_shape
     xp = np.zeros((a, b, h + 1, w), dtype=cols.dtype)
@@ -90,8 +120,17 @@ def col2im(cols: np.ndarray, padded_shape, kernel, stride, dilation, out) -> np.
 
 
 def col2im_add(cols: np.ndarray, xp: np.ndarray, kernel, stride, dilation, out) -> None:
-    """Add the columns into ``xp`` in place: ``xp[a, b, y*sh + i*dh, x*sw + j*dw] += cols[a, b,
-    i, j, y, x]``. With a wide grid, the junk columns must be zero: they land on the next row."""
+    """Add the columns into ``xp`` in place (:func:`col2im` without the new array). With a wide
+    grid, the junk columns must be zero: they land on the next row.
+
+    Shapes:
+        cols: (A, B, kh, kw, oh, ow) or any shape that reshapes to it
+        xp: (A, B, H, W), each plane C-contiguous; modified in place; returns None
+    Formula:
+        xp[a, b, y sh + i dh, x sw + j dw] += cols[a, b, i, j, y, x]
+    Torch:
+        torch.nn.functional.fold, added onto xp
+    """
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out
     a, b, h, w = xp.shape
     if xp.strides[2] != w * xp.itemsize or xp.strides[3] != xp.itemsize:

@@ -49,24 +49,24 @@ def _geometry(input_hw, kernel, stride, padding, dilation):
 def conv2d_matrix(input_hw, weight, stride=1, padding=0, dilation=1) -> np.ndarray:
     r"""The matrix :math:`C` of a single-channel 2-D convolution (cross-correlation).
 
-    Args:
-        input_hw: the input size ``(H, W)`` (or one int for a square input).
-        weight: the kernel, a 2-D floating array ``(kH, kW)``.
-        stride, padding, dilation: ints or pairs, as in ``torch.nn.functional.conv2d``.
+    ``input_hw`` is the input size ``(H, W)`` (or one int for a square input); ``stride``,
+    ``padding`` and ``dilation`` are ints, pairs or one-element tuples, as in
+    ``torch.nn.functional.conv2d``. ``C`` has the weight's dtype, and for a ``(H, W)`` image ``x``
+    and a ``(H_out, W_out)`` array ``g``
 
-    Returns:
-        ``C`` of shape ``(H_out * W_out, H * W)`` and the weight's dtype, with
-        ``H_out = floor((H + 2 p - d (kH - 1) - 1) / s) + 1`` (and likewise ``W_out``), such that
-        for a ``(H, W)`` image ``x`` and a ``(H_out, W_out)`` array ``g``
+    * ``C @ x.ravel()`` is ``conv2d(x[None, None], weight[None, None], ...).ravel()``;
+    * ``C.T @ g.ravel()`` is ``conv2d_backward``'s input gradient for ``g``, and equals
+      ``conv_transpose2d(g[None, None], weight[None, None], ..., output_padding=op)`` with
+      ``op = matching_output_padding(input_hw, weight.shape, stride, padding, dilation)``.
 
-        * ``C @ x.ravel()`` is ``conv2d(x[None, None], weight[None, None], ...).ravel()``;
-        * ``C.T @ g.ravel()`` is ``conv2d_backward``'s input gradient for ``g``, and equals
-          ``conv_transpose2d(g[None, None], weight[None, None], ..., output_padding=op)`` with
-          ``op = matching_output_padding(input_hw, weight.shape, stride, padding, dilation)``.
-
-    Row ``y_o * W_out + x_o`` holds output pixel ``(y_o, x_o)``'s window:
-    ``C[y_o W_out + x_o, r W + c] = weight[i, j]`` with ``r = y_o s + i d - p``,
-    ``c = x_o s + j d - p``, for every tap that lands inside the image.
+    Shapes:
+        weight: (kH, kW)
+        returns: (H_out * W_out, H * W), H_out = floor((H + 2 p - d (kH - 1) - 1) / s) + 1
+    Formula:
+        C[y_o W_out + x_o, r W + c] = weight[i, j] with r = y_o s + i d - p, c = x_o s + j d - p,
+        for every tap (i, j) that lands inside the image; 0 elsewhere
+    Torch:
+        none (torch never builds the matrix; C @ x is torch.nn.functional.conv2d)
     """
     if not isinstance(weight, np.ndarray) or not np.issubdtype(weight.dtype, np.floating):
         raise ValueError(f"weight must be a floating numpy array, got {type(weight).__name__}")
@@ -99,8 +99,15 @@ def matching_output_padding(input_hw, kernel_size, stride=1, padding=0, dilation
 
     A strided convolution ignores the last ``(H + 2p - d(k - 1) - 1) mod s`` rows of its padded
     input, so several input sizes share one output size; this remainder is the output padding that
-    picks ``H`` among them. Returns an int for an int ``input_hw``, else a pair ``(op_h, op_w)``;
-    each is smaller than the stride.
+    picks ``H`` among them.
+
+    Shapes:
+        input_hw: an int or (H, W); kernel_size, stride, padding, dilation: ints or pairs
+        returns: an int for an int input_hw, else a pair (op_h, op_w); each smaller than the stride
+    Formula:
+        op = (H + 2 p - d (k - 1) - 1) mod s, per axis
+    Torch:
+        none (the output_padding to pass to torch.nn.functional.conv_transpose2d)
 
     >>> matching_output_padding(8, 3, stride=2, padding=1)  # 7 and 8 both give 4; 8 needs 1
     1
