@@ -24,6 +24,9 @@ NAMES = [
     "hinge_embedding_loss",
     "kl_div",
     "binary_cross_entropy_with_logits",
+    "binary_cross_entropy",
+    "smooth_l1_loss",
+    "huber_loss",
 ]
 REDUCTIONS = ["mean", "sum", "none"]
 
@@ -191,6 +194,8 @@ def _example(name, rng, dtype=np.float64):
         return x, np.array([0, 3, 1])
     if name == "kl_div":
         return x, rng.uniform(size=(3, 4)).astype(dtype)
+    if name == "binary_cross_entropy":
+        return rng.uniform(0.01, 0.99, (3, 4)).astype(dtype), rng.uniform(size=(3, 4)).astype(dtype)
     if name == "hinge_embedding_loss":
         return x, np.where(rng.uniform(size=(3, 4)) < 0.5, -1.0, 1.0).astype(dtype)
     return x, rng.uniform(size=(3, 4)).astype(dtype)
@@ -200,6 +205,8 @@ def _example(name, rng, dtype=np.float64):
 @pytest.mark.parametrize("size_average", [None, True, False])
 @pytest.mark.parametrize("name", NAMES)
 def test_legacy_size_average_and_reduce_as_torch(name, size_average, reduce, rng):
+    if name == "huber_loss":
+        pytest.skip("torch's huber_loss has no size_average or reduce")
     x, t = _example(name, rng)
     compare(name, x, t, size_average=size_average, reduce=reduce, reduction="sum")
     if size_average is not None or reduce is not None:
@@ -233,7 +240,7 @@ def test_float32_is_preserved_with_every_argument(name, rng):
     kw = {}
     if name in ("cross_entropy", "nll_loss", "multi_margin_loss"):
         kw["weight"] = rng.uniform(0.5, 2, 4).astype(np.float32)
-    elif name in ("mse_loss", "l1_loss", "binary_cross_entropy_with_logits"):
+    elif name in ("mse_loss", "l1_loss", "huber_loss") or name.startswith("binary"):
         kw["weight"] = rng.uniform(0.5, 2, (3, 4)).astype(np.float32)
     compare(name, x, t, tol=1e-5, **kw)
 
@@ -272,3 +279,39 @@ def test_weights_and_smoothing_stay_finite_at_plus_minus_800(rng):
     compare("cross_entropy", x, t, tol=1e-8, **kw)
     assert np.isfinite(losses.cross_entropy(x, t, **kw))
     assert np.isfinite(losses.cross_entropy_backward(1.0, x, t, **kw)).all()
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 3.0])
+def test_smooth_l1_and_huber_on_both_sides_of_the_kink(beta, reduction, rng):
+    x = rng.standard_normal((4, 5)) * 2
+    t = x + np.array([-4.0, -beta, -0.3, 0.0, 0.3])  # exactly at the kink too
+    compare("smooth_l1_loss", x, t, beta=beta, reduction=reduction)
+    if beta > 0:
+        w = rng.uniform(0.1, 2, (4, 5))
+        compare("huber_loss", x, t, delta=beta, weight=w, reduction=reduction)
+        compare("huber_loss", x, t, delta=beta, reduction=reduction)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weight_shape", [None, (2, 3), (3,), ()])
+def test_binary_cross_entropy_with_weight_and_at_0_and_1(weight_shape, reduction, rng):
+    x = rng.uniform(0.01, 0.99, (2, 3))
+    x[0, :2] = (0.0, 1.0)  # log 0 clamped at -100, as torch
+    t = rng.uniform(size=(2, 3))
+    w = None if weight_shape is None else rng.uniform(0.1, 2, weight_shape)
+    compare("binary_cross_entropy", x, t, weight=w, reduction=reduction)
+    assert np.isfinite(losses.binary_cross_entropy(x, t, weight=w)).all()
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: losses.binary_cross_entropy(np.array([1.5]), np.array([1.0])), "input"),
+        (lambda: losses.smooth_l1_loss(np.ones(2), np.ones(2), beta=-1.0), "beta"),
+        (lambda: losses.huber_loss(np.ones(2), np.ones(2), delta=0.0), "delta"),
+    ],
+)
+def test_bad_beta_delta_and_probabilities_raise(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

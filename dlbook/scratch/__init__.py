@@ -69,12 +69,16 @@ from dlbook.scratch.linear import (
     linear_naive,
 )
 from dlbook.scratch.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_backward,
     binary_cross_entropy_with_logits,
     binary_cross_entropy_with_logits_backward,
     cross_entropy,
     cross_entropy_backward,
     hinge_embedding_loss,
     hinge_embedding_loss_backward,
+    huber_loss,
+    huber_loss_backward,
     kl_div,
     kl_div_backward,
     l1_loss,
@@ -85,6 +89,8 @@ from dlbook.scratch.losses import (
     multi_margin_loss_backward,
     nll_loss,
     nll_loss_backward,
+    smooth_l1_loss,
+    smooth_l1_loss_backward,
 )
 from dlbook.scratch.lstm import (
     lstm,
@@ -166,6 +172,12 @@ __all__ = [
     "cross_entropy_backward",
     "nll_loss",
     "nll_loss_backward",
+    "binary_cross_entropy",
+    "binary_cross_entropy_backward",
+    "smooth_l1_loss",
+    "smooth_l1_loss_backward",
+    "huber_loss",
+    "huber_loss_backward",
     "mse_loss",
     "mse_loss_backward",
     "l1_loss",

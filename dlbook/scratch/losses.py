@@ -51,6 +51,12 @@ __all__ = [
     "kl_div_backward",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_backward",
+    "binary_cross_entropy",
+    "binary_cross_entropy_backward",
+    "smooth_l1_loss",
+    "smooth_l1_loss_backward",
+    "huber_loss",
+    "huber_loss_backward",
 ]
 
 # --- reductions, and their gradients --------------------------------------------------------------
@@ -449,6 +455,94 @@ def l1_loss_backward(
     return _weighted(np.sign(x - t), w) * _upstream(grad_output, red, x.shape, x.dtype, divisor)
 
 
+def _positive(value, name, allow_zero):
+    value = real(value, name)
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    return value
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    r"""Smooth L1: quadratic for errors below ``beta``, linear above, so a few large errors do not
+    dominate as they do in the squared error. ``beta=0`` is :func:`l1_loss`.
+
+    Shapes:
+        input: any shape
+        target: the input's shape
+        returns: a scalar, or the input's shape for reduction='none'
+    Formula:
+        loss[i] = 0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta, d = x[i] - y[i]
+    Torch:
+        torch.nn.functional.smooth_l1_loss
+    """
+    x, t, _, red, _ = _pointwise(input, target, None, reduction, size_average, reduce)
+    beta, d = _positive(beta, "beta", allow_zero=True), np.abs(x - t)
+    if beta == 0:
+        return _reduce(d, red)
+    return _reduce(np.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta), red)
+
+
+def smooth_l1_loss_backward(
+    grad_output, input, target, size_average=None, reduce=None, reduction="mean", beta=1.0
+):
+    r"""The gradient of :func:`smooth_l1_loss`: the error over ``beta`` inside, its sign outside.
+
+    Shapes:
+        grad_output: a scalar, or the input's shape for reduction='none'
+        returns: the input's shape
+    Formula:
+        grad[i] = (d / beta if |d| < beta else sign(d)) grad_output (divided by n for the mean)
+    Torch:
+        autograd through torch.nn.functional.smooth_l1_loss
+    """
+    x, t, _, red, _ = _pointwise(input, target, None, reduction, size_average, reduce)
+    beta, d = _positive(beta, "beta", allow_zero=True), x - t
+    inner = d / beta if beta else np.zeros_like(d)
+    return np.where(np.abs(d) < beta, inner, np.sign(d)) * _upstream(
+        grad_output, red, x.shape, x.dtype
+    )
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    r"""Huber loss: quadratic for errors up to ``delta``, then linear with slope ``delta``;
+    ``delta`` times :func:`smooth_l1_loss` with ``beta=delta``. With a ``weight``, the mean
+    is the plain mean of the weighted losses (torch's choice; :func:`mse_loss` divides by the
+    weights' sum instead).
+
+    Shapes:
+        input: any shape
+        target: the input's shape
+        weight: the input's shape, or None
+        returns: a scalar, or the input's shape for reduction='none'
+    Formula:
+        loss[i] = weight[i] (0.5 d^2 if |d| <= delta else delta (|d| - 0.5 delta)), d = x - y
+    Torch:
+        torch.nn.functional.huber_loss
+    """
+    x, t, w, red, _ = _pointwise(input, target, weight, reduction, None, None)
+    delta, d = _positive(delta, "delta", allow_zero=False), np.abs(x - t)
+    loss = np.where(d <= delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+    return _reduce(_weighted(loss, w), red)
+
+
+def huber_loss_backward(grad_output, input, target, reduction="mean", delta=1.0, weight=None):
+    r"""The gradient of :func:`huber_loss`: the error itself inside, ``delta`` times its sign
+    outside.
+
+    Shapes:
+        grad_output: a scalar, or the input's shape for reduction='none'
+        returns: the input's shape
+    Formula:
+        grad[i] = weight[i] (d if |d| <= delta else delta sign(d)) grad_output (/ n for the mean)
+    Torch:
+        autograd through torch.nn.functional.huber_loss
+    """
+    x, t, w, red, _ = _pointwise(input, target, weight, reduction, None, None)
+    delta, d = _positive(delta, "delta", allow_zero=False), x - t
+    grad = np.where(np.abs(d) <= delta, d, delta * np.sign(d))
+    return _weighted(grad, w) * _upstream(grad_output, red, x.shape, x.dtype)
+
+
 # --- hinge losses ---------------------------------------------------------------------------------
 
 
@@ -660,6 +754,66 @@ def kl_div_backward(
     x, t, red, divisor = _kl_args(input, target, reduction, log_target, size_average, reduce)
     d = -np.exp(t) if log_target else -t
     return d * _upstream(grad_output, red, x.shape, x.dtype, divisor)
+
+
+# torch's EPSILON for this gradient is the float32 nearest 1e-12, in float64 too
+_BCE_EPS = float(np.float32(1e-12))
+
+
+def _bce_probability_args(input, target, weight, reduction, size_average, reduce):
+    x, t, w, _, red = _bce_args(input, target, weight, None, reduction, size_average, reduce)
+    if np.any((x < 0) | (x > 1)) or np.any(np.isnan(x)):
+        raise ValueError(
+            "input must hold probabilities in [0, 1] (for logits use "
+            "binary_cross_entropy_with_logits)"
+        )
+    return x, t, w, red
+
+
+def binary_cross_entropy(
+    input, target, weight=None, size_average=None, reduce=None, reduction="mean"
+):
+    r"""Binary cross-entropy of probabilities :math:`x \in [0, 1]` and targets
+    :math:`y \in [0, 1]`. Each log is clamped at -100, as torch does, so a probability of
+    exactly 0 or 1 gives a finite loss; on logits, prefer
+    :func:`binary_cross_entropy_with_logits`, which never loses the digits of a small
+    :math:`1 - x`.
+
+    Shapes:
+        input: any shape, probabilities
+        target: the input's shape
+        weight: broadcastable to the input's shape, or None
+        returns: a scalar, or the input's shape for reduction='none'
+    Formula:
+        loss = -w (y max(log x, -100) + (1 - y) max(log(1 - x), -100))
+    Torch:
+        torch.nn.functional.binary_cross_entropy
+    """
+    x, t, w, red = _bce_probability_args(input, target, weight, reduction, size_average, reduce)
+    with np.errstate(divide="ignore"):
+        log_x, log_1mx = np.maximum(np.log(x), -100), np.maximum(np.log1p(-x), -100)
+    loss = -(t * log_x + (1 - t) * log_1mx)
+    return _reduce(loss if w is None else loss * w, red)
+
+
+def binary_cross_entropy_backward(
+    grad_output, input, target, weight=None, size_average=None, reduce=None, reduction="mean"
+):
+    r"""The gradient of :func:`binary_cross_entropy`: :math:`(x - y) / (x (1 - x))`, its
+    denominator held at least :math:`10^{-12}` as in torch.
+
+    Shapes:
+        grad_output: a scalar, or the input's shape for reduction='none'
+        returns: the input's shape
+    Formula:
+        grad = w (x - y) / max(x (1 - x), 1e-12) grad_output (divided by n for the mean)
+    Torch:
+        autograd through torch.nn.functional.binary_cross_entropy
+    """
+    x, t, w, red = _bce_probability_args(input, target, weight, reduction, size_average, reduce)
+    d = (x - t) / np.maximum(x * (1 - x), _BCE_EPS)
+    d = d if w is None else d * w
+    return d * _upstream(grad_output, red, x.shape, x.dtype)
 
 
 def _bce_args(input, target, weight, pos_weight, reduction, size_average, reduce):
