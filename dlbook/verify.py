@@ -22,7 +22,6 @@ __all__ = [
     "Verdict",
     "compare",
     "gradient_verdict",
-    "Comparison",
 ]
 
 
@@ -130,10 +129,3 @@ def gradient_verdict(errors: dict | None = None, tol: float = 1e-6) -> Verdict:
         label="gradient check",
         error=relative_error,
     )
-
-
-class Comparison(Verdict):
-    """The old name of a :func:`compare` verdict; kept until its last users have moved."""
-
-    def __init__(self, tol: float, errors: dict | None = None, reference: str = "torch"):
-        super().__init__(tol=tol, errors=dict(errors or {}), measure=f"max |scratch - {reference}|")

@@ -122,8 +122,7 @@ def test_one_thread_limits_and_restores():
 
 
 def test_one_verdict_type_prints_both_headers():
-    from dlbook.scratch.gradcheck import GradcheckResult
-    from dlbook.verify import Comparison, Verdict, gradient_verdict
+    from dlbook.verify import Verdict, gradient_verdict
 
     grads = gradient_verdict({"input": 1e-9, "weight": 0.5})
     assert isinstance(grads, Verdict) and not grads.ok and grads.worst == 0.5
@@ -132,12 +131,8 @@ def test_one_verdict_type_prints_both_headers():
         "  input   pass",
         "  weight  FAIL",
     ]
-    # the old names print the same text as before, through the same type
-    assert repr(GradcheckResult({"input": 1e-9, "weight": 0.5})) == repr(grads)
-    old = Comparison(tol=1e-10).add("out", np.ones(2), np.ones(2))
-    assert isinstance(old, Verdict) and repr(old) == repr(
-        compare({"out": (np.ones(2), np.ones(2))})
-    )
+    same = Verdict(tol=1e-10).add("out", np.ones(2), np.ones(2))
+    assert repr(same) == repr(compare({"out": (np.ones(2), np.ones(2))}))
     assert bool(gradient_verdict()) and gradient_verdict().worst == 0.0
     nan = compare({"x": (np.array([np.nan]), np.array([0.0]))})
     assert not nan.ok and "FAIL" in repr(nan)  # a NaN error never passes

@@ -33,11 +33,6 @@ __all__ = [
 ]
 
 
-def _positive(name, value, minimum=1):
-    # Temporary: dlbook/experiments/attention.py still imports this; it moves to check_int.
-    check_int(value, name, minimum)
-
-
 def sine_forecast(n: int = 256, length: int = 50, noise: float = 0.1, seed: int = 0):
     """``(x, y)``, each ``(length, n, 1)`` float32: ``y[t]`` is the clean value at ``t + 1``.
 

@@ -19,7 +19,7 @@ import numpy as np
 from dlbook import seeding
 from dlbook.verify import Verdict, gradient_verdict, relative_error
 
-__all__ = ["numerical_gradient", "gradcheck", "relative_error", "GradcheckResult"]
+__all__ = ["numerical_gradient", "gradcheck", "relative_error"]
 
 
 def numerical_gradient(f, x, grad_output=None, h=1e-6, entries=None):
@@ -123,20 +123,6 @@ def gradcheck(
         numeric = numerical_gradient(lambda: forward(*args, **kwargs), args[i], grad_output, h)
         result.add(names[i], by_position[i], numeric)
     return result
-
-
-def GradcheckResult(errors=None, tol=1e-6) -> Verdict:  # noqa: N802 (the old class name)
-    """The old name of :func:`dlbook.verify.gradient_verdict`; kept until its last users move.
-
-    Shapes:
-        errors: {name: relative error}
-        returns: a Verdict
-    Formula:
-        none (a constructor)
-    Torch:
-        none (a printed verdict, not a computation)
-    """
-    return gradient_verdict(errors, tol)
 
 
 def _argument_names(fn, count):
