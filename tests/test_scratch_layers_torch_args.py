@@ -129,3 +129,20 @@ def test_flatten_refuses_what_torch_refuses(args, error):
         torch.nn.Flatten(*args)(T(x))
     with pytest.raises(error, match="_dim"):
         L.Flatten(*args)(x)
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect"])
+def test_conv2d_reads_one_element_tuples_as_torch(padding_mode, rng):
+    # torch's reflect padding refuses padding=(1,) (NotImplementedError), so it gets an int
+    padding = (1,) if padding_mode == "zeros" else 1
+    kw = dict(stride=(2,), padding=padding, dilation=(1,), padding_mode=padding_mode)
+    layer = L.Conv2d(2, 3, (3,), dtype=np.float64, rng=rng, **kw)
+    module = _torch_conv(layer, **kw)
+    x = rng.standard_normal((2, 2, 6, 7))
+    xt = torch.tensor(x, requires_grad=True)
+    out = module(xt)
+    g = rng.standard_normal(out.shape)
+    out.backward(T(g))
+    assert layer.weight.shape == (3, 2, 3, 3)
+    assert_close(layer(x), out.detach().numpy())
+    assert_close(layer.backward(g), xt.grad.numpy())

@@ -158,3 +158,35 @@ def test_layer_signatures_are_torchs(ours, theirs):
         return [(p.name, p.default) for p in sig if p.name != "self"]
 
     assert params(ours) == params(theirs)
+
+
+@pytest.mark.parametrize(
+    "kind, args, kw",
+    [
+        ("max", ((3,),), dict(stride=(2,), padding=(1,), dilation=(2,))),
+        ("max", ((2,), (1,)), dict(ceil_mode=True)),
+        ("avg", ((3,),), dict(stride=(2,), padding=(1,), count_include_pad=False)),
+        ("avg", ((2,), ()), {}),  # torch reads an empty stride as "the kernel size"
+    ],
+)
+def test_one_element_tuples_are_read_as_torch_reads_them(kind, args, kw, rng):
+    forward, backward, naive, backward_naive = OURS[kind]
+    x = _input((2, 3, 7, 8), np.float64, rng)
+    out, g, (gx,) = torch_forward_backward(lambda t: TORCH[kind](t, *args, **kw), (x,))
+    assert_close(forward(x, *args, **kw), out)
+    assert_close(naive(x, *args, **kw), out)
+    assert_close(backward(g, x, *args, **kw), gx)
+    assert_close(backward_naive(g, x, *args, **kw), gx)
+    layer = (MaxPool2d if kind == "max" else AvgPool2d)(*args, **kw)
+    assert_close(layer(x), out)
+    assert_close(layer.backward(g), gx)
+
+
+@pytest.mark.parametrize("value", [(), (1, 2, 3)])
+def test_kernel_size_of_zero_or_three_ints_is_refused_as_torch_does(value):
+    x = np.ones((1, 1, 6, 6))
+    with pytest.raises(RuntimeError):
+        F.max_pool2d(torch.from_numpy(x), value)
+    for fn in (max_pool2d, avg_pool2d, max_pool2d_naive, avg_pool2d_naive):
+        with pytest.raises(ValueError, match="kernel_size"):
+            fn(x, value)
