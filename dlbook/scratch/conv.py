@@ -186,19 +186,21 @@ def conv_forward_padded(xp, weight, kernel, stride, dilation, out, groups, bias=
     gw = _grid_width(ow, stride[1], xp.shape[3])
     k = (c // groups) * kernel[0] * kernel[1]
     w = weight.reshape(groups, o // groups, k)
-    y = np.empty((n, o, oh, gw), dtype=xp.dtype)
+    result = np.empty((n, o, oh, ow), dtype=xp.dtype)
     parts = _chunks(n, c * kernel[0] * kernel[1] * oh * gw * xp.itemsize)
     buffer = np.empty((parts[0].stop, groups, k, oh * gw), dtype=xp.dtype)
+    # A wide grid's products go to a scratch block the size of a chunk, still in cache when the
+    # junk columns are cut off; otherwise straight into the result.
+    wide = np.empty((parts[0].stop, o, oh, gw), dtype=xp.dtype) if gw != ow else None
     for part in parts:
         m = part.stop - part.start
         cols = im2col(xp[part], kernel, stride, dilation, (oh, gw), groups, buffer[:m])
-        np.matmul(w, cols, out=y[part].reshape(m, groups, o // groups, oh * gw))
-    # Cut off the junk columns and add the bias in one pass.
-    result = np.empty((n, o, oh, ow), dtype=xp.dtype)
-    if bias is None:
-        np.copyto(result, y[..., :ow])
-    else:
-        np.add(y[..., :ow], bias[:, None, None], out=result)
+        y = result[part] if wide is None else wide[:m]
+        np.matmul(w, cols, out=y.reshape(m, groups, o // groups, oh * gw))
+        if wide is not None and bias is None:
+            np.copyto(result[part], y[..., :ow])
+        elif bias is not None:
+            np.add(y[..., :ow], bias[:, None, None], out=result[part])
     return result
 
 
