@@ -166,21 +166,13 @@ def test_training_animation_one_frame_per_state(small, watched):
         lt.training_animation(run.model, snaps.states * 14, small.x_test, small.y_test)
 
 
-def test_shift_grid_and_explorer(small, watched):
+def test_shift_grid(small, watched):
     run, _ = watched
     models = {"m": run.model}
     fig = lt.plot_shift_grid(models, small.x_test[0], small.y_test[0])
     assert len(fig.axes) == 15
     label, p = lt._predict_all(models, lt.shift(small.x_test[0], -4, -4)[None])["m"]
     assert fig.axes[0].get_title() == f"m: {label[0]} ({p[0]:.0%})"
-    panel = lt.explorer(models, small.x_test, small.y_test, index=0)
-    w_i, picture = panel.children[0], panel.children[2]
-    before = bytes(picture.value)
-    assert before.startswith(b"\x89PNG")
-    w_i.value = 5
-    assert bytes(picture.value) != before
-    with pytest.raises(ValueError, match="index"):
-        lt.explorer(models, small.x_test, small.y_test, index=60)
 
 
 def test_checkpointed_short_run_reloads_to_the_best_epoch(small, tmp_path):

@@ -7,13 +7,13 @@
 - :func:`shift` and :func:`shift_accuracy`: how much a trained LeNet cares where the digit is.
 - :func:`feature_maps`: what each stage of a trained LeNet computes for one digit.
 - Small figures for the chapter: :func:`plot_plans`, :func:`plot_feature_maps`,
-  :func:`training_animation`, :func:`plot_shift_grid` and the widget :func:`explorer`.
+  :func:`training_animation` and :func:`plot_shift_grid` (the widget is
+  :func:`dlbook.viz.lenet_pytorch.explorer`).
 """
 
 from __future__ import annotations
 
 import copy
-import io
 from contextlib import contextmanager
 
 import matplotlib.pyplot as plt
@@ -26,7 +26,7 @@ from dlbook.nets import LeNet5, LeNet5Modern
 __all__ = [
     "Snapshots", "watch_epochs", "replay", "weight_change", "shift", "shift_accuracy",
     "feature_maps", "predict_proba", "plot_plans", "plot_feature_maps", "training_animation",
-    "plot_shift_grid", "explorer",
+    "plot_shift_grid",
 ]  # fmt: skip
 
 _LENETS = (LeNet5, LeNet5Modern)
@@ -349,46 +349,3 @@ def plot_shift_grid(models: dict, image, label, dxs=(-4, -2, 0, 2, 4), dys=(-4, 
             ax.set_ylabel(f"down {dys[r]:+d}", fontsize=8)
     fig.tight_layout()
     return fig
-
-
-def _explorer_figure(models, image, label):
-    preds = {name: predict_proba(m, image[None])[0] for name, m in models.items()}
-    fig, (ax_i, ax_p) = plt.subplots(1, 2, figsize=(6.6, 2.5), width_ratios=[1, 2])
-    ax_i.imshow(image[0], cmap="gray_r", vmin=0, vmax=1)
-    ax_i.set_title(f"true label {label}", fontsize=9)
-    ax_i.axis("off")
-    width = 0.8 / len(preds)
-    for k, (name, p) in enumerate(preds.items()):
-        ax_p.bar(np.arange(10) + (k - (len(preds) - 1) / 2) * width, p, width,
-                 label=f"{name}: says {p.argmax()} ({p.max():.0%})")  # fmt: skip
-    ax_p.set(xticks=range(10), ylim=(0, 1.05), xlabel="class", ylabel="probability")
-    ax_p.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
-    fig.tight_layout()
-    return fig
-
-
-def explorer(models: dict, x, y, index: int = 0):
-    """An ipywidgets panel: pick a test digit from ``x`` ``(N, 1, H, W)``, move it right and
-    down by up to 6 pixels, and see each model's class probabilities. The figure is a PNG
-    widget value, so the panel works the same in JupyterLab and in an executed notebook."""
-    import ipywidgets as widgets
-
-    if not 0 <= index < len(x):
-        raise ValueError(f"index must be in [0, {len(x)}), got {index}")
-    w_i = widgets.IntSlider(value=index, min=0, max=len(x) - 1, description="test digit")
-    w_dx = widgets.IntSlider(value=0, min=-6, max=6, description="right")
-    w_dy = widgets.IntSlider(value=0, min=-6, max=6, description="down")
-    picture = widgets.Image(format="png")
-
-    def refresh(_=None):
-        moved = shift(x[w_i.value], w_dy.value, w_dx.value)
-        fig = _explorer_figure(models, moved, int(y[w_i.value]))
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
-        plt.close(fig)
-        picture.value = buffer.getvalue()
-
-    for w in (w_i, w_dx, w_dy):
-        w.observe(refresh, "value")
-    refresh()
-    return widgets.VBox([w_i, widgets.HBox([w_dx, w_dy]), picture])
