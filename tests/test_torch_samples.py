@@ -69,7 +69,7 @@ def _check(name: str) -> None:
 
 @pytest.mark.parametrize("name", list(ts.OPS))
 def test_function_on_torch_samples(name):
-    if not hasattr(scratch, ts.dlbook_name(name)):
+    if ts._lookup(ts.dlbook_name(name)) is None:
         pytest.skip(f"dlbook.scratch has no {ts.dlbook_name(name)} (yet)")
     _check(name)
 
@@ -86,7 +86,7 @@ def test_layer_on_torch_samples(name):
 @pytest.mark.parametrize("name", list(ts.OPS))
 def test_function_keeps_float32(name):
     """The same samples cast to float32: float32 outputs and gradients (API.md)."""
-    if not hasattr(scratch, ts.dlbook_name(name)):
+    if ts._lookup(ts.dlbook_name(name)) is None:
         pytest.skip(f"dlbook.scratch has no {ts.dlbook_name(name)} (yet)")
     problems = ts.float32_problems(name)
     if problems:
@@ -121,6 +121,18 @@ def test_harness_flags_a_wrong_backward(monkeypatch):
     monkeypatch.setattr(scratch, "conv2d_backward", off)
     results = ts.run_op("conv2d")
     assert results and all(o.kind == "wrong" and "weight" in o.reason for o in results), results
+
+
+def test_harness_checks_naive_versions(monkeypatch):
+    backward = scratch.conv2d_backward_naive
+
+    def off(*args, **kwargs):
+        gx, gw, gb = backward(*args, **kwargs)
+        return gx * (1 + 1e-7), gw, gb
+
+    monkeypatch.setattr(scratch, "conv2d_backward_naive", off)
+    results = ts.run_op("conv2d[naive]")
+    assert results and all(o.kind == "wrong" and "input" in o.reason for o in results), results
 
 
 def test_harness_flags_a_wrong_layer(monkeypatch):

@@ -14,7 +14,9 @@ Samples that torch itself refuses are left out.
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 import random
 import warnings
 from dataclasses import dataclass, field
@@ -255,15 +257,38 @@ def op_samples(spec: OpSpec, max_samples: int = MAX_SAMPLES):
 
 
 def dlbook_name(name: str) -> str:
-    return name.split("[")[0]
+    """The dlbook function an OPS entry checks: ``conv2d[naive]`` is ``conv2d_naive``."""
+    base = name.split("[")[0]
+    return f"{base}_naive" if name.endswith("[naive]") else base
+
+
+def _lookup(fname: str):
+    """A public function of dlbook.scratch or of one of its modules (naive ones may be only
+    there)."""
+    found = getattr(scratch, fname, None)
+    for info in [] if found else pkgutil.iter_modules(scratch.__path__):
+        found = found or getattr(
+            importlib.import_module(f"dlbook.scratch.{info.name}"), fname, None
+        )
+    return found if callable(found) else None
+
+
+def functions(name: str):
+    """``(forward, backward, check_backward)`` for an OPS entry. A naive forward without a naive
+    backward is checked forward only (its fast backward is checked under the fast name)."""
+    fn = _lookup(dlbook_name(name))
+    if fn is None:
+        raise LookupError(f"dlbook.scratch has no {dlbook_name(name)}")
+    base = name.split("[")[0]
+    if name.endswith("[naive]"):
+        backward = _lookup(f"{base}_backward_naive")
+        return fn, backward, backward is not None
+    return fn, _lookup(f"{base}_backward"), True
 
 
 def run_op(name: str, max_samples: int = MAX_SAMPLES) -> list[Outcome]:
     """Every sample of the op: torch's refusals left out, the rest classified."""
-    spec, fn = OPS[name], getattr(scratch, dlbook_name(name), None)
-    if fn is None:
-        raise LookupError(f"dlbook.scratch has no {dlbook_name(name)}")
-    backward = getattr(scratch, dlbook_name(name) + "_backward", None)
+    spec, (fn, backward, check_backward) = OPS[name], functions(name)
     op = opinfo(spec)
     outcomes, TORCH_REFUSED[name] = [], 0
     for k, s in enumerate(op_samples(spec, max_samples)):
@@ -278,6 +303,8 @@ def run_op(name: str, max_samples: int = MAX_SAMPLES) -> list[Outcome]:
         desc = describe_call((spec.arrange or (lambda x, a: (x, *a)))(s.input, s.args), s.kwargs)
         outcome = Outcome("equal", desc, kwargs=dict(s.kwargs))
         try:
+            if not check_backward:
+                backward = _FORWARD_ONLY
             _check_op(spec, fn, backward, s, (t_in, t_args, t_kwargs), t_out, k, outcome)
         except Refused as e:
             outcome.kind, outcome.reason = "refused", str(e)
@@ -285,6 +312,10 @@ def run_op(name: str, max_samples: int = MAX_SAMPLES) -> list[Outcome]:
             outcome.kind, outcome.reason = "wrong", str(e)
         outcomes.append(outcome)
     return outcomes
+
+
+def _FORWARD_ONLY(*args, **kwargs):  # a marker: the naive forward has no naive backward
+    raise AssertionError("never called")
 
 
 def _bind(fn, args, kwargs):
@@ -312,6 +343,8 @@ def _check_op(spec, fn, backward, s, torch_call, t_out, seed, outcome):
         outcome.kind = "random"
         for i, (a, t) in enumerate(zip(our_outs, t_outs)):
             compare(f"forward output {i} shape", np.zeros_like(a), torch.zeros_like(t))
+        if backward is _FORWARD_ONLY:
+            return
         if spec.opinfo == "nn.functional.dropout":
             _check_dropout(backward, bound, our_outs[0], seed)
         else:
@@ -321,6 +354,8 @@ def _check_op(spec, fn, backward, s, torch_call, t_out, seed, outcome):
         compare(f"forward output {i}", a, t)
     for k in before:  # in-place updates (batch norm's running statistics) as torch's
         compare(f"argument {k!r} after the forward", bound.arguments[k], t_bound[k])
+    if backward is _FORWARD_ONLY:
+        return
     if backward is None:
         raise Wrong(f"no {fn.__name__}_backward in dlbook.scratch")
     g_outs = _grad_outputs(t_outs, seed)
@@ -594,6 +629,10 @@ def table_header() -> str:
     return f"{'op':<34} {'samples':>7} {cells} {'torch✗':>7}  first wrong/refused"
 
 
+# Naive versions (plain loops) on the same samples: forward, and backward where there is one.
+OPS.update({f"{n}[naive]": OPS[n] for n in list(OPS) if "[" not in n and _lookup(f"{n}_naive")})
+
+
 # --- float32 in, float32 out ----------------------------------------------------------------------
 
 
@@ -611,10 +650,8 @@ def to_float32(x):
 def float32_problems(name: str, max_samples: int = MAX_SAMPLES) -> list[str]:
     """The samples, cast to float32: every floating output and gradient must be float32 (API.md:
     float32 in gives float32 out). Refusals are the float64 run's business, not counted here."""
-    spec, fn = OPS[name], getattr(scratch, dlbook_name(name), None)
-    backward = getattr(scratch, dlbook_name(name) + "_backward", None)
-    if fn is None:
-        raise LookupError(f"dlbook.scratch has no {dlbook_name(name)}")
+    spec, (fn, backward, check_backward) = OPS[name], functions(name)
+    backward = backward if check_backward else None
     arrange = spec.arrange or (lambda x, args: (x, *args))
     problems = []
     for k, s in enumerate(op_samples(spec, max_samples)):
