@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 
 import pytest
 
@@ -79,6 +80,75 @@ def test_every_public_function_and_class_has_shapes_formula_torch(module_name):
             f"(Shapes:, Formula:, Torch:; see common format):\n" + "\n".join(offenders),
             pytrace=False,
         )
+
+
+def torch_line(doc: str | None) -> str:
+    """The first line of the ``Torch:`` content ('' when there is none)."""
+    lines = inspect.cleandoc(doc or "").splitlines()
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("Torch:"):
+            same = line.lstrip()[len("Torch:") :].strip()
+            return same or next((x.strip() for x in lines[i + 1 :] if x.strip()), "")
+    return ""
+
+
+def resolves(dotted: str) -> bool:
+    """``torch.nn.functional.conv2d`` names something in torch (modules imported as needed)."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+def torch_problems(name: str, doc: str | None) -> list[str]:
+    line = torch_line(doc)
+    if not line:
+        return []  # reported by the format test
+    found = []
+    if line.startswith("none") and not line.startswith("none ("):
+        found.append(f"'{line}': say why there is none, as 'none (reason)'")
+    backward = name.endswith(("_backward", "_backward_naive"))
+    if backward and not line.startswith(("autograd through ", "none (")):
+        found.append(f"'{line}': a backward's twin is 'autograd through torch...'")
+    named = re.search(r"\btorch(?:\.\w+)+", line)
+    if named and not resolves(named.group(0)):
+        found.append(f"'{line}': torch has no {named.group(0)}")
+    return found
+
+
+@pytest.mark.parametrize("module_name", public_modules())
+def test_torch_line_names_a_real_twin(module_name):
+    offenders = [
+        f"  {name}: {p}"
+        for name, obj in public_objects(module_name)
+        for p in torch_problems(name, obj.__doc__)
+    ]
+    if offenders:
+        pytest.fail(f"{module_name}:\n" + "\n".join(offenders), pytrace=False)
+
+
+def test_the_torch_line_check():
+    def doc(twin):
+        return (
+            f"S.\n\n    Shapes:\n        x\n    Formula:\n        y\n    Torch:\n        {twin}\n"
+        )
+
+    assert torch_problems("conv2d", doc("torch.nn.functional.conv2d")) == []
+    assert torch_problems("conv2d", doc("torch.nn.functional.conv3x3"))
+    assert torch_problems("conv2d_backward", doc("torch.nn.functional.conv2d"))
+    assert (
+        torch_problems("conv2d_backward", doc("autograd through torch.nn.functional.conv2d")) == []
+    )
+    assert torch_problems("helper", doc("none"))
+    assert torch_problems("helper", doc("none (a helper)")) == []
 
 
 def test_the_check_sees_a_missing_heading_and_accepts_the_format():
