@@ -5,6 +5,11 @@ mirrors ``torch.nn.functional``. Each backward is the chain rule with the local 
 ``grad_input = grad_output * f'(input)``. At a kink we pick the one-sided derivative torch picks:
 ``relu'(0) = 0``, ``leaky_relu'(0) = negative_slope`` and ``elu'(0) = alpha``.
 
+As in torch, ``relu``, ``leaky_relu``, ``elu`` and ``silu`` take ``inplace`` (write the result
+into the input and return it), and the softmax family takes a keyword ``dtype`` (cast the input
+first). Each backward takes its forward's arguments; its ``input`` is always the forward's input as
+it was before an in-place forward overwrote it.
+
 Two functions are written for stability, and the book shows why:
 
 * :func:`sigmoid` never computes ``exp`` of a large positive number, so ``sigmoid(-800)`` is 0
@@ -58,10 +63,33 @@ def _elementwise(grad_output, input):
     return check_grad_output(grad_output, x.shape, x.dtype), x
 
 
+def _inplace(result: np.ndarray, x: np.ndarray, inplace) -> np.ndarray:
+    """torch's ``inplace=True``: write the result into the input and return the input itself.
+
+    The backward functions take ``inplace`` too, to keep the forward's signature, and ignore it:
+    their ``input`` is the forward's input as it was before an in-place forward overwrote it.
+    """
+    if not inplace:
+        return result
+    x[...] = result
+    return x
+
+
+def _cast(input, dtype):
+    """softmax's ``dtype``: the input cast to it first (None keeps the input's dtype)."""
+    x = any_float_array(input, "input")
+    if dtype is None:
+        return x
+    dtype = np.dtype(dtype)
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"dtype must be a floating dtype (float32 or float64), got {dtype}")
+    return x.astype(dtype)
+
+
 # --- elementwise activations ----------------------------------------------------------------------
 
 
-def relu(input):
+def relu(input, inplace=False):
     r""":math:`\max(0, x)`. Mirrors ``torch.nn.functional.relu``. Any shape in, same shape out.
 
     Shapes:
@@ -73,10 +101,10 @@ def relu(input):
         torch.nn.functional.relu
     """
     x = any_float_array(input, "input")
-    return np.maximum(x, 0)
+    return _inplace(np.maximum(x, 0), x, inplace)
 
 
-def relu_backward(grad_output, input):
+def relu_backward(grad_output, input, inplace=False):
     """``grad_output`` where ``input > 0``, else 0 (so 0 at the kink, as in torch).
 
     Shapes:
@@ -157,7 +185,7 @@ def tanh_backward(grad_output, input):
     return g * (1 - y * y)
 
 
-def leaky_relu(input, negative_slope=0.01):
+def leaky_relu(input, negative_slope=0.01, inplace=False):
     r""":math:`x` for :math:`x > 0`, else :math:`\text{negative\_slope} \cdot x`.
     Mirrors ``torch.nn.functional.leaky_relu``.
 
@@ -170,10 +198,10 @@ def leaky_relu(input, negative_slope=0.01):
         torch.nn.functional.leaky_relu
     """
     x, a = any_float_array(input, "input"), real(negative_slope, "negative_slope")
-    return np.where(x > 0, x, a * x)
+    return _inplace(np.where(x > 0, x, a * x), x, inplace)
 
 
-def leaky_relu_backward(grad_output, input, negative_slope=0.01):
+def leaky_relu_backward(grad_output, input, negative_slope=0.01, inplace=False):
     """``grad_output`` where ``input > 0``, else ``negative_slope * grad_output`` (0 included).
 
     Shapes:
@@ -188,7 +216,7 @@ def leaky_relu_backward(grad_output, input, negative_slope=0.01):
     return np.where(x > 0, g, real(negative_slope, "negative_slope") * g)
 
 
-def elu(input, alpha=1.0):
+def elu(input, alpha=1.0, inplace=False):
     r""":math:`x` for :math:`x > 0`, else :math:`\alpha (e^x - 1)`.
     Mirrors ``torch.nn.functional.elu``.
 
@@ -202,10 +230,10 @@ def elu(input, alpha=1.0):
     """
     x, a = any_float_array(input, "input"), real(alpha, "alpha")
     # expm1 of min(x, 0): exact near 0, and no overflow in the branch np.where throws away.
-    return np.where(x > 0, x, a * np.expm1(np.minimum(x, 0)))
+    return _inplace(np.where(x > 0, x, a * np.expm1(np.minimum(x, 0))), x, inplace)
 
 
-def elu_backward(grad_output, input, alpha=1.0):
+def elu_backward(grad_output, input, alpha=1.0, inplace=False):
     r"""1 for :math:`x > 0`, else :math:`\alpha e^x` (so :math:`\alpha` at 0, as in torch).
 
     Shapes:
@@ -270,7 +298,7 @@ def gelu_backward(grad_output, input, approximate="none"):
     return g * (0.5 * (1 + special.erf(x / _SQRT_2)) + x * pdf)
 
 
-def silu(input):
+def silu(input, inplace=False):
     r""":math:`x \sigma(x)`, also called swish. Mirrors ``torch.nn.functional.silu``.
 
     Shapes:
@@ -282,10 +310,10 @@ def silu(input):
         torch.nn.functional.silu
     """
     x = any_float_array(input, "input")
-    return x * sigmoid(x)
+    return _inplace(x * sigmoid(x), x, inplace)
 
 
-def silu_backward(grad_output, input):
+def silu_backward(grad_output, input, inplace=False):
     r""":math:`\sigma(x)(1 + x(1 - \sigma(x)))`.
 
     Shapes:
@@ -314,8 +342,8 @@ def _axis(dim, ndim: int) -> int:
     return int(dim) % n
 
 
-def _along(input, dim):
-    x = any_float_array(input, "input")
+def _along(input, dim, dtype=None):
+    x = _cast(input, dtype)
     return np.atleast_1d(x), _axis(dim, x.ndim)
 
 
@@ -324,7 +352,7 @@ def _shifted(x: np.ndarray, axis: int) -> np.ndarray:
     return x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
 
 
-def softmax(input, dim):
+def softmax(input, dim, *, dtype=None):
     r""":math:`\mathrm{softmax}(x)_i = e^{x_i - m} / \sum_j e^{x_j - m}`, :math:`m = \max_j x_j`,
     along ``dim``. Subtracting :math:`m` changes nothing in exact arithmetic and keeps every
     exponential in :math:`(0, 1]`. Mirrors ``torch.nn.functional.softmax``; any shape.
@@ -337,12 +365,12 @@ def softmax(input, dim):
     Torch:
         torch.nn.functional.softmax
     """
-    x, axis = _along(input, dim)
+    x, axis = _along(input, dim, dtype)
     e = np.exp(_shifted(x, axis))
     return (e / e.sum(axis=axis, keepdims=True)).reshape(np.shape(input))
 
 
-def softmax_backward(grad_output, input, dim):
+def softmax_backward(grad_output, input, dim, *, dtype=None):
     r"""The Jacobian :math:`\partial y_i/\partial x_j = y_i(\delta_{ij} - y_j)` applied to
     ``grad_output``, without forming it: :math:`y \odot (g - \sum_j g_j y_j)`.
 
@@ -354,14 +382,15 @@ def softmax_backward(grad_output, input, dim):
     Torch:
         autograd through torch.nn.functional.softmax
     """
-    g, _ = _elementwise(grad_output, input)
-    y = softmax(input, dim)
+    g, x = _elementwise(grad_output, _cast(input, dtype))
+    y = softmax(x, dim)
     axis = _axis(dim, y.ndim)
     g, y1 = np.atleast_1d(g), np.atleast_1d(y)
-    return (y1 * (g - np.sum(g * y1, axis=axis, keepdims=True))).reshape(y.shape)
+    gx = (y1 * (g - np.sum(g * y1, axis=axis, keepdims=True))).reshape(y.shape)
+    return gx.astype(input.dtype, copy=False)  # the cast's gradient: back to the input's dtype
 
 
-def softmax_naive(input, dim):
+def softmax_naive(input, dim, *, dtype=None):
     r"""The textbook :math:`e^{x_i} / \sum_j e^{x_j}`: UNSTABLE, kept only to show why.
 
     :math:`e^{x}` overflows float64 past :math:`x \approx 709` (float32 past 88), and then
@@ -375,12 +404,12 @@ def softmax_naive(input, dim):
     Torch:
         torch.nn.functional.softmax (which is stable; this is not)
     """
-    x, axis = _along(input, dim)
+    x, axis = _along(input, dim, dtype)
     e = np.exp(x)
     return (e / e.sum(axis=axis, keepdims=True)).reshape(np.shape(input))
 
 
-def log_softmax(input, dim):
+def log_softmax(input, dim, *, dtype=None):
     r""":math:`\log \mathrm{softmax}(x)_i = (x_i - m) - \log \sum_j e^{x_j - m}`, never
     :math:`\log` of an underflowed 0. Mirrors ``torch.nn.functional.log_softmax``.
 
@@ -392,14 +421,14 @@ def log_softmax(input, dim):
     Torch:
         torch.nn.functional.log_softmax
     """
-    x, axis = _along(input, dim)
+    x, axis = _along(input, dim, dtype)
     z = _shifted(x, axis)
     with np.errstate(divide="ignore"):  # only an empty dim sums to 0, and then z is empty too
         log_total = np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
     return (z - log_total).reshape(np.shape(input))
 
 
-def log_softmax_backward(grad_output, input, dim):
+def log_softmax_backward(grad_output, input, dim, *, dtype=None):
     r""":math:`g - \mathrm{softmax}(x) \sum_j g_j`.
 
     Shapes:
@@ -410,11 +439,12 @@ def log_softmax_backward(grad_output, input, dim):
     Torch:
         autograd through torch.nn.functional.log_softmax
     """
-    g, _ = _elementwise(grad_output, input)
-    y = log_softmax(input, dim)
+    g, x = _elementwise(grad_output, _cast(input, dtype))
+    y = log_softmax(x, dim)
     axis = _axis(dim, y.ndim)
     g, y1 = np.atleast_1d(g), np.atleast_1d(y)
-    return (g - np.exp(y1) * np.sum(g, axis=axis, keepdims=True)).reshape(y.shape)
+    gx = (g - np.exp(y1) * np.sum(g, axis=axis, keepdims=True)).reshape(y.shape)
+    return gx.astype(input.dtype, copy=False)  # the cast's gradient: back to the input's dtype
 
 
 def logsumexp(input, dim, keepdim=False):

@@ -56,8 +56,9 @@ def dropout_mask(shape, p=0.5, rng=None, dtype=np.float64) -> np.ndarray:
     return keep.astype(dtype) * scale
 
 
-def dropout(input, p=0.5, training=True, rng=None):
-    """Inverted dropout. Mirrors ``torch.nn.functional.dropout`` (``rng`` in place of ``inplace``).
+def dropout(input, p=0.5, training=True, rng=None, inplace=False):
+    """Inverted dropout. Mirrors ``torch.nn.functional.dropout``, with ``rng`` added before
+    ``inplace`` (``inplace=True`` multiplies ``input`` by the mask in place and returns it).
 
     ``training=True``: ``input * dropout_mask(input.shape, p, rng, input.dtype)``, a new array.
     ``training=False``: returns ``input`` itself, not a copy, as torch returns the same tensor;
@@ -76,16 +77,20 @@ def dropout(input, p=0.5, training=True, rng=None):
     p = _args.check_probability("p", p)
     if not training:
         return x
-    return x * dropout_mask(x.shape, p, rng, x.dtype)
+    mask = dropout_mask(x.shape, p, rng, x.dtype)
+    if inplace:
+        x *= mask
+        return x
+    return x * mask
 
 
-def dropout_backward(grad_output, input, p=0.5, training=True, rng=None):
+def dropout_backward(grad_output, input, p=0.5, training=True, rng=None, inplace=False):
     """The gradient of :func:`dropout` for ``input``: ``grad_output * mask`` (a bare array).
 
     ``rng`` must be in the state the forward's was in, so that it draws the same mask (see the
     module's docstring). ``rng=None`` is refused in training mode with ``0 < p < 1``, where the
     mask is random: a fresh generator would give a gradient for some other mask. With
-    ``training=False`` the gradient is ``grad_output`` itself.
+    ``training=False`` the gradient is ``grad_output`` itself. ``inplace`` changes nothing here.
 
     Shapes:
         grad_output, input: any shape, the same
