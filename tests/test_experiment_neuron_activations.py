@@ -190,3 +190,20 @@ def test_best_learning_rates_prefers_the_smaller_of_equals():
         E.sweep_activations(E.moons(n=100), ["relu"], (2, 4, 2), [0.1], val_fraction=0.0)
     with pytest.raises(ValueError, match="activation"):
         E.sweep_activations(E.moons(n=100), ["softplus"], (2, 4, 2), [0.1])
+
+
+def test_torch_cases_pair_each_scratch_activation_with_its_torch_twin():
+    cases = E.torch_cases()
+    assert {"relu", "gelu, tanh form", "softmax", "log_softmax"} <= set(cases)
+    x = np.linspace(-3, 3, 12).reshape(3, 4)
+    g = np.random.default_rng(0).standard_normal(x.shape)
+    for name, (f, f_backward, f_torch, kw) in cases.items():
+        xt = torch.tensor(x, requires_grad=True)
+        out = f_torch(xt, **kw)
+        out.backward(torch.from_numpy(g))
+        np.testing.assert_allclose(f(x, **kw), out.detach().numpy(), atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(
+            f_backward(g, x, **kw), xt.grad.numpy(), atol=1e-10, err_msg=name
+        )
+    # Non-default parameters, so that a hard-coded default would show.
+    assert cases["elu"][3] == {"alpha": 1.5} and cases["leaky_relu"][3] == {"negative_slope": 0.1}

@@ -1,6 +1,8 @@
 r"""Measurements for the chapter on the neuron and its activation functions.
 
 * :data:`ACTIVATIONS`: each activation's scratch forward and backward, and its ``torch.nn`` module;
+* :func:`torch_cases`: every scratch activation next to its torch function, with the arguments
+  it is checked at (non-default ones where a default could hide a mistake);
 * :func:`collapse_linear`: a stack of linear layers is one linear layer;
 * :func:`saturation_point`: where the derivative of a squashing function falls below a level;
 * :func:`deep_gradients`: gradient norms through a deep NumPy MLP, layer by layer (the chain rule
@@ -29,7 +31,7 @@ from dlbook.scratch import linear, linear_backward
 from dlbook.timing import one_thread
 
 __all__ = [
-    "ACTIVATIONS", "forward", "derivative", "collapse_linear", "saturation_point",
+    "ACTIVATIONS", "torch_cases", "forward", "derivative", "collapse_linear", "saturation_point",
     "GradientProfile", "deep_gradients", "relu_interpolant", "sigmoid_staircase",
     "approximation_errors", "moons", "make_mlp", "dead_fractions", "dead_unit_run", "lr_sweep",
     "compare_activations", "sweep_activations", "best_learning_rates", "epochs_to",
@@ -45,6 +47,27 @@ ACTIVATIONS = {
     "gelu": (A.gelu, A.gelu_backward, "GELU", {}),
     "silu": (A.silu, A.silu_backward, "SiLU", {}),
 }
+
+
+def torch_cases():
+    """``{name: (scratch forward, scratch backward, torch function, keyword arguments)}`` for
+    every activation of the chapter, softmax and log-softmax included. ELU and LeakyReLU take
+    non-default parameters and GELU appears in both forms, so a hard-coded default cannot hide."""
+    import torch
+    import torch.nn.functional as F
+
+    return {
+        "relu": (A.relu, A.relu_backward, F.relu, {}),
+        "sigmoid": (A.sigmoid, A.sigmoid_backward, torch.sigmoid, {}),
+        "tanh": (A.tanh, A.tanh_backward, torch.tanh, {}),
+        "leaky_relu": (A.leaky_relu, A.leaky_relu_backward, F.leaky_relu, {"negative_slope": 0.1}),
+        "elu": (A.elu, A.elu_backward, F.elu, {"alpha": 1.5}),
+        "gelu": (A.gelu, A.gelu_backward, F.gelu, {}),
+        "gelu, tanh form": (A.gelu, A.gelu_backward, F.gelu, {"approximate": "tanh"}),
+        "silu": (A.silu, A.silu_backward, F.silu, {}),
+        "softmax": (A.softmax, A.softmax_backward, F.softmax, {"dim": 1}),
+        "log_softmax": (A.log_softmax, A.log_softmax_backward, F.log_softmax, {"dim": 1}),
+    }
 
 
 def _name(activation):
