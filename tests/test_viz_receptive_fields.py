@@ -194,3 +194,29 @@ def test_stack_builder():
     b.reset()
     assert b.steps == [R.Step("conv", 3, 1, 1, 1)] and "conv 3 p1" in _text(b)
     assert not plt.get_fignums()
+
+
+RESULTS = {
+    "d = 1, 1, 1": dict(field=7, jump=1, weights=4834, accs=[51.2, 50.0]),
+    "s = 2, 2, 1": dict(field=15, jump=4, weights=4834, accs=[100.0, 99.5]),
+}
+
+
+def test_accuracy_table_has_one_line_a_network_and_chance():
+    lines = R.accuracy_table(RESULTS, 0.512).splitlines()
+    assert lines[0].startswith("network") and len(lines) == 4
+    assert lines[1] == "d = 1, 1, 1       7     1    4,834    51.2   50.0"
+    assert lines[2].split()[-2:] == ["100.0", "99.5"]
+    assert lines[3] == "chance (the larger class): 51.2 %"
+
+
+def test_accuracy_figure_has_a_dot_per_seed_and_its_markers():
+    fig = R.plot_accuracy_vs_field(RESULTS, 0.512, pattern=11)
+    ax = fig.axes[0]
+    dots = [ln for ln in ax.lines if ln.get_marker() in ("o", "s") and len(ln.get_xdata())]
+    assert [list(ln.get_xdata()) for ln in dots] == [[7, 7], [15, 15]]
+    assert [ln.get_marker() for ln in dots] == ["o", "s"]
+    vertical = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert vertical and list(vertical[0].get_xdata()) == [11, 11]
+    assert any(t.get_text() == "field = pattern width (11)" for t in ax.texts)
+    plt.close(fig)

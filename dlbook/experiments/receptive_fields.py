@@ -1,4 +1,6 @@
-"""The receptive-field chapter's experiment: a unit has to *see* a pattern to recognise it.
+"""The receptive-field chapter's experiments.
+
+*A unit has to see a pattern to recognise it.*
 
 Each image is a ``HEIGHT x WIDTH`` strip with two marks ``GAP`` pixels apart on one row, one
 bright (+1) and one dark (-1); the label says whether the bright one is on the left. A network of
@@ -6,6 +8,13 @@ bright (+1) and one dark (-1); the label says whether the bright one is on the l
 answer correctly if some unit's field spans both marks: ``GAP + 1`` pixels. :func:`build` makes
 that network with chosen dilations and strides (its field follows from them), and
 :func:`make_pairs` the data.
+
+*Autograd finds the pixels the field says.* :func:`check_random_stacks` draws stacks of
+convolutions and average poolings with positive weights (:func:`random_stack`) and compares the
+input pixels that get a gradient with ``receptive_field``'s region.
+
+*Linear, multiplicative, exponential.* :func:`field_growth` measures the fields of plain,
+strided and dilated 3x3 stacks (:func:`conv_stack`) as they deepen, and their weights.
 """
 
 from __future__ import annotations
@@ -16,7 +25,10 @@ from torch import nn
 
 from dlbook import seeding
 
-__all__ = ["HEIGHT", "WIDTH", "GAP", "MARGIN", "make_pairs", "GlobalMax", "build", "run"]
+__all__ = [
+    "HEIGHT", "WIDTH", "GAP", "MARGIN", "make_pairs", "GlobalMax", "build", "run",
+    "random_stack", "check_random_stacks", "STACK_KINDS", "conv_stack", "field_growth",
+]  # fmt: skip
 
 HEIGHT, WIDTH, GAP, MARGIN = 4, 32, 10, 8
 
@@ -81,3 +93,100 @@ def run(
             field=field.size[1], jump=field.stride[1], weights=count_parameters(model), accs=accs
         )
     return results
+
+
+def random_stack(rng) -> nn.Sequential:
+    """1 to 4 layers drawn with ``rng``, float64: each a convolution (one channel, no bias,
+    weights uniform in [0.5, 1], so no two paths cancel) or an average pooling, with a random
+    kernel (1-4), stride (1-2), dilation (1-2, convolutions only) and padding."""
+    layers = []
+    for _ in range(rng.integers(1, 5)):
+        k, s, d = (int(v) for v in (rng.integers(1, 5), rng.integers(1, 3), rng.integers(1, 3)))
+        if rng.random() < 0.5:
+            p = int(rng.integers(0, (k - 1) * d + 1))
+            conv = nn.Conv2d(1, 1, k, stride=s, padding=p, dilation=d, bias=False)
+            nn.init.uniform_(conv.weight, 0.5, 1.0)
+            layers.append(conv)
+        else:
+            layers.append(nn.AvgPool2d(k, stride=s, padding=int(rng.integers(0, k // 2 + 1))))
+    return nn.Sequential(*layers).double()
+
+
+def check_random_stacks(rng, count: int = 60) -> dict[str, int]:
+    """Draw :func:`random_stack` s and square inputs of 12 to 24 pixels with ``rng`` until
+    ``count`` of them fit, backpropagate from one random output unit of each, and compare the
+    bounding box of the input pixels that get a gradient with the unit's ``rf.region``.
+
+    Returns the counts ``checked``; ``bounded`` (the box lies inside the clipped region);
+    ``inside`` (the field lies inside the image) and ``exact`` (of those, box == region); and
+    ``holes`` (some pixel inside the box gets no gradient).
+    """
+    from dlbook.receptive import receptive_field
+
+    checked = inside = exact = bounded = holes = 0
+    while checked < count:
+        model, size = random_stack(rng), int(rng.integers(12, 25))
+        x = torch.zeros(1, 1, size, size, dtype=torch.float64, requires_grad=True)
+        try:
+            y = model(x)
+        except RuntimeError:  # this stack does not fit this input: draw another
+            continue
+        rf = receptive_field(model, (1, size, size))
+        uy, ux = int(rng.integers(y.shape[2])), int(rng.integers(y.shape[3]))
+        (g,) = torch.autograd.grad(y[0, 0, uy, ux], x)
+        hit = g[0, 0].numpy() > 0
+        rows, cols = np.flatnonzero(hit.any(1)), np.flatnonzero(hit.any(0))
+        box = range(rows[0], rows[-1] + 1), range(cols[0], cols[-1] + 1)
+        region, full = rf.region(uy, ux), rf.region(uy, ux, clip=False)
+        checked += 1
+        bounded += (
+            region.rows.start <= box[0].start
+            and box[0].stop <= region.rows.stop
+            and (region.cols.start <= box[1].start and box[1].stop <= region.cols.stop)
+        )
+        if (full.rows, full.cols) == (region.rows, region.cols):
+            inside += 1
+            exact += box == (region.rows, region.cols)
+        holes += bool(hit.sum() < len(box[0]) * len(box[1]))
+    return dict(checked=checked, bounded=bounded, inside=inside, exact=exact, holes=holes)
+
+
+STACK_KINDS = ("plain 3×3", "3×3, stride 2", "3×3, dilation 2^l")
+
+
+def conv_stack(kind: str, depth: int, channels: int = 1) -> nn.Sequential:
+    """``depth`` 3x3 convolutions of one of :data:`STACK_KINDS`: padding 1; stride 2 and
+    padding 1; or dilation and padding ``2**l`` in layer ``l`` (0, 1, ...)."""
+    options = {
+        "plain 3×3": lambda i: dict(padding=1),
+        "3×3, stride 2": lambda i: dict(stride=2, padding=1),
+        "3×3, dilation 2^l": lambda i: dict(padding=2**i, dilation=2**i),
+    }
+    if kind not in options:
+        raise ValueError(f"kind must be one of {STACK_KINDS}, got {kind!r}")
+    return nn.Sequential(
+        *[nn.Conv2d(channels, channels, 3, **options[kind](i)) for i in range(depth)]
+    )
+
+
+def field_growth(depths, size: int = 256, channels: int = 64) -> dict:
+    """The field and jump of every :func:`conv_stack` kind at every depth, on a ``size``-pixel
+    one-channel input, and its weights with ``channels`` channels; all on the meta device (no
+    storage). ``big`` are the distinct field sizes found, ``big_params`` the weights of one
+    ``r x r`` layer of ``channels`` channels for each.
+
+    Returns ``{"sizes", "jumps", "params": {kind: [one per depth]}, "big", "big_params"}``.
+    """
+    from dlbook.nets import count_parameters
+    from dlbook.receptive import receptive_field
+
+    sizes, jumps, params = {}, {}, {}
+    with torch.device("meta"):
+        for kind in STACK_KINDS:
+            fields = [receptive_field(conv_stack(kind, d), (1, size, size)) for d in depths]
+            sizes[kind] = [f.size[0] for f in fields]
+            jumps[kind] = [f.stride[0] for f in fields]
+            params[kind] = [count_parameters(conv_stack(kind, d, channels)) for d in depths]
+        big = sorted({r for rs in sizes.values() for r in rs})
+        big_params = [count_parameters(nn.Conv2d(channels, channels, r)) for r in big]
+    return dict(sizes=sizes, jumps=jumps, params=params, big=big, big_params=big_params)

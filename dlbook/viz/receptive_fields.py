@@ -1,5 +1,5 @@
 """Pictures of receptive fields: 1-D stack diagrams, their animations, a stack builder, and
-fields drawn on a photograph.
+fields drawn on a photograph; the two-marks experiment's table and figure.
 
 A *stack* is a list of :class:`Step` (convolution or max pooling along one axis). The diagrams
 put every unit of every layer at the centre of its field, in input pixels, so that deeper layers
@@ -24,7 +24,7 @@ from dlbook.viz.common import figure_png
 
 __all__ = ["Step", "as_steps", "to_model", "Stack", "analyse", "cone", "draw_stack", "plot_stacks",
            "animate_growth", "animate_slide", "StackBuilder", "unit_near", "draw_regions",
-           "plot_growth", "summary"]  # fmt: skip
+           "plot_growth", "summary", "accuracy_table", "plot_accuracy_vs_field"]  # fmt: skip
 
 _CONE, _UNIT, _PAD, _BAND = "#2171b5", "#d9d9d9", "#969696", "#c6dbef"
 
@@ -376,3 +376,41 @@ def summary(rf, names) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *body]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def accuracy_table(results: dict, chance: float) -> str:
+    """The two-marks runs as text, one line a network: field, jump, weights and the test
+    accuracy (%) of every seed. ``results`` as :func:`dlbook.experiments.receptive_fields.run`
+    returns them; ``chance`` the share of the larger class (0 to 1)."""
+    lines = ["network       field  jump  weights  test accuracy (%) per seed"]
+    for name, r in results.items():
+        accs = "  ".join(f"{a:5.1f}" for a in r["accs"])
+        lines.append(f"{name:<13}{r['field']:>6}{r['jump']:>6}{r['weights']:>9,}   {accs}")
+    lines.append(f"chance (the larger class): {100 * chance:.1f} %")
+    return "\n".join(lines)
+
+
+def plot_accuracy_vs_field(results: dict, chance: float, pattern: int):
+    """Test accuracy against field width, one dot per seed (squares: strided networks), with
+    the ``pattern`` width (dashed) and ``chance`` (0 to 1, dotted) marked. Returns the Figure."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4), dpi=80)
+    for name, r in results.items():
+        jump, accs = r["jump"], r["accs"]
+        marker, colour = ("s", "C1") if jump > 1 else ("o", "C0")
+        ax.plot([r["field"]] * len(accs), accs, marker, color=colour, alpha=0.8)
+        ax.annotate(name, (r["field"], np.mean(accs)), textcoords="offset points",
+                    xytext=(6, -12 if jump > 1 else 2), fontsize=8)  # fmt: skip
+    ax.axvline(pattern, color="gray", ls="--", lw=1)
+    ax.text(pattern - 0.2, 75, f"field = pattern width ({pattern})", rotation=90, fontsize=8,
+            color="gray", ha="right", va="center")  # fmt: skip
+    ax.axhline(100 * chance, color="gray", ls=":", lw=1)
+    ax.text(18.8, 100 * chance + 1, "chance", ha="right", fontsize=8, color="gray")
+    ax.plot([], [], "o", color="C0", label="stride 1 (dilated)")
+    ax.plot([], [], "s", color="C1", label="strided (jump 4)")
+    ax.set_xlabel("receptive field width (pixels)")
+    ax.set_ylabel("test accuracy (%), one dot per seed")
+    ax.set_title("A unit must see both marks", fontsize=10)
+    ax.set_xlim(5, 19)
+    ax.legend(fontsize=8, loc="center right")
+    fig.tight_layout()
+    return fig
