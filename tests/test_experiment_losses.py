@@ -148,3 +148,19 @@ def test_over_seeds_summaries():
         E.compare_losses_over_seeds(())
     with pytest.raises(ValueError, match="summaries"):
         E.over_seeds([])
+
+
+def test_torch_cases_hold_every_loss_to_its_torch_twin():
+    cases = E.torch_cases(np.random.default_rng(0))
+    assert len(cases) == 12 and {"cross-entropy, per pixel", "KL, batchmean"} <= set(cases)
+    for name, ((forward, backward, torch_loss), args, kwargs) in cases.items():
+        assert all(np.asarray(a).dtype.kind in "fi" for a in args), name
+        first = torch.tensor(args[0], requires_grad=True)
+        out = torch_loss(first, *(torch.from_numpy(np.asarray(a)) for a in args[1:]), **kwargs)
+        out.backward(torch.tensor(0.5, dtype=torch.float64))
+        np.testing.assert_allclose(forward(*args, **kwargs), out.item(), atol=1e-10, err_msg=name)
+        grad = backward(0.5, *args, **kwargs)
+        np.testing.assert_allclose(grad, first.grad.numpy(), atol=1e-10, err_msg=name)
+    # The same generator state gives the same cases, so the chapter's numbers repeat.
+    again = E.torch_cases(np.random.default_rng(0))
+    np.testing.assert_array_equal(again["MSE"][1][0], cases["MSE"][1][0])

@@ -91,3 +91,19 @@ def test_explorer_builds():
     assert "last layer" in info.value
     panel.children[0].children[0].value = "zero"
     assert "0.00e+00" in info.value
+
+
+def test_torch_numpy_figure_draws_torch_solid_and_numpy_dotted(stats):
+    torch_stats = {(s, a): stats[s, a] for s in ("xavier", "kaiming") for a in E.ACTIVATIONS}
+    torch_stats |= {("default", a): stats["small", a] for a in E.ACTIVATIONS}
+    fig = V.torch_numpy_figure(torch_stats, stats, "cpu")
+    assert len(fig.axes) == len(E.ACTIVATIONS)
+    ax = fig.axes[0]
+    # Three torch lines and, dotted, the two schemes NumPy measured too ("default" it did not).
+    assert [line.get_label() for line in ax.lines] == [
+        "Xavier (torch)", "Xavier (NumPy)", "Kaiming (torch)", "Kaiming (NumPy)",
+        "PyTorch default (torch)",
+    ]  # fmt: skip
+    assert [line.get_linestyle() for line in ax.lines] == ["-", ":", "-", ":", "-"]
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), stats["xavier", E.ACTIVATIONS[0]].act_std)
+    assert "torch on cpu" in ax.get_title()

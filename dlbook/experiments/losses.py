@@ -10,6 +10,9 @@
    starts every loss from the same *confidently wrong* weights, where the squared error on
    probabilities saturates. :func:`compare_losses_over_seeds` repeats it on several seeds, and
    :func:`summarize` and :func:`over_seeds` reduce the runs to the numbers the chapter quotes.
+
+:func:`torch_cases` lists every scratch loss with its torch twin and the inputs the chapter holds
+them to each other on.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dlbook.scratch.losses import l1_loss, l1_loss_backward, mse_loss, mse_loss_
 from dlbook.timing import one_thread
 
 __all__ = [
+    "torch_cases",
     "LineData",
     "line_data",
     "LineFit",
@@ -41,6 +45,51 @@ __all__ = [
     "summarize",
     "over_seeds",
 ]
+
+# --- 0. every scratch loss next to its torch twin -------------------------------------------------
+
+
+def torch_cases(rng):
+    """``{name: ((scratch forward, scratch backward, torch function), args, kwargs)}``: every loss
+    of the chapter on inputs drawn from ``rng`` (a ``numpy.random.Generator``), in float64.
+
+    The cases cover class indices, probability targets, a per-pixel ``(N, C, H, W)``
+    cross-entropy, non-default hinge parameters, ``'batchmean'`` KL and logits of ±800. The first
+    argument is the one differentiated (the input); the others are targets.
+    """
+    import torch.nn.functional as F
+
+    from dlbook import scratch as S
+
+    z, y = 3 * rng.standard_normal((6, 5)), rng.integers(0, 5, 6)
+    soft = S.softmax(rng.standard_normal((6, 5)), 1)
+    z_img, y_img = rng.standard_normal((2, 4, 3, 3)), rng.integers(0, 4, (2, 3, 3))
+    extreme, y_ext = np.array([[800.0, -800.0, 0.0], [-800.0, 800.0, 0.0]]), np.array([1, 1])
+    pred, target = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    dist, same = rng.uniform(0, 2, 8), rng.choice([-1.0, 1.0], 8)
+    logit, prob = 3 * rng.standard_normal(8), rng.uniform(0, 1, 8)
+    ce = (S.cross_entropy, S.cross_entropy_backward, F.cross_entropy)
+    mse, mae = (mse_loss, mse_loss_backward, F.mse_loss), (l1_loss, l1_loss_backward, F.l1_loss)
+    hinge = (S.multi_margin_loss, S.multi_margin_loss_backward, F.multi_margin_loss)
+    embed = (S.hinge_embedding_loss, S.hinge_embedding_loss_backward, F.hinge_embedding_loss)
+    kl = (S.kl_div, S.kl_div_backward, F.kl_div)
+    bce = (S.binary_cross_entropy_with_logits, S.binary_cross_entropy_with_logits_backward,
+           F.binary_cross_entropy_with_logits)  # fmt: skip
+    return {
+        "cross-entropy": (ce, (z, y), {}),
+        "cross-entropy, soft targets": (ce, (z, soft), {}),
+        "cross-entropy, per pixel": (ce, (z_img, y_img), {}),
+        "cross-entropy, logits ±800": (ce, (extreme, y_ext), {}),
+        "MSE": (mse, (pred, target), {}),
+        "MAE": (mae, (pred, target), {}),
+        "hinge, p=1": (hinge, (z, y), {}),
+        "hinge, p=2, margin 0.5": (hinge, (z, y), {"p": 2, "margin": 0.5}),
+        "hinge embedding": (embed, (dist, same), {}),
+        "KL, batchmean": (kl, (S.log_softmax(z, 1), soft), {"reduction": "batchmean"}),
+        "BCE with logits": (bce, (logit, prob), {}),
+        "BCE with logits, ±800": (bce, (extreme.ravel(), (extreme.ravel() < 0) * 1.0), {}),
+    }
+
 
 # --- 1. a line through data with outliers ---------------------------------------------------------
 

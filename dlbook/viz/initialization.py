@@ -15,7 +15,7 @@ from dlbook.viz.common import figure_png, make_explorer
 
 __all__ = [
     "COLOURS", "unit_weights_figure", "depth_figure", "histogram_grid", "histogram_animation",
-    "gain_grid", "training_figure", "explorer",
+    "gain_grid", "torch_numpy_figure", "training_figure", "explorer",
 ]  # fmt: skip
 
 COLOURS = {
@@ -186,6 +186,30 @@ def gain_grid(sweep, activations=E.ACTIVATIONS):
         for ax in axes[:, j]:
             ax.set_xlabel("layer $l$")
             ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def torch_numpy_figure(torch_stats, stats, device_type, schemes=("xavier", "kaiming", "default"),
+                       activations=E.ACTIVATIONS):  # fmt: skip
+    """The std of the activations layer by layer, one panel per activation: the PyTorch
+    measurement (``torch_stats``, solid) and, dotted, the NumPy one (``stats``) where it has the
+    same scheme. Both map ``(scheme, activation)`` to a :class:`DepthStats`; ``device_type``
+    names where torch ran."""
+    fig, axes = plt.subplots(1, len(activations), figsize=(5 * len(activations), 3.4))
+    axes = np.atleast_1d(axes)
+    for ax, a in zip(axes, activations):
+        for s in schemes:
+            y = torch_stats[s, a].act_std
+            layers = np.arange(1, len(y) + 1)
+            ax.semilogy(layers, y, color=COLOURS[s], label=f"{E.LABELS[s]} (torch)")
+            if (s, a) in stats:
+                ax.semilogy(layers, stats[s, a].act_std, ls=":", color=COLOURS[s],
+                            label=f"{E.LABELS[s]} (NumPy)")  # fmt: skip
+        ax.set_title(f"{a}: std of activations, torch on {device_type} vs NumPy", fontsize=10)
+        ax.set_xlabel("layer $l$")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
 
