@@ -1,5 +1,7 @@
 """The Evaluating and tuning chapter's figures, animation and explorer."""
 
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -121,3 +123,33 @@ def test_search_figure_counts_distinct_values():
     assert titles == ["grid: 2 distinct values of lr", "random: 3 distinct values of lr"]
     assert len(fig.axes[2].lines) == 2  # one marker series per method in the projection
     plt.close(fig)
+
+
+def test_search_table_rows_and_best_trial():
+    grid = [Trial({"lr": a, "weight_decay": b}, 0.5 + a, 0.0) for a in (0.01, 0.1) for b in (1, 2)]
+    rand = [Trial({"lr": a, "weight_decay": 0.3}, 0.4, 0.0) for a in (0.02, 0.03, 0.05)]
+    html = vm.search_table({"grid": grid, "random": rand}).data
+    cells = re.findall(r"<t[dh][^>]*>([^<]*)</t[dh]>", html)
+    assert cells[:6] == [
+        "search",
+        "trials",
+        "distinct learning rates",
+        "best lr",
+        "its weight decay",
+        "best validation accuracy (%)",
+    ]
+    # grid: best is lr 0.1 (first of its two ties, weight decay 1); random: a three-way tie
+    assert cells[6:] == [
+        "grid",
+        "4",
+        "2",
+        "0.1",
+        "1",
+        "60.0",
+        "random",
+        "3",
+        "3",
+        "0.02",
+        "0.3",
+        "40.0",
+    ]

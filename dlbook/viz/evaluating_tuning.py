@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.animation import FuncAnimation
 
 from dlbook.metrics import roc_auc, roc_curve
-from dlbook.viz.common import make_explorer
+from dlbook.viz.common import html_table, make_explorer
 
 __all__ = [
     "counts",
@@ -27,6 +27,7 @@ __all__ = [
     "pr_figure",
     "range_test_figure",
     "search_figure",
+    "search_table",
 ]
 
 
@@ -312,3 +313,21 @@ def search_figure(results, x="lr", y="weight_decay", space=None):
     axes[-1].grid(alpha=0.3)
     axes[-1].legend(fontsize=8)
     return fig
+
+
+_NAMES = {"lr": "learning rate", "weight_decay": "weight decay"}
+
+
+def search_table(results, x="lr", y="weight_decay"):
+    """An HTML table with a row per search method (``results``: name -> trials with ``.params``
+    and ``.val_acc``): how many trials, how many distinct values of ``x`` they tried, and the best
+    trial's ``x``, ``y`` and validation accuracy (%; the earliest trial on a tie)."""
+    rows = []
+    for name, trials in results.items():
+        top = max(trials, key=lambda t: t.val_acc)
+        distinct = len({t.params[x] for t in trials})
+        row = (name, len(trials), distinct, f"{top.params[x]:.2g}", f"{top.params[y]:.1g}")
+        rows.append((*row, f"{100 * top.val_acc:.1f}"))
+    name_x, name_y = (_NAMES.get(v, v) for v in (x, y))
+    header = ["search", "trials", f"distinct {name_x}s", f"best {x}", f"its {name_y}"]
+    return html_table([*header, "best validation accuracy (%)"], rows)
