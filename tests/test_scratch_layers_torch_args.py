@@ -26,6 +26,12 @@ def _params(cls):
         (L.ReLU, torch.nn.ReLU),
         (L.Flatten, torch.nn.Flatten),
         (L.Sequential, torch.nn.Sequential),
+        (L.MaxPool2d, torch.nn.MaxPool2d),
+        (L.AvgPool2d, torch.nn.AvgPool2d),
+        (L.BatchNorm1d, torch.nn.BatchNorm1d),
+        (L.BatchNorm2d, torch.nn.BatchNorm2d),
+        (L.LayerNorm, torch.nn.LayerNorm),
+        (L.Dropout, torch.nn.Dropout),
     ],
 )
 def test_layer_signatures_are_torchs(ours, theirs):

@@ -136,12 +136,10 @@ def linear_backward_naive(grad_output, input, weight, bias=None):
     gradient flows back to ``x[n, i]`` times ``W[o, i]``, and to ``W[o, i]`` times ``x[n, i]``.
 
     Shapes:
-        grad_output: (..., out_features); input: (..., in_features)
-        weight: (out_features, in_features); bias: (out_features,) or None
-        returns: (grad_input, grad_weight, grad_bias), shaped as input, weight, bias
+        as :func:`linear_backward`
     Formula:
-        grad_input = G W, grad_weight = G^T X, grad_bias = sum_rows G, with the leading axes
-        of G = grad_output and X = input flattened into rows
+        for every row n, output o and input i: grad_input[n, i] += g[n, o] W[o, i],
+        grad_weight[o, i] += g[n, o] x[n, i]; grad_bias[o] += g[n, o]
     Torch:
         autograd through torch.nn.functional.linear
     """
