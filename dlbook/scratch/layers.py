@@ -310,12 +310,8 @@ class ReLU(_Elementwise):
 
     def forward(self, x):
         """``max(0, x)``; in place when ``inplace``."""
-        if not self.inplace:
-            return super().forward(x)
-        _args.any_float_array(x, "input")
-        np.maximum(x, 0, out=x)
         self._input = x
-        return x
+        return relu(x, inplace=self.inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
