@@ -12,6 +12,8 @@ from dlbook.scratch import (
     avg_pool2d_backward,
     avg_pool2d_backward_naive,
     avg_pool2d_naive,
+    global_avg_pool2d,
+    global_avg_pool2d_backward,
     max_pool2d,
     max_pool2d_backward,
     max_pool2d_backward_naive,
@@ -177,3 +179,14 @@ def test_kernel_size_of_zero_or_three_ints_is_refused_as_torch_does(value):
     for fn in (max_pool2d, avg_pool2d, max_pool2d_naive, avg_pool2d_naive):
         with pytest.raises(ValueError, match="kernel_size"):
             fn(x, value)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(2, 3, 5, 4), (3, 5, 4)])
+def test_global_avg_pool2d_unbatched_and_float32(shape, dtype, rng):
+    x = rng.standard_normal(shape).astype(dtype)
+    out, g, (gx,) = torch_forward_backward(lambda t: F.adaptive_avg_pool2d(t, 1), (x,))
+    y, grad = global_avg_pool2d(x), global_avg_pool2d_backward(g, x)
+    assert y.dtype == grad.dtype == dtype
+    assert_close(y, out, 1e-10 if dtype == np.float64 else 1e-6)
+    assert_close(grad, gx, 1e-10 if dtype == np.float64 else 1e-6)
