@@ -81,23 +81,14 @@ CLASSES = {
 
 # torch parameters dlbook may leave out, and why
 TORCH_ONLY = {
-    "size_average": "deprecated by torch in favour of reduction",
-    "reduce": "deprecated by torch in favour of reduction",
     "_stacklevel": "private to torch (where its deprecation warning points)",
     "out": "writes into a preallocated torch tensor",
-    "device": "where torch allocates; NumPy has only the CPU",
     "foreach": "a choice among torch's kernels, same results",
     "fused": "a choice among torch's kernels, same results",
     "capturable": "CUDA-graph capture, a torch runtime concern",
     "differentiable": "autograd through the optimizer step, a torch runtime concern",
 }
-TORCH_ONLY_IN = {  # the same, for one function only
-    ("softmax", "dtype"): "casts the input to a torch dtype first; NumPy callers cast",
-    (
-        "log_softmax",
-        "dtype",
-    ): "casts the input to a torch dtype first; NumPy callers cast themselves",
-}
+TORCH_ONLY_IN: dict[tuple[str, str], str] = {}  # the same, for one function only
 # (dlbook name, torch parameter) -> dlbook parameter, and why (API.md names them so)
 RENAMED = {
     **{
@@ -111,7 +102,7 @@ RENAMED = {
             "kaiming_uniform_",
             "kaiming_normal_",
         )
-    },  # fmt: skip
+    },
     **{
         (f"init.{f}", "generator"): ("rng", "a numpy.random.Generator (API.md)")
         for f in (
@@ -122,7 +113,7 @@ RENAMED = {
             "kaiming_uniform_",
             "kaiming_normal_",
         )
-    },  # fmt: skip
+    },
     ("clip_grad_norm_", "parameters"): ("grads", "NumPy arrays carry no .grad: dlbook clips them"),
     ("clip_grad_value_", "parameters"): ("grads", "NumPy arrays carry no .grad: dlbook clips them"),
 }
@@ -130,7 +121,6 @@ RENAMED = {
 DEFAULT_DIFFERS = {
     ("softmax", "dim"): "torch's None picks a dim implicitly, deprecated with a warning",
     ("log_softmax", "dim"): "torch's None picks a dim implicitly, deprecated with a warning",
-    ("*", "dtype"): "torch's None means its default dtype, float32; NumPy has no such setting",
 }
 # trailing parameters dlbook adds, and why
 DLBOOK_EXTRAS = {
@@ -219,15 +209,21 @@ def _show(p: P) -> str:
 # --- the comparison -------------------------------------------------------------------------------
 
 
-def mismatches(name: str, our_params: list[P], their_params: list[P]) -> list[str]:
-    """Every way ``our_params`` differ from torch's, in words ('' when none)."""
+def mismatches(name: str, our_params: list[P], their_params: list[P], used=None) -> list[str]:
+    """Every way ``our_params`` differ from torch's, in words (none: an empty list). ``used``
+    collects the allowances that were needed."""
+    used = set() if used is None else used
     problems, matched, dropped_before = [], [], False
     by_name = {p.name: p for p in our_params}
     for i, t in enumerate(their_params):
         new_name, _ = RENAMED.get((name, t.name), (t.name, ""))
+        if new_name != t.name:
+            used.add(("RENAMED", (name, t.name)))
         o = by_name.get(new_name)
         if o is None:
             if t.name in TORCH_ONLY or (name, t.name) in TORCH_ONLY_IN:
+                key = (name, t.name) if (name, t.name) in TORCH_ONLY_IN else t.name
+                used.add(("TORCH_ONLY_IN" if key != t.name else "TORCH_ONLY", key))
                 dropped_before = True
                 continue
             problems.append(f"torch's parameter {_show(t)} (position {i}) is missing")
@@ -243,7 +239,10 @@ def mismatches(name: str, our_params: list[P], their_params: list[P]) -> list[st
         elif t.kind == P.KEYWORD_ONLY and o.kind in POSITIONAL:
             problems.append(f"{o.name} is positional, torch's is keyword-only")
         differs_ok = (name, t.name) in DEFAULT_DIFFERS or ("*", t.name) in DEFAULT_DIFFERS
-        if not differs_ok and not _same(o.default, t.default):
+        if differs_ok and not _same(o.default, t.default):
+            key = (name, t.name) if (name, t.name) in DEFAULT_DIFFERS else ("*", t.name)
+            used.add(("DEFAULT_DIFFERS", key))
+        elif not _same(o.default, t.default):
             ours_d = "none" if o.default is P.empty else repr(o.default)
             theirs_d = "none" if t.default is P.empty else repr(t.default)
             problems.append(f"{o.name}: default {ours_d}, torch's {theirs_d}")
@@ -254,6 +253,7 @@ def mismatches(name: str, our_params: list[P], their_params: list[P]) -> list[st
     for k, o in enumerate(our_params):
         if o.name in matched:
             continue
+        used.add(("DLBOOK_EXTRAS", o.name))
         if o.name not in DLBOOK_EXTRAS:
             problems.append(f"{_show(o)} is not torch's (torch has no such parameter)")
         elif k < last or o.default is P.empty:
@@ -278,6 +278,23 @@ def test_signature_is_torchs(name):
     problems = mismatches(name, _params(obj), theirs)
     if problems:
         pytest.fail(_report(name, problems, obj, theirs), pytrace=False)
+
+
+def test_every_allowance_is_still_needed():
+    """An allowed difference that no signature shows any more is stale: drop it."""
+    used = set()
+    for name in [*FUNCTIONS, *CLASSES]:
+        if ours(name) is not None:
+            twin = FUNCTIONS.get(name) or CLASSES[name]
+            theirs = torch_parameters(twin, name.split(".")[-1])
+            mismatches(name, _params(ours(name)), theirs, used)
+    lists = {
+        "TORCH_ONLY": TORCH_ONLY, "TORCH_ONLY_IN": TORCH_ONLY_IN, "RENAMED": RENAMED,
+        "DEFAULT_DIFFERS": DEFAULT_DIFFERS, "DLBOOK_EXTRAS": DLBOOK_EXTRAS,
+    }  # fmt: skip
+    stale = [f"{k}[{key!r}]" for k, entries in lists.items() for key in entries
+             if (k, key) not in used]  # fmt: skip
+    assert not stale, f"allowed differences no signature needs any more: {stale}"
 
 
 LAYERS = [n for n, c in CLASSES.items() if issubclass(c, torch.nn.Module)]
