@@ -72,3 +72,44 @@ def test_shift_change_by_hand():
         E.shift_change(impulse, pooled, shifts=[12])
     with pytest.raises(ValueError, match="feature"):
         E.shift_change(impulse[0], pooled)
+
+
+def test_shift_changes_measures_every_pooling():
+    rng = np.random.default_rng(0)
+    feature = np.maximum(rng.standard_normal((16, 24)), 0)
+    change = E.shift_changes(feature, range(5))
+    assert list(change) == list(E.shift_poolings())
+    for name, pool in E.shift_poolings().items():
+        np.testing.assert_array_equal(change[name], E.shift_change(feature, pool, range(5)))
+        assert change[name][0] == 0 and np.all(change[name][1:] > 0)
+    only = E.shift_changes(feature, range(3), {"id": lambda f: f})
+    assert list(only) == ["id"] and only["id"].shape == (3,)
+
+
+def test_unchanged_max_share_counts_the_outputs_that_keep_their_value():
+    # A single bright pixel moves one column right: inside its 4x4 window it keeps the window's
+    # maximum; on the window's right edge it moves into the next window.
+    feature = np.zeros((8, 20))
+    feature[1, 8 + 5] = 1.0  # column 5 of the reference map -> 6: window 4..7 either way
+    assert E.unchanged_max_share(feature, kernel_size=4, margin=8) == 1.0
+    feature = np.zeros((8, 20))
+    feature[1, 8 + 7] = 1.0  # column 7 -> 8: from window 4..7 into window 8..11
+    assert E.unchanged_max_share(feature, kernel_size=4, margin=8) == 0.0
+    with pytest.raises(ValueError, match="margin"):
+        E.unchanged_max_share(feature, margin=0)
+    with pytest.raises(ValueError, match="2-D"):
+        E.unchanged_max_share(feature[None])
+
+
+def test_torch_pairs_agree_and_describe_their_settings():
+    from dlbook.verify import compare
+
+    rng = np.random.default_rng(0)
+    x = rng.permutation(1 * 2 * 7 * 6).reshape(1, 2, 7, 6) / 10.0
+    mx = dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)
+    av = dict(kernel_size=2, stride=(2, 1), padding=1)
+    lines, rows = E.torch_pairs(x, rng, mx, av)
+    assert len(lines) == 3 and lines[0].startswith("input (1, 2, 7, 6) max pool")
+    assert "'count_include_pad': False" in lines[2]
+    assert len(rows) == 15 and "global avg: grad input" in rows
+    assert compare(rows, tol=1e-10).ok

@@ -103,3 +103,15 @@ def test_explorer_renders_and_reports_errors():
     padding = box.children[0].children[2]
     padding.value = 2  # more than kernel_size // 2 = 1
     assert "padding" in out.outputs[0]["text"] and len(out.outputs) == 1
+
+
+def test_shift_change_figure_one_line_a_pooling_coloured_by_window():
+    shifts = np.arange(4)
+    names = ["no pooling", "max pool 2", "max pool 4", "max pool 8", "avg pool 4", "avg pool 8"]
+    change = {n: np.linspace(0, 0.1 * (i + 1), 4) for i, n in enumerate(names)}
+    fig = V.shift_change_figure(shifts, change)
+    lines = fig.axes[0].get_lines()
+    assert [ln.get_label() for ln in lines] == names
+    assert [ln.get_color() for ln in lines] == ["black", "C0", "C1", "C2", "C1", "C2"]
+    assert [ln.get_linestyle() for ln in lines] == ["-"] * 4 + ["--"] * 2
+    np.testing.assert_array_equal(lines[2].get_ydata(), change["max pool 4"])

@@ -7,7 +7,12 @@
    convolution then global average pooling (``nin``), and global *max* pooling then a linear
    layer (``gmp``). Each reports its parameters and its train and test accuracy.
 2. *How much does pooling make a feature map invariant to small shifts?* :func:`shift_change`
-   measures how much a map changes when its input moves by a few pixels.
+   measures how much a map changes when its input moves by a few pixels, :func:`shift_changes`
+   for every pooling of :func:`shift_poolings`, and :func:`unchanged_max_share` how many
+   max-pooled outputs keep their exact value.
+
+:func:`torch_pairs` pairs every scratch pooling function, forward and backward, loops and
+vectorized, with its PyTorch twin, for the chapter's check in float64.
 """
 
 from __future__ import annotations
@@ -23,9 +28,23 @@ from dlbook.data import load_digits
 from dlbook.nets import (
     count_parameters as count_params,  # re-exported: the chapter calls E.count_params
 )
+from dlbook.scratch import (
+    avg_pool2d,
+    avg_pool2d_backward,
+    avg_pool2d_backward_naive,
+    avg_pool2d_naive,
+    global_avg_pool2d,
+    global_avg_pool2d_backward,
+    max_pool2d,
+    max_pool2d_backward,
+    max_pool2d_backward_naive,
+    max_pool2d_indices,
+    max_pool2d_naive,
+)
 from dlbook.train import evaluate, seed_everything, shuffled_batches, train_steps
 
-__all__ = ["HEADS", "build_model", "count_params", "HeadResult", "train", "run", "shift_change"]
+__all__ = ["HEADS", "build_model", "count_params", "HeadResult", "train", "run", "shift_change",
+           "shift_poolings", "shift_changes", "unchanged_max_share", "torch_pairs"]  # fmt: skip
 
 HEADS = {
     "fc": "flatten → linear",
@@ -216,3 +235,87 @@ def shift_change(feature, pool, shifts=range(9)) -> np.ndarray:
     ref = pool(feature[:, m : m + width])
     out = [np.linalg.norm(pool(feature[:, m - t : m - t + width]) - ref) for t in shifts]
     return np.array(out) / np.linalg.norm(ref)
+
+
+def shift_poolings() -> dict:
+    """The poolings whose shift robustness the chapter compares: name -> a function of a 2-D
+    map (the identity measures the unpooled map)."""
+    return {
+        "no pooling": lambda f: f,
+        "max pool 2": lambda f: max_pool2d(f[None], 2)[0],
+        "max pool 4": lambda f: max_pool2d(f[None], 4)[0],
+        "max pool 8": lambda f: max_pool2d(f[None], 8)[0],
+        "avg pool 4": lambda f: avg_pool2d(f[None], 4)[0],
+        "avg pool 8": lambda f: avg_pool2d(f[None], 8)[0],
+    }
+
+
+def shift_changes(feature, shifts=range(9), poolings=None) -> dict[str, np.ndarray]:
+    """:func:`shift_change` of a 2-D ``feature`` map under every pooling in ``poolings`` (name
+    -> function of a 2-D map; default :func:`shift_poolings`), one array over ``shifts`` each."""
+    poolings = shift_poolings() if poolings is None else poolings
+    return {name: shift_change(feature, pool, shifts) for name, pool in poolings.items()}
+
+
+def unchanged_max_share(feature, kernel_size: int = 4, margin: int = 8) -> float:
+    """The share of the non-zero outputs of ``kernel_size`` max pooling of a 2-D ``feature``
+    map that keep their exact value when its content moves right by one pixel.
+
+    Both maps are cut from ``feature`` as :func:`shift_change` cuts them, the reference
+    ``margin`` columns in (its largest shift)."""
+    feature = np.asarray(feature)
+    if feature.ndim != 2:
+        raise ValueError(f"feature must be 2-D, got shape {feature.shape}")
+    if not 1 <= margin < feature.shape[1]:
+        raise ValueError(f"margin must lie in [1, {feature.shape[1] - 1}], got {margin}")
+    ref, moved = feature[:, margin:], feature[:, margin - 1 : -1]
+    a, b = max_pool2d(ref[None], kernel_size)[0], max_pool2d(moved[None], kernel_size)[0]
+    live = a > 0
+    return float(np.mean(a[live] == b[live]))
+
+
+def torch_pairs(x, rng, max_args: dict, avg_args: dict):
+    """Every scratch pooling function on ``x`` ``(N, C, H, W)`` float64 beside PyTorch's, each
+    backward with an upstream gradient drawn from ``rng`` (in the order: max, average with
+    ``count_include_pad`` True then False, global average).
+
+    ``max_args`` go to max pooling, ``avg_args`` (without ``count_include_pad``) to average
+    pooling. Returns ``(lines, rows)``: one line per setting (input shape, settings, output
+    shape) and ``{label: (ours, torch's)}`` for :func:`dlbook.verify.compare`.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    def torch_run(fn, g, **kw):
+        # fn on a float64 tensor copy of x, backpropagating g: returns (output, grad input)
+        xt = torch.tensor(x, requires_grad=True)
+        out = fn(xt, **kw)
+        out.backward(torch.from_numpy(g))
+        return out, xt.grad
+
+    mx = max_args
+    g = rng.standard_normal(max_pool2d(x, **mx).shape)
+    out_t, grad_t = torch_run(F.max_pool2d, g, **mx)
+    _, idx_t = F.max_pool2d(torch.from_numpy(x), **mx, return_indices=True)
+    lines = [" ".join(map(str, ("input", x.shape, "max pool", mx, "->", out_t.shape)))]
+    rows = {
+        "max: output": (max_pool2d(x, **mx), out_t),
+        "max: output, loops": (max_pool2d_naive(x, **mx), out_t),
+        "max: indices of the maxima": (max_pool2d_indices(x, **mx), idx_t),
+        "max: grad input": (max_pool2d_backward(g, x, **mx), grad_t),
+        "max: grad input, loops": (max_pool2d_backward_naive(g, x, **mx), grad_t),
+    }
+    for label, cip in [("avg", True), ("avg, real pixels only", False)]:
+        av = dict(avg_args, count_include_pad=cip)
+        g = rng.standard_normal(avg_pool2d(x, **av).shape)
+        out_t, grad_t = torch_run(F.avg_pool2d, g, **av)
+        lines.append(" ".join(map(str, ("input", x.shape, "avg pool", av, "->", out_t.shape))))
+        rows[f"{label}: output"] = (avg_pool2d(x, **av), out_t)
+        rows[f"{label}: output, loops"] = (avg_pool2d_naive(x, **av), out_t)
+        rows[f"{label}: grad input"] = (avg_pool2d_backward(g, x, **av), grad_t)
+        rows[f"{label}: grad input, loops"] = (avg_pool2d_backward_naive(g, x, **av), grad_t)
+    g = rng.standard_normal(x.shape[:2] + (1, 1))
+    out_t, grad_t = torch_run(F.adaptive_avg_pool2d, g, output_size=1)
+    rows["global avg: output"] = (global_avg_pool2d(x), out_t)
+    rows["global avg: grad input"] = (global_avg_pool2d_backward(g, x), grad_t)
+    return lines, rows

@@ -1,5 +1,6 @@
 """Pictures of pooling: the windows on a small grid, where max pooling routes its gradient, a
-sliding-window animation, and an explorer of kernel, stride, padding, ceil_mode and mode.
+sliding-window animation, an explorer of kernel, stride, padding, ceil_mode and mode, and how
+much a shift changes a pooled map.
 
 Every number drawn comes from :mod:`dlbook.scratch.pool`; nothing here trains. Grids use the
 convention of :func:`dlbook.viz.convolution.draw_grid`: cell ``(r, c)`` is centred on ``x=c, y=r``.
@@ -31,6 +32,7 @@ __all__ = [
     "pool_animation",
     "pool_explorer",
     "size_formula",
+    "shift_change_figure",
 ]
 
 PALETTE = plt.get_cmap("tab10").colors
@@ -370,3 +372,25 @@ def pool_explorer(x):
 
     widgets_ = list(controls.values())
     return make_explorer([widgets_[:3], widgets_[3:]], draw, output=True, dpi=80)
+
+
+def shift_change_figure(shifts, change: dict):
+    """One line per pooling: the relative change of the map against the shift, as
+    :func:`dlbook.experiments.pooling.shift_changes` measures it. One colour per window size
+    (black: no pooling), circles for max pooling, squares for average pooling. Returns the
+    Figure."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    sizes = sorted({name.split()[-1] for name in change if name[-1].isdigit()}, key=int)
+    for name, c in change.items():
+        colour = f"C{sizes.index(name.split()[-1])}" if name[-1].isdigit() else "black"
+        style = "s--" if name.startswith("avg") else "o-"
+        ax.plot(shifts, c, style, label=name, ms=4, color=colour)
+    ax.set(
+        xlabel="shift t (pixels)",
+        ylabel="relative change of the map",
+        title="Edge map of the photograph, shifted right by t pixels",
+    )
+    ax.legend(fontsize=8, ncol=2)
+    ax.set_ylim(0, None)
+    fig.tight_layout()
+    return fig
