@@ -10,6 +10,7 @@ from dlbook.data import Split, load_digits
 from dlbook.experiments.channels import (
     ConvCost,
     conv_cost,
+    cost_modules,
     cost_rows,
     make_net,
     model_cost,
@@ -133,3 +134,23 @@ def test_run_is_repeatable(one_thread):
     assert 0.0 <= first[0]["test_acc"] <= 1.0
     assert first[0]["params"] == model_cost(make_net("separable", 4))[0]
     np.testing.assert_equal(len(first[0]["history"]), 1)
+
+
+def test_cost_modules_are_the_rows_layers_as_torch_counts_them():
+    rows = cost_rows(channels=8, kernel_size=3, out_hw=(5, 5), groups=(2, 4))
+    modules = cost_modules(channels=8, kernel_size=3, groups=(2, 4))
+    assert len(modules) == len(rows) == 5
+    assert all(p.device.type == "meta" for m in modules for p in m.parameters())
+    counted = [model_cost(m, (8, 5, 5)) for m in modules]
+    assert counted == [(cost.params, cost.macs) for _, _, cost in rows]
+    assert [m.groups for m in modules[:4]] == [1, 2, 4, 8]
+    assert modules[0].weight.shape == rows[0][2].weight_shape
+
+
+def test_cost_modules_without_bias_on_the_cpu():
+    modules = cost_modules(channels=4, kernel_size=5, groups=(2,), bias=False, device="cpu")
+    rows = cost_rows(channels=4, kernel_size=5, out_hw=(6, 6), groups=(2,), bias=False)
+    assert all(p.device.type == "cpu" for m in modules for p in m.parameters())
+    out = modules[-1](torch.zeros(1, 4, 6, 6))
+    assert out.shape == (1, 4, 6, 6)  # padding k // 2 keeps the size
+    assert [model_cost(m, (4, 6, 6)) for m in modules] == [(c.params, c.macs) for _, _, c in rows]

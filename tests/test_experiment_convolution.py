@@ -1,19 +1,23 @@
-"""Tests for dlbook.experiments.convolution: the gradient, the quadratic, the convergence."""
+"""Tests for dlbook.experiments.convolution: the gradient, the quadratic, the convergence, and
+the scratch convolutions held to torch."""
 
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch.nn.functional as F
 
 from dlbook.experiments.convolution import (
+    against_torch,
     learn_kernel,
     loss_and_grad,
     loss_hessian,
     standardize,
 )
-from dlbook.scratch import conv2d
+from dlbook.scratch import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
 from dlbook.scratch.gradcheck import numerical_gradient, relative_error
+from dlbook.verify import compare
 
 SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 
@@ -110,3 +114,49 @@ def test_no_torch_needed():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- against_torch: the scratch convolutions held to torch, forward and backward ---------------
+
+
+def test_against_torch_pairs_agree_for_conv2d():
+    rng = np.random.default_rng(0)
+    x, w, b = (
+        rng.standard_normal((2, 3, 7, 6)),
+        rng.standard_normal((4, 3, 3, 2)),
+        rng.normal(size=4),
+    )
+    kwargs = dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2))
+    g = rng.standard_normal(conv2d(x, w, b, **kwargs).shape)
+    pairs = against_torch(conv2d, conv2d_backward, F.conv2d, g, x, w, b, **kwargs)
+    assert list(pairs) == ["output", "grad input", "grad weight", "grad bias"]
+    assert compare(pairs, tol=1e-10).ok
+    for (ours, theirs), shape in zip(pairs.values(), [g.shape, x.shape, w.shape, b.shape]):
+        assert ours.shape == tuple(theirs.shape) == shape
+    # torch's side really is autograd with this grad_output: grad bias is g summed.
+    np.testing.assert_allclose(pairs["grad bias"][1].numpy(), g.sum(axis=(0, 2, 3)), rtol=1e-12)
+
+
+def test_against_torch_without_bias_and_for_conv_transpose2d():
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((1, 4, 3, 4)), rng.standard_normal((4, 3, 3, 3))
+    kwargs = dict(stride=2, padding=1, output_padding=1, groups=2)
+    g = rng.standard_normal(conv_transpose2d(x, w, **kwargs).shape)
+    pairs = against_torch(
+        conv_transpose2d, conv_transpose2d_backward, F.conv_transpose2d, g, x, w, **kwargs
+    )
+    assert list(pairs) == ["output", "grad input", "grad weight"]
+    assert compare(pairs, tol=1e-10).ok
+
+
+def test_against_torch_catches_a_wrong_backward():
+    def halved_weight_grad(*args, **kwargs):
+        gx, gw, gb = conv2d_backward(*args, **kwargs)
+        return gx, gw / 2, gb
+
+    rng = np.random.default_rng(2)
+    x, w, b = rng.standard_normal((1, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), np.ones(3)
+    g = rng.standard_normal((1, 3, 3, 3))
+    verdict = compare(against_torch(conv2d, halved_weight_grad, F.conv2d, g, x, w, b))
+    assert not verdict.ok
+    assert [name for name, e in verdict.errors.items() if e > verdict.tol] == ["grad weight"]

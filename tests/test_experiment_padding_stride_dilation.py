@@ -94,3 +94,37 @@ def test_patch_baseline_is_far_above_chance():
     base = S.patch_baseline(clusters=8, size=3, seeds=(0,), sample=2000)
     assert base.clusters == 8 and base.size == 3 and len(base.accuracies) == 1
     assert 0.3 < base.mean <= 1 and 0.3 < base.train_accuracies[0] <= 1
+
+
+def test_output_sizes_against_torch_agree_and_refuse_together():
+    table = S.output_sizes_against_torch(range(1, 6), range(1, 4), (1, 2), (0, 1), (1, 2))
+    assert len(table) == 5 * 3 * 2 * 2 * 2
+    assert all(ours == theirs for ours, theirs in table.values())
+    # A 3-tap kernel with dilation 2 spans 5 pixels: it fits in 5, not in 4 (without padding).
+    assert table[5, 3, 1, 0, 2] == (1, 1)
+    assert table[4, 3, 1, 0, 2] == (None, None)
+    assert table[5, 3, 2, 1, 1] == (3, 3)
+
+
+def test_dilated_stack_keeps_the_size_and_has_unit_weights():
+    stack = S.dilated_stack((1, 2, 4))
+    assert [layer.dilation for layer in stack] == [(1, 1), (2, 2), (4, 4)]
+    assert all(torch.all(layer.weight == 1) and layer.bias is None for layer in stack)
+    assert stack(torch.zeros(1, 1, 17, 17)).shape == (1, 1, 17, 17)
+
+
+@pytest.mark.parametrize("dilations, side", [((1, 1, 1), 7), ((1, 2, 4), 15), ((2, 2, 2), 13)])
+def test_footprint_spans_the_receptive_field(dilations, side):
+    grad = S.footprint(dilations, size=21)
+    rows = np.flatnonzero(grad.any(axis=1))
+    cols = np.flatnonzero(grad.any(axis=0))
+    assert rows[-1] - rows[0] + 1 == side == cols[-1] - cols[0] + 1
+    assert rows[0] + rows[-1] == 20  # centred on pixel 10
+    # With all weights 1 the entries count paths: 3 layers of 9 taps give 9**3 paths in all.
+    assert grad.sum() == 9**3
+
+
+def test_footprint_of_equal_dilations_has_gaps():
+    grad = S.footprint((2, 2, 2), size=21)
+    assert not grad[1::2].any() and not grad[:, 1::2].any()  # odd offsets from 10 are never seen
+    assert (S.footprint((1, 2, 4), size=21)[3:18, 3:18] != 0).all()

@@ -160,3 +160,16 @@ def test_train_upsamplers_bad_arguments(kwargs, name):
     data = Split(x, np.zeros((2, 1, 32, 32), np.float32), x, x)
     with pytest.raises(ValueError, match=name):
         U.train_upsamplers(data, device="cpu", **kwargs)
+
+
+def test_output_sizes_against_torch():
+    table = U.output_sizes_against_torch(
+        range(1, 5), (1, 3, 4), (1, 2), (0, 1, 2), (1, 2), (0, 1, 2)
+    )
+    assert len(table) == 4 * 3 * 2 * 3 * 2 * 3
+    for (n, k, s, p, d, op), (ours, theirs) in table.items():
+        # Either both agree (a size, or both refuse), or torch returns an empty tensor.
+        assert ours == theirs or (ours is None and theirs == 0), (n, k, s, p, d, op)
+    assert table[4, 3, 2, 1, 1, 1] == (8, 8)  # (4 - 1) 2 - 2 + 2 + 1 + 1
+    assert table[4, 3, 2, 1, 1, 2] == (None, None)  # output_padding must be below the stride
+    assert table[1, 4, 1, 2, 1, 0] == (None, 0)  # 0 - 4 + 3 + 0 + 1 = 0: torch gives empty

@@ -5,8 +5,10 @@ import matplotlib
 matplotlib.use("Agg")
 
 import itertools  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from dlbook.shapes import conv_output_size  # noqa: E402
@@ -110,3 +112,33 @@ def test_explorer_works_out_the_formula():
     n.value, k.value = 1, 5  # the kernel does not fit
     assert len(out.outputs) == 1 and "spans 5 pixels" in out.outputs[0]["text"]
     assert plt.get_fignums() == []
+
+
+def _stride_result(stride, accuracies, macs, epochs=3):
+    curves = [np.linspace(0.5, a, epochs) for a in accuracies]
+    return SimpleNamespace(
+        stride=stride,
+        accuracies=accuracies,
+        mean=float(np.mean(accuracies)),
+        std=float(np.std(accuracies)),
+        curves=curves,
+        mean_curve=np.mean(curves, axis=0),
+        macs=macs,
+    )
+
+
+def test_stride_figure_draws_both_heads_and_the_cost():
+    flatten = [
+        _stride_result(s, [0.9 - 0.01 * s, 0.92 - 0.01 * s], 1000 // s**2) for s in (1, 2, 3)
+    ]
+    gap = [_stride_result(s, [0.6 + 0.1 * s, 0.62 + 0.1 * s], 0) for s in (1, 2, 3)]
+    fig = A.stride_figure(flatten, gap)
+    try:
+        (acc_flat, acc_gap), (curves, cost) = fig.axes[0:2], fig.axes[2:4]
+        assert "flatten" in acc_flat.get_title() and "3 epochs" in acc_flat.get_title()
+        assert "global avg pool" in acc_gap.get_title()
+        assert [bar.get_height() for bar in cost.patches] == [1000, 250, 111]
+        assert [t.get_text() for t in cost.texts] == ["1,000", "250", "111"]
+        assert len(curves.get_lines()) == 6  # one mean curve per stride and head
+    finally:
+        plt.close(fig)

@@ -2,7 +2,8 @@
 
 * :func:`conv_cost` counts a convolution's parameters and multiply-adds by hand, from the shapes.
 * :func:`cost_rows` lays out standard, grouped and depthwise-separable layers of one size side by
-  side, for the chapter's table.
+  side, for the chapter's table; :func:`cost_modules` builds the same layers in PyTorch, so that
+  :func:`model_cost` can check every count.
 * :func:`make_net` builds one small digits CNN in three variants (standard, grouped,
   depthwise-separable) and :func:`model_cost` counts what a built model costs.
 * :func:`run` trains each variant with :func:`dlbook.train.fit` for a few seeds.
@@ -13,7 +14,16 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
-__all__ = ["ConvCost", "conv_cost", "cost_rows", "make_net", "model_cost", "run", "KINDS"]
+__all__ = [
+    "ConvCost",
+    "conv_cost",
+    "cost_rows",
+    "cost_modules",
+    "make_net",
+    "model_cost",
+    "run",
+    "KINDS",
+]
 
 KINDS = ("standard", "grouped", "separable")
 
@@ -94,6 +104,25 @@ def cost_rows(channels=256, kernel_size=3, out_hw=(28, 28), groups=(2, 32), bias
         )
     )
     return rows
+
+
+def cost_modules(channels=256, kernel_size=3, groups=(2, 32), bias=True, device="meta"):
+    """The layers of :func:`cost_rows`, in the same order, as PyTorch modules.
+
+    Standard, grouped for each of ``groups``, depthwise alone, and depthwise separable (an
+    ``nn.Sequential`` of the depthwise and the 1×1 convolution); every ``k×k`` convolution pads
+    ``k // 2``. On the ``"meta"`` device (the default) they have shapes but no memory, which is
+    all a count needs.
+    """
+    from torch import nn
+
+    c, k = channels, kernel_size
+
+    def conv(g):
+        return nn.Conv2d(c, c, k, padding=k // 2, groups=g, bias=bias, device=device)
+
+    separable = nn.Sequential(conv(c), nn.Conv2d(c, c, 1, bias=bias, device=device))
+    return [conv(1), *(conv(g) for g in groups), conv(c), separable]
 
 
 def _block(kind, c_in, c_out, groups):

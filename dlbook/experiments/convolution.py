@@ -16,6 +16,9 @@ eigenvalues of :math:`H` set the speed of gradient descent: a step size ``lr`` i
 below :math:`2/\lambda_{\max}`, and the slowest direction shrinks by :math:`1 - lr\,\lambda_{\min}`
 per step. Neighbouring pixels of a photograph are strongly correlated, so :math:`H` is badly
 conditioned, which is why momentum helps so much here.
+
+:func:`against_torch` holds a from-scratch convolution (forward and backward) to PyTorch's: the
+chapters on padding, channels and transposed convolution use it as well.
 """
 
 from __future__ import annotations
@@ -28,7 +31,41 @@ from dlbook import seeding
 from dlbook.scratch import conv2d, conv2d_backward
 from dlbook.scratch.im2col import im2col
 
-__all__ = ["KernelRun", "standardize", "loss_and_grad", "loss_hessian", "learn_kernel"]
+__all__ = [
+    "against_torch",
+    "KernelRun",
+    "standardize",
+    "loss_and_grad",
+    "loss_hessian",
+    "learn_kernel",
+]
+
+
+def against_torch(
+    forward, backward, reference, grad_output, input, weight, bias=None, **kwargs
+) -> dict:
+    """A scratch convolution's output and gradients next to torch's, ready for ``verify.compare``.
+
+    ``forward(input, weight, bias, **kwargs)`` and ``backward(grad_output, input, weight, bias,
+    **kwargs) -> (grad_input, grad_weight, grad_bias)`` are a ``dlbook.scratch`` pair such as
+    ``conv2d`` and ``conv2d_backward``; ``reference`` is the torch function they mirror, such as
+    ``torch.nn.functional.conv2d``. Torch's gradients come from autograd: the same
+    ``grad_output`` is pushed back through ``reference``. Returns ``{"output": (ours, torch's),
+    "grad input": ..., "grad weight": ..., "grad bias": ...}`` (no ``"grad bias"`` when ``bias``
+    is None).
+    """
+    import torch
+
+    ours = [forward(input, weight, bias, **kwargs)]
+    ours += backward(grad_output, input, weight, bias, **kwargs)
+    leaves = [
+        None if a is None else torch.tensor(a, requires_grad=True) for a in (input, weight, bias)
+    ]
+    out = reference(*leaves, **kwargs)
+    out.backward(torch.as_tensor(grad_output))
+    theirs = [out, *(None if t is None else t.grad for t in leaves)]
+    names = ["output", "grad input", "grad weight", "grad bias"]
+    return {n: (a, b) for n, a, b in zip(names, ours, theirs, strict=True) if b is not None}
 
 
 @dataclass(frozen=True)

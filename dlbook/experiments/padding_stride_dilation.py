@@ -10,10 +10,15 @@ widens each feature's receptive field; what it does to accuracy is what the expe
 :func:`patch_baseline` is a reference for the networks with global average pooling: how well a
 bag of ``size×size`` patches can do with no training of features at all (k-means features of the
 patches, averaged over the image, then logistic regression).
+
+Two smaller pieces serve the chapter's checks: :func:`output_sizes_against_torch` puts the
+output-size formula next to what ``F.conv2d`` returns over a grid of settings, and
+:func:`footprint` measures which input pixels reach one output of a :func:`dilated_stack`.
 """
 
 from __future__ import annotations
 
+import itertools
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -25,6 +30,9 @@ from dlbook.shapes import conv_output_size
 from dlbook.train import fit, seed_everything
 
 __all__ = [
+    "output_sizes_against_torch",
+    "dilated_stack",
+    "footprint",
     "pad_images",
     "build_model",
     "count_macs",
@@ -34,6 +42,61 @@ __all__ = [
     "patch_features",
     "patch_baseline",
 ]
+
+
+def output_sizes_against_torch(sizes, kernels, strides, paddings, dilations) -> dict:
+    """The output-size formula and ``F.conv2d`` side by side, on every combination of settings.
+
+    Returns ``{(n, k, s, p, d): (ours, theirs)}``: ``ours`` is
+    :func:`dlbook.shapes.conv_output_size` (None where it raises ``ValueError``), ``theirs`` the
+    width of ``F.conv2d``'s output on an ``n×n`` input with a ``k×k`` kernel (None where torch
+    raises ``RuntimeError``).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    table = {}
+    for n, k, s, p, d in itertools.product(sizes, kernels, strides, paddings, dilations):
+        try:
+            ours = conv_output_size(n, k, s, p, d)
+        except ValueError:
+            ours = None
+        x, w = torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k)
+        try:
+            theirs = F.conv2d(x, w, stride=s, padding=p, dilation=d).shape[-1]
+        except RuntimeError:
+            theirs = None
+        table[n, k, s, p, d] = ours, theirs
+    return table
+
+
+def dilated_stack(dilations, k: int = 3, device=None):
+    """Stride-1 ``k×k`` one-channel convolutions, one per dilation, with all weights 1, no bias.
+
+    Each layer pads ``d (k - 1) / 2`` on each side, so an odd ``k`` keeps the map's size.
+    """
+    from torch import nn
+
+    layers = [
+        nn.Conv2d(1, 1, k, padding=d * (k - 1) // 2, dilation=d, bias=False) for d in dilations
+    ]
+    for layer in layers:
+        nn.init.ones_(layer.weight)
+    return nn.Sequential(*layers).to(device)
+
+
+def footprint(dilations, size: int = 33, k: int = 3, device=None) -> np.ndarray:
+    """``(size, size)``: the gradient of a :func:`dilated_stack`'s centre output for its input.
+
+    An entry is non-zero exactly where that input pixel reaches the centre output; with all
+    weights 1 it counts the paths from the pixel to the output.
+    """
+    import torch
+
+    centre = size // 2
+    x = torch.zeros(1, 1, size, size, device=device, requires_grad=True)
+    dilated_stack(dilations, k, device)(x)[0, 0, centre, centre].backward()
+    return x.grad[0, 0].cpu().numpy()
 
 
 def pad_images(split: Split, border: int = 2) -> Split:

@@ -1,5 +1,7 @@
 """Checkerboard artifacts, measured and trained away: the Transposed convolution experiment.
 
+* :func:`output_sizes_against_torch` puts the output-size formula next to what
+  ``F.conv_transpose2d`` returns, over a grid of settings.
 * :func:`checkerboard_contrast` measures a checkerboard: how much the four 2×2 phases of an image
   differ in mean brightness.
 * :func:`constant_transposed` and :func:`resize_conv` upsample a photograph by 2 with fixed
@@ -11,6 +13,7 @@
 
 from __future__ import annotations
 
+import itertools
 import numbers
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,9 +23,11 @@ import numpy as np
 from dlbook import seeding
 from dlbook.data import Split, load_image
 from dlbook.scratch import conv2d, conv_transpose2d
+from dlbook.shapes import conv_transpose_output_size
 
 __all__ = [
     "KINDS",
+    "output_sizes_against_torch",
     "checkerboard_contrast",
     "constant_transposed",
     "resize_conv",
@@ -37,6 +42,35 @@ __all__ = [
 # The learned layers the experiment compares, by the names the chapter prints.
 KINDS = ("transposed k=3", "transposed k=4", "resize-conv")
 BASELINE = "bilinear (fixed)"
+
+
+def output_sizes_against_torch(sizes, kernels, strides, paddings, dilations, output_paddings):
+    """The transposed output-size formula and ``F.conv_transpose2d``, on every combination.
+
+    Returns ``{(n, k, s, p, d, op): (ours, theirs)}``: ``ours`` is
+    :func:`dlbook.shapes.conv_transpose_output_size` (None where it raises ``ValueError``),
+    ``theirs`` the width of ``F.conv_transpose2d``'s output on an ``n×n`` input with a ``k×k``
+    kernel and ``output_padding=op`` (None where torch raises ``RuntimeError``; 0 where torch
+    returns an empty tensor).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    table = {}
+    grid = itertools.product(sizes, kernels, strides, paddings, dilations, output_paddings)
+    for n, k, s, p, d, op in grid:
+        try:
+            ours = conv_transpose_output_size(n, k, s, p, op, d)
+        except ValueError:
+            ours = None
+        x, w = torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k)
+        kwargs = dict(stride=s, padding=p, output_padding=op, dilation=d)
+        try:
+            theirs = F.conv_transpose2d(x, w, **kwargs).shape[-1]
+        except RuntimeError:
+            theirs = None
+        table[n, k, s, p, d, op] = ours, theirs
+    return table
 
 
 def _int_at_least(value, name, low):

@@ -6,6 +6,9 @@ same drawing serves three uses: :func:`draw_conv` for one setting, :func:`plot_c
 of settings, and :func:`animate_conv` for a ``FuncAnimation`` that slides the kernel over the
 padded input one output pixel per frame. Nothing here computes a result the text relies on; the
 sizes come from :func:`dlbook.shapes.conv_output_size`'s formula.
+
+:func:`stride_figure` draws the chapter's stride experiment (the results of
+:func:`dlbook.experiments.padding_stride_dilation.run`): accuracy, learning curves and cost.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "plot_cases",
     "animate_conv",
     "conv_explorer",
+    "stride_figure",
     "legend",
     "CASES",
 ]
@@ -333,3 +337,69 @@ def conv_explorer():
         return formula, draw_conv(n, k, s, p, d).figure
 
     return make_explorer(list(controls.values()), draw, output=True, dpi=None)
+
+
+_STRIDE_COLOURS = {1: "tab:blue", 2: "tab:orange", 3: "tab:green"}
+
+
+def _accuracy_panel(ax, rows, label, colour):
+    """Mean ± std of the last epoch's test accuracy per stride, with every seed as a dot."""
+    strides = [r.stride for r in rows]
+    ax.errorbar(
+        strides,
+        [100 * r.mean for r in rows],
+        yerr=[100 * r.std for r in rows],
+        marker="o",
+        capsize=4,
+        color=colour,
+        label="mean ± std",
+    )
+    for r in rows:
+        seeds = [100 * a for a in r.accuracies]
+        ax.plot([r.stride] * len(seeds), seeds, "k.", alpha=0.5)
+    ax.plot([], [], "k.", alpha=0.5, label="one seed")
+    ax.set_xticks(strides)
+    ax.set_xlabel("stride of both convolutions")
+    ax.set_ylabel("test accuracy after the last epoch (%)")
+    ax.set_title(f"Head: {label}, {len(rows[0].curves[0])} epochs", fontsize=10)
+    ax.legend(fontsize=8)
+
+
+def stride_figure(flatten, gap):
+    """Two rows of panels for the stride experiment, one list of ``StrideResult`` per head.
+
+    Top: accuracy against stride for the flatten head and the global-average-pooling head. Bottom
+    left: the mean learning curves of both heads; bottom right: the flatten network's multiply-adds
+    per image. Returns the figure.
+    """
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), dpi=80)
+    heads = [(flatten, "flatten → linear", "-"), (gap, "global avg pool → linear", "--")]
+    for ax, (rows, label, _), colour in zip(axes[0], heads, ["C0", "C1"]):
+        _accuracy_panel(ax, rows, label, colour)
+    ax_curve, ax_cost = axes[1]
+    for rows, label, style in heads:
+        for r in rows:
+            epochs = np.arange(1, len(r.mean_curve) + 1)
+            ax_curve.plot(
+                epochs,
+                100 * r.mean_curve,
+                style,
+                color=_STRIDE_COLOURS[r.stride],
+                label=f"s={r.stride}, {label.split(' →')[0]}",
+            )
+    ax_curve.set_xlabel("epoch")
+    ax_curve.set_ylabel("test accuracy (%), mean over seeds")
+    ax_curve.set_title("Learning curves", fontsize=10)
+    ax_curve.legend(fontsize=7, ncol=2, loc="center right")
+    strides = [r.stride for r in flatten]
+    ax_cost.bar(strides, [r.macs for r in flatten], color="tab:gray")
+    ax_cost.set_yscale("log")
+    ax_cost.set_ylim(top=3 * max(r.macs for r in flatten))  # room for the labels
+    ax_cost.set_xticks(strides)
+    ax_cost.set_xlabel("stride of both convolutions")
+    ax_cost.set_ylabel("multiply-adds per image (log)")
+    ax_cost.set_title("Cost of the flatten network", fontsize=10)
+    for s, r in zip(strides, flatten):
+        ax_cost.text(s, r.macs, f"{r.macs:,}", ha="center", va="bottom", fontsize=8)
+    fig.tight_layout()
+    return fig
