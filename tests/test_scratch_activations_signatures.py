@@ -60,8 +60,6 @@ MIRRORS = {
     S.layer_norm: (F.layer_norm, ()),
     S.layer_norm_naive: (F.layer_norm, ()),
 }
-# Names of ours that torch lacks: dropout's rng (API.md puts it where torch has inplace).
-EXTRA = {S.dropout: ["rng"]}
 
 
 @pytest.mark.parametrize("ours", list(MIRRORS), ids=lambda f: f.__name__)
@@ -71,13 +69,9 @@ def test_forward_signature_is_torchs(ours):
     assert mine == _params(_sig(theirs), drop=left_out)
 
 
-def test_dropout_signature_is_torchs_with_rng_before_inplace():
+def test_dropout_signature_is_torchs_then_rng():
     mine = _params(inspect.signature(S.dropout))
-    assert mine == [("input", inspect._empty), ("p", 0.5), ("training", True)] + [
-        ("rng", None),
-        ("inplace", False),
-    ]
-    assert _params(inspect.signature(F.dropout)) == [m for m in mine if m[0] != "rng"]
+    assert mine == _params(inspect.signature(F.dropout)) + [("rng", None)]
 
 
 BACKWARDS = [f for f in list(MIRRORS) + [S.dropout] if not f.__name__.endswith("_naive")]
@@ -147,9 +141,9 @@ def test_softmax_dtype_casts_first_as_torch_does(ours, backward, theirs, dtype, 
 
 def test_dropout_inplace_multiplies_the_input_by_the_mask():
     x = np.random.default_rng(0).standard_normal((4, 5))
-    expected = S.dropout(x, 0.3, True, np.random.default_rng(7))
-    y = S.dropout(x, 0.3, True, np.random.default_rng(7), True)
+    expected = S.dropout(x, 0.3, True, rng=np.random.default_rng(7))
+    y = S.dropout(x, 0.3, True, True, np.random.default_rng(7))
     assert y is x
     np.testing.assert_array_equal(x, expected)
     z = np.ones(3)
-    assert S.dropout(z, 0.3, False, None, True) is z  # evaluation mode: the input itself
+    assert S.dropout(z, 0.3, False, True) is z  # evaluation mode: the input itself

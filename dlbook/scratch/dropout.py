@@ -7,8 +7,8 @@ values are scaled by :math:`1 / (1 - p)`, so that the expectation is unchanged:
     0 & \text{with probability } p \end{cases}, \qquad \mathbb E[y_i] = x_i.
 
 Because of that scaling ("inverted" dropout) evaluation mode is the identity: no rescaling at test
-time. Mirrors ``torch.nn.functional.dropout``, with a NumPy ``rng`` where torch has a global
-generator (and no ``inplace``).
+time. Mirrors ``torch.nn.functional.dropout``, ``inplace`` included, with a NumPy ``rng`` (after
+torch's arguments) where torch has a global generator.
 
 **Reproducing the mask.** The mask is random, so the stateless backward cannot recompute it from
 the arguments alone. It takes it from ``rng`` instead: :func:`dropout_mask` draws exactly one
@@ -56,9 +56,9 @@ def dropout_mask(shape, p=0.5, rng=None, dtype=np.float64) -> np.ndarray:
     return keep.astype(dtype) * scale
 
 
-def dropout(input, p=0.5, training=True, rng=None, inplace=False):
-    """Inverted dropout. Mirrors ``torch.nn.functional.dropout``, with ``rng`` added before
-    ``inplace`` (``inplace=True`` multiplies ``input`` by the mask in place and returns it).
+def dropout(input, p=0.5, training=True, inplace=False, rng=None):
+    """Inverted dropout. Mirrors ``torch.nn.functional.dropout``, with ``rng`` added after torch's
+    arguments (``inplace=True`` multiplies ``input`` by the mask in place and returns it).
 
     ``training=True``: ``input * dropout_mask(input.shape, p, rng, input.dtype)``, a new array.
     ``training=False``: returns ``input`` itself, not a copy, as torch returns the same tensor;
@@ -84,7 +84,7 @@ def dropout(input, p=0.5, training=True, rng=None, inplace=False):
     return x * mask
 
 
-def dropout_backward(grad_output, input, p=0.5, training=True, rng=None, inplace=False):
+def dropout_backward(grad_output, input, p=0.5, training=True, inplace=False, rng=None):
     """The gradient of :func:`dropout` for ``input``: ``grad_output * mask`` (a bare array).
 
     ``rng`` must be in the state the forward's was in, so that it draws the same mask (see the

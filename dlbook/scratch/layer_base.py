@@ -34,8 +34,8 @@ class Layer:
         self.training = True
         self._input = None
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x)
+    def __call__(self, input: np.ndarray) -> np.ndarray:
+        return self.forward(input)
 
     def train(self, mode: bool = True) -> Layer:
         """Training mode (``mode=True``) or evaluation mode; returns the layer, as torch does."""

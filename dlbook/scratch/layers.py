@@ -138,8 +138,9 @@ class Conv2d(Layer):
         index = self._pad_index(x)
         return x.reshape(x.shape[:-2] + (-1,))[..., index], index
 
-    def forward(self, x):
+    def forward(self, input):
         """Convolve ``x`` (padded by ``padding_mode``) and keep it for the backward pass."""
+        x = input
         xp, _ = self._padded(x)
         out = conv2d(xp, self.weight, self.bias, *self._conf())
         self._input = x
@@ -189,8 +190,9 @@ class Linear(Layer):
         self.bias = _uniform(rng, (out_features,), bound, dtype) if bias else None
         self.params = [self.weight] + ([self.bias] if bias else [])
 
-    def forward(self, x):
+    def forward(self, input):
         """``x W^T + b``, keeping ``x`` for the backward pass."""
+        x = input
         self._input = x
         return linear(x, self.weight, self.bias)
 
@@ -228,8 +230,9 @@ class MaxPool2d(Layer):
         self.conf = (kernel_size, stride, padding, dilation, ceil_mode)
         self.return_indices = bool(return_indices)
 
-    def forward(self, x):
+    def forward(self, input):
         """Pool ``x`` and keep it for the backward pass."""
+        x = input
         out = max_pool2d(x, *self.conf, return_indices=self.return_indices)
         self._input = x
         return out
@@ -261,8 +264,9 @@ class AvgPool2d(Layer):
         super().__init__()
         self.conf = (kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
 
-    def forward(self, x):
+    def forward(self, input):
         """Pool ``x`` and keep it for the backward pass."""
+        x = input
         out = avg_pool2d(x, *self.conf)
         self._input = x
         return out
@@ -279,8 +283,9 @@ class _Elementwise(Layer):
     fn = staticmethod(lambda x: x)
     fn_backward = staticmethod(lambda g, x: g)
 
-    def forward(self, x):
+    def forward(self, input):
         """The activation of every value of ``x``, keeping ``x`` for the backward pass."""
+        x = input
         self._input = x
         return self.fn(x)
 
@@ -308,8 +313,9 @@ class ReLU(_Elementwise):
         super().__init__()
         self.inplace = bool(inplace)
 
-    def forward(self, x):
+    def forward(self, input):
         """``max(0, x)``; in place when ``inplace``."""
+        x = input
         self._input = x
         return relu(x, inplace=self.inplace)
 
@@ -361,8 +367,9 @@ class ScaledTanh(Layer):
 
     A, S = 1.7159, 2.0 / 3.0
 
-    def forward(self, x):
+    def forward(self, input):
         """``A tanh(S x)``, keeping ``x`` for the backward pass."""
+        x = input
         self._input = x
         return (self.A * tanh(x * x.dtype.type(self.S))).astype(x.dtype)
 
@@ -408,8 +415,9 @@ class Flatten(Layer):
             return (1,)
         return shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :]
 
-    def forward(self, x):
+    def forward(self, input):
         """``x`` with the axes ``start_dim..end_dim`` merged into one."""
+        x = input
         if not isinstance(x, np.ndarray):
             raise TypeError(f"input must be a numpy.ndarray, got {type(x).__name__}")
         out = x.reshape(self._shape(x.shape))
@@ -452,8 +460,9 @@ class Sequential(Layer):
     def grads(self, value):  # Layer.__init__ assigns an empty list; the layers own the grads
         pass
 
-    def forward(self, x):
+    def forward(self, input):
         """Each layer's forward in turn."""
+        x = input
         for layer in self.layers:
             x = layer(x)
         return x

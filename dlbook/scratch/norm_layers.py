@@ -51,8 +51,9 @@ class _BatchNorm(Layer):
         self.running_var = np.ones(num_features, dtype) if track_running_stats else None
         self.num_batches_tracked = 0 if track_running_stats else None
 
-    def forward(self, x):
+    def forward(self, input):
         """Normalize ``x`` (updating the running statistics in training mode)."""
+        x = input
         _args.float_array(x, "input", self.ndims)
         update = self.training and self.track_running_stats
         batches = self.num_batches_tracked + 1 if update else self.num_batches_tracked
@@ -139,8 +140,9 @@ class LayerNorm(Layer):
     def _conf(self):
         return self.normalized_shape, self.weight, self.bias, self.eps
 
-    def forward(self, x):
+    def forward(self, input):
         """Normalize ``x`` over its last ``len(normalized_shape)`` axes."""
+        x = input
         self._input = x
         return layer_norm(x, *self._conf())
 
@@ -177,8 +179,9 @@ class Dropout(Layer):
         self.rng = _args.generator(rng)
         self.mask = None
 
-    def forward(self, x):
+    def forward(self, input):
         """Drop values of ``x`` with probability ``p`` (training mode), keeping the mask."""
+        x = input
         _args.any_float_array(x, "input")
         self.mask = dropout_mask(x.shape, self.p, self.rng, x.dtype) if self.training else None
         self._input = x
