@@ -330,11 +330,6 @@ def conv2d_backward(
     return (gx[0] if unbatched else np.ascontiguousarray(gx)), gw, gb
 
 
-def _check_grad_output(grad_output, unbatched, shape, dtype):
-    # Kept for dlbook.scratch.pool until it calls _args.check_grad_output(..., unbatched=...).
-    return _args.check_grad_output(grad_output, shape, dtype, unbatched=unbatched)
-
-
 # --- the readable versions: loops, one window at a time -----------------------------------------
 
 
@@ -414,6 +409,3 @@ def conv2d_backward_naive(
 
 # ``windows`` is re-exported for the chapters that draw the sliding window.
 __all__ += ["windows"]
-
-# The old private name, which the padding chapter's notebook imports until it says padding_pairs.
-_padding_pairs = padding_pairs
