@@ -262,3 +262,17 @@ def test_explorer_reports_what_each_output_sees():
     direction.value = "unidirectional"
     assert "(both)" in info.value and "s = 0 .. 3" in info.value
     assert panel.children[3].value[:4] == b"\x89PNG"
+
+
+def test_comparison_summary_quotes_each_models_numbers():
+    def run(accs, params):
+        return {"history": History(rows=[{"test_acc": a} for a in accs]), "params": params}
+
+    results = {"a": run([0.5, 0.8, 0.92], 10), "b": run([0.91, 0.95, 0.96], 20)}
+    s = exp.comparison_summary(results, {"a": "x", "b": "y"}, accuracy=0.9)
+    assert s["acc_x"] == pytest.approx(92.0) and s["acc2_x"] == pytest.approx(80.0)
+    assert (s["params_x"], s["ep90_x"], s["ep90_y"]) == (10, 3, 1)
+    assert s["acc_y"] == pytest.approx(96.0) and s["acc_spread"] == pytest.approx(4.0)
+    assert exp.comparison_summary(results, {"a": "x", "b": "y"}, accuracy=0.99)["ep90_x"] == 0
+    with pytest.raises(ValueError, match="tags"):
+        exp.comparison_summary(results, {"a": "x"})

@@ -312,3 +312,32 @@ def test_explorer_redraws_on_change(tiny):
     assert first[:4] == b"\x89PNG" and "prediction" in text
     sliders[1].value = -2.0  # the forget-gate shift
     assert picture.value != first and info.value != text
+
+
+def test_memory_stats_reads_the_gates_at_and_away_from_the_markers():
+    t, n, h = 5, 3, 4
+    marks = np.zeros((t, n), dtype=bool)
+    marks[1], marks[3, 0] = True, True
+    full = lambda v: np.full((t, n, h), v)  # noqa: E731
+    g_lstm = {"i": full(0.2), "f": full(0.9), "o": full(0.7)}
+    g_lstm["i"][..., 2] = np.where(marks, 0.8, 0.05)  # the memory unit opens at the markers
+    g_lstm["f"][..., 2] = np.where(marks, 0.1, 0.99)
+    g_lstm["f"][4, 1, 2] = 0.95
+    g_gru = {"z": full(0.5)}
+    g_gru["z"][..., 1] = np.where(marks, 0.3, 0.9)
+    init = {"f": full(0.5), "z": full(0.4)}
+    s = E.memory_stats(g_lstm, 2, g_gru, 1, marks, init, init, span=3)
+    assert s["i_mark"] == pytest.approx(0.8) and s["i_rest"] == pytest.approx(0.05)
+    rest = g_lstm["f"][..., 2][~marks]
+    assert s["f_rest"] == pytest.approx(rest.mean()) and s["f_min"] == pytest.approx(0.95)
+    assert s["i_mark_all"] == pytest.approx((3 * 0.2 + 0.8) / 4)
+    assert s["i_rest_all"] == pytest.approx((3 * 0.2 + 0.05) / 4)
+    assert s["o_unit"] == pytest.approx(0.7)
+    assert (s["z_mark"], s["z_rest"]) == (pytest.approx(0.3), pytest.approx(0.9))
+    assert (s["f_unit_init"], s["z_unit_init"]) == (pytest.approx(0.5), pytest.approx(0.4))
+    assert s["pow_init"] == pytest.approx(0.125) and s["pow_trained"] == pytest.approx(
+        rest.mean() ** 3
+    )
+    assert all(type(v) is float for v in s.values())
+    with pytest.raises(ValueError, match="marks"):
+        E.memory_stats(g_lstm, 2, g_gru, 1, marks[:, :2], init, init)

@@ -226,3 +226,49 @@ def test_explorer_builds_and_reacts_to_its_sliders():
     assert first[:4] == b"\x89PNG" and "20 steps back" in info.value
     sliders[1].value = 40
     assert "40 steps back" in info.value and picture.value != first
+
+
+def test_torch_pairs_agree_and_cover_every_case():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    sizes = dict(seq_len=3, batch=2, input_size=2, hidden_size=3)
+    pairs = exp.functional_pairs(rng, **sizes) | exp.layer_pairs(rng, **sizes)
+    pairs |= exp.clipping_pairs(rng)
+    # 2 nonlinearities x (with biases: 8 rows, without: 6), 3 layer rows, 2 clipping rows
+    assert len(pairs) == 2 * (8 + 6) + 3 + 2
+    assert "relu, bias=False: grad weight_hh" in pairs and "tanh, bias=True: grad bias_hh" in pairs
+    for name, (ours, theirs) in pairs.items():
+        assert np.shape(ours) == np.shape(theirs), name
+        assert np.abs(ours - theirs).max() <= 1e-10, name
+        assert np.abs(ours).max() > 0, name  # nothing vacuous
+    with pytest.raises(ValueError, match="hidden_size"):
+        exp.functional_pairs(rng, hidden_size=0)
+
+
+def test_layer_pairs_notice_a_layer_that_differs_from_torch(monkeypatch):
+    real = exp.RNN.forward
+
+    def one_percent_off(self, input, hx=None):
+        out, h_n = real(self, input, hx)
+        return out * 1.01, h_n
+
+    monkeypatch.setattr(exp.RNN, "forward", one_percent_off)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    pairs = exp.layer_pairs(rng, seq_len=3, batch=2, input_size=2, hidden_size=3)
+    ours, theirs = pairs["layer RNN: output"]
+    assert np.abs(ours - theirs).max() > 1e-4
+
+
+def test_char_baselines_are_the_losses_they_name():
+    ids = np.array([0, 1, 2, 0, 1, 2, 0, 1, 3, 0, 1, 2])
+    train, test = ids[:8], ids[8:]
+    b = exp.char_baselines(train, test, 4, alphas=(1.0, 0.1))
+    assert b["uniform"] == pytest.approx(np.log(4))
+    assert b["unigram"] == {
+        "train": exp.unigram_loss(train, train, 4),
+        "test": exp.unigram_loss(train, test, 4),
+    }
+    assert b["bigram"]["test"] == exp.bigram_loss(train, test, 4)
+    assert b["bigram_best"] == min(exp.bigram_loss(train, test, 4, alpha=a) for a in (1.0, 0.1))
+    assert b["bigram"]["train"] < b["unigram"]["train"] < b["uniform"]

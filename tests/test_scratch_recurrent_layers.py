@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from dlbook.scratch.dropout import dropout_mask
 from dlbook.scratch.layers import Linear
 from dlbook.scratch.optim import SGD
-from dlbook.scratch.recurrent_layers import GRU, LSTM, RNN
+from dlbook.scratch.recurrent_layers import GRU, LSTM, RNN, RNNBase
 from dlbook.scratch.tbptt import clip_grad_norm_, clip_grad_value_, tbptt_batches, train_tbptt
 
 PAIRS = {
@@ -432,3 +432,11 @@ def test_train_tbptt_refuses_batch_first_models():
     x, y = np.ones((8, 2, 3)), np.zeros((8, 2), dtype=np.int64)
     with pytest.raises(ValueError, match="batch_first"):
         train_tbptt(model, head, SGD(model.params + head.params, lr=0.1), x, y, 3)
+
+
+def test_rnn_lstm_and_gru_share_the_public_base_class_rnnbase():
+    for cls, torch_cls in ((RNN, torch.nn.RNN), (LSTM, torch.nn.LSTM), (GRU, torch.nn.GRU)):
+        assert issubclass(cls, RNNBase) and issubclass(torch_cls, torch.nn.RNNBase)
+        assert cls.forward is RNNBase.forward and cls.backward is RNNBase.backward
+    assert (RNN.gates, LSTM.gates, GRU.gates) == (1, 4, 3)
+    assert (RNN.n_states, LSTM.n_states, GRU.n_states) == (1, 2, 1)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from dlbook.scratch.gradcheck import gradcheck
 from dlbook.scratch.gru import gru, gru_backward
 from dlbook.scratch.lstm import lstm, lstm_backward
-from dlbook.scratch.rnn import rnn, rnn_backward
+from dlbook.scratch.rnn import rnn, rnn_backward, rnn_states
 
 # kind -> (forward, backward, gates, torch module, extra keyword arguments)
 KINDS = {
@@ -291,3 +291,19 @@ def test_unbatched_and_batched_arguments_do_not_mix(kind):
         backward(np.ones((3, 1, 4)), *args, **kw)
     with pytest.raises(ValueError, match="grad_h_n"):
         backward(np.ones((3, 4)), *args, **kw, grad_h_n=np.ones((1, 4)))
+
+
+def test_rnn_states_are_h0_then_rnns_outputs():
+    x, hx, w_ih, w_hh, b_ih, b_hh = make_args("rnn_tanh", 4, 2, 3, 5)
+    for nonlinearity in ("tanh", "relu"):
+        xb, hs, unbatched = rnn_states(x, hx, w_ih, w_hh, b_ih, b_hh, nonlinearity)
+        out, h_n = rnn(x, hx, w_ih, w_hh, b_ih, b_hh, nonlinearity)
+        assert hs.shape == (5, 2, 5) and not unbatched
+        assert_close(xb, x, tol=0)
+        assert_close(hs[0], hx, tol=0)
+        assert_close(hs[1:], out, tol=0)
+        assert_close(hs[-1], h_n, tol=0)
+    xb, hs, unbatched = rnn_states(x[:, 0], None, w_ih, w_hh, None, None, "tanh")
+    assert unbatched and xb.shape == (4, 1, 3) and hs.shape == (5, 1, 5) and not hs[0].any()
+    with pytest.raises(ValueError, match="nonlinearity"):
+        rnn_states(x, hx, w_ih, w_hh, b_ih, b_hh, "sigmoid")

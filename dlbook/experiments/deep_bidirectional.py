@@ -48,6 +48,7 @@ __all__ = [
     "train_models",
     "step_time",
     "epochs_to",
+    "comparison_summary",
     "time_saliency",
     "offset_task",
     "Tagger",
@@ -287,6 +288,26 @@ def epochs_to(history, accuracy):
         raise ValueError(f"accuracy must be a fraction in [0, 1], got {accuracy!r}")
     hits = [i + 1 for i, a in enumerate(history["test_acc"]) if a >= accuracy]
     return hits[0] if hits else None
+
+
+def comparison_summary(results, tags, accuracy=0.9):
+    """The numbers the chapter quotes about :func:`train_models`'s ``results``, by name. For
+    each model, with ``tags`` mapping its name to a short tag: ``acc_{tag}`` and ``acc2_{tag}``,
+    the test accuracy in percent after the last and after the second epoch; ``params_{tag}``;
+    ``ep90_{tag}``, the first epoch whose test accuracy reaches ``accuracy`` (0 if none). And
+    ``acc_spread``: the best final accuracy minus the worst, in points."""
+    if set(tags) != set(results):
+        raise ValueError(f"tags must name exactly the models {list(results)}, got {list(tags)}")
+    summary = {}
+    for name, tag in tags.items():
+        h = results[name]["history"]
+        summary[f"acc_{tag}"] = round(float(100 * h["test_acc"][-1]), 4)
+        summary[f"params_{tag}"] = int(results[name]["params"])
+        summary[f"ep90_{tag}"] = int(epochs_to(h, accuracy) or 0)
+        summary[f"acc2_{tag}"] = round(float(100 * h["test_acc"][1]), 4)
+    accs = [100 * r["history"]["test_acc"][-1] for r in results.values()]
+    summary["acc_spread"] = round(float(max(accs) - min(accs)), 4)
+    return summary
 
 
 def time_saliency(model, x, y, device=None):

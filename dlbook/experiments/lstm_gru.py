@@ -10,8 +10,9 @@ their gates, and measuring how far back a gradient reaches on the adding problem
   :func:`dlbook.data.sequences.adding_problem`; :func:`input_sensitivity` measures
   :math:`\lVert\partial\hat y/\partial x_t\rVert` against the distance :math:`T - t` with the
   from-scratch BPTT; :func:`model_gates` reads a trained model's gates, :func:`memory_unit`
-  finds the unit that holds the answer, and :func:`forget_shift_mse` measures what happens when
-  the forget gate is pushed shut or open, :func:`length_mse` on sequences of other lengths.
+  finds the unit that holds the answer and :func:`memory_stats` what its gates do, and
+  :func:`forget_shift_mse` measures what happens when the forget gate is pushed shut or open,
+  :func:`length_mse` on sequences of other lengths.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ __all__ = [
     "train_adding",
     "input_sensitivity",
     "memory_unit",
+    "memory_stats",
     "model_gates",
     "forget_shift_mse",
     "length_mse",
@@ -315,6 +317,38 @@ def memory_unit(values, y) -> tuple[int, float]:
     corr = [np.corrcoef(values[-1, :, k], y)[0, 1] for k in range(values.shape[2])]
     k = int(np.nanargmax(np.abs(corr)))
     return k, float(corr[k])
+
+
+def memory_stats(g_lstm, unit, g_gru, unit_gru, marks, init_lstm, init_gru, span=49) -> dict:
+    """What the gates of the memory units (:func:`memory_unit`) do, as mean gate values: the
+    LSTM unit ``unit``'s input gate at the marked steps (``i_mark``) and elsewhere
+    (``i_rest``), its forget gate away from the markers (``f_rest``; ``f_min`` its least
+    value), its output gate (``o_unit``), every unit's input gate at and away from the markers
+    (``i_mark_all``, ``i_rest_all``), the GRU unit ``unit_gru``'s update gate (``z_mark``,
+    ``z_rest``); the same units' forget and update gates away from the markers at
+    initialization (``f_unit_init``, ``z_unit_init``, from the gates ``init_lstm`` and
+    ``init_gru``), and the factor ``f ** span`` along the cell path over ``span`` steps before
+    and after training (``pow_init``, ``pow_trained``). The gates are :func:`model_gates`
+    dicts of ``(T, N, H)`` arrays; ``marks`` ``(T, N)`` is True at the marked steps."""
+    marks = np.asarray(marks, dtype=bool)
+    if marks.shape != g_lstm["i"].shape[:2] or marks.shape != g_gru["z"].shape[:2]:
+        raise ValueError(f"marks must be (T, N) = {g_lstm['i'].shape[:2]}, got {marks.shape}")
+    i, f, z = g_lstm["i"][..., unit], g_lstm["f"][..., unit], g_gru["z"][..., unit_gru]
+    stats = {
+        "i_mark": i[marks].mean(),
+        "i_rest": i[~marks].mean(),
+        "f_rest": f[~marks].mean(),
+        "f_min": f[~marks].min(),
+        "i_mark_all": g_lstm["i"][marks].mean(),
+        "i_rest_all": g_lstm["i"][~marks].mean(),
+        "o_unit": g_lstm["o"][..., unit].mean(),
+        "z_mark": z[marks].mean(),
+        "z_rest": z[~marks].mean(),
+        "f_unit_init": init_lstm["f"][..., unit][~marks].mean(),
+        "z_unit_init": init_gru["z"][..., unit_gru][~marks].mean(),
+    }
+    stats["pow_init"], stats["pow_trained"] = stats["f_unit_init"] ** span, stats["f_rest"] ** span
+    return {k: float(v) for k, v in stats.items()}
 
 
 def _lstm_weights(model, forget_shift):

@@ -1,5 +1,8 @@
 r"""The RNN chapter's experiments: gradients measured across time, clipping, a character model.
 
+* :func:`functional_pairs`, :func:`layer_pairs` and :func:`clipping_pairs` hold
+  :func:`dlbook.scratch.rnn`, its BPTT, :class:`dlbook.scratch.RNN` and the clipping functions
+  to ``torch.nn.RNN`` and ``torch.nn.utils``, in float64.
 * :func:`gradient_through_time`: :math:`\|\partial L/\partial h_t\|` for every step of a random
   tanh RNN, by BPTT (:func:`dlbook.scratch.rnn_backward`), for a loss on the last state only;
   :func:`recurrent_weight` makes its recurrent matrix with a chosen spectral radius.
@@ -18,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
+from torch import nn
 
 from dlbook import seeding
 from dlbook.data.sequences import sine_forecast
@@ -39,6 +44,10 @@ from dlbook.timing import one_thread
 
 __all__ = [
     "rnn_output",
+    "functional_pairs",
+    "layer_pairs",
+    "clipping_pairs",
+    "char_baselines",
     "spectral_radius",
     "largest_singular_value",
     "recurrent_weight",
@@ -75,6 +84,95 @@ def rnn_output(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonl
     """Only the ``output`` of :func:`dlbook.scratch.rnn`, one array as ``gradcheck`` wants; its
     backward is :func:`dlbook.scratch.rnn_backward` itself."""
     return rnn(input, hx, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity)[0]
+
+
+# --- held to torch -------------------------------------------------------------------------------
+
+
+def functional_pairs(rng, seq_len=7, batch=3, input_size=4, hidden_size=5) -> dict:
+    """:func:`~dlbook.scratch.rnn` and :func:`~dlbook.scratch.rnn_backward` against a float64
+    ``torch.nn.RNN``, for both nonlinearities, with and without biases. Each run takes torch's
+    initial weights (from torch's global generator) and draws the input, the initial state and
+    the upstream gradients of the output *and* of ``h_n`` from ``rng``. Returns
+    ``{"tanh, bias=True: output": (scratch, torch), ...}`` for :func:`dlbook.verify.compare`."""
+    t, n = _int(seq_len, "seq_len"), _int(batch, "batch")
+    d, h = _int(input_size, "input_size"), _int(hidden_size, "hidden_size")
+    checks = {}
+    for nonlinearity in ("tanh", "relu"):
+        for bias in (True, False):
+            ref = nn.RNN(d, h, nonlinearity=nonlinearity, bias=bias, dtype=torch.float64)
+            w = {k: v.detach().numpy() for k, v in ref.state_dict().items()}
+            x, h0 = rng.standard_normal((t, n, d)), rng.standard_normal((n, h))
+            g, g_n = rng.standard_normal((t, n, h)), rng.standard_normal((n, h))
+            xt = torch.tensor(x, requires_grad=True)
+            h0t = torch.tensor(h0[None], requires_grad=True)
+            out_t, hn_t = ref(xt, h0t)
+            loss = (out_t * torch.from_numpy(g)).sum() + (hn_t[0] * torch.from_numpy(g_n)).sum()
+            loss.backward()
+            weights = [w.get(f"{k}_l0") for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            out, h_n = rnn(x, h0, *weights, nonlinearity=nonlinearity)
+            grads = rnn_backward(g, x, h0, *weights, nonlinearity, grad_h_n=g_n)
+            tag = f"{nonlinearity}, bias={bias}:"
+            theirs = [xt.grad, h0t.grad[0]] + [p.grad for p in ref.parameters()]
+            checks[f"{tag} output"] = (out, out_t.detach().numpy())
+            checks[f"{tag} h_n"] = (h_n, hn_t[0].detach().numpy())
+            names = ["grad input", "grad h_0", "grad weight_ih", "grad weight_hh"]
+            names += ["grad bias_ih", "grad bias_hh"] if bias else []
+            for name, ours, t_grad in zip(names, grads, theirs):
+                checks[f"{tag} {name}"] = (ours, t_grad.numpy())
+    return checks
+
+
+def layer_pairs(rng, seq_len=7, batch=3, input_size=4, hidden_size=5) -> dict:
+    """The layer :class:`dlbook.scratch.RNN` against ``torch.nn.RNN`` with the same (torch's)
+    weights, forward and backward, in float64: input and upstream gradient drawn from ``rng``.
+    Returns ``{"layer RNN: output": (scratch, torch), ...}`` (the parameter gradients
+    concatenated in ``params`` order)."""
+    t, n = _int(seq_len, "seq_len"), _int(batch, "batch")
+    d, h = _int(input_size, "input_size"), _int(hidden_size, "hidden_size")
+    ref = nn.RNN(d, h, dtype=torch.float64)
+    layer = RNN(d, h, dtype=np.float64)
+    layer.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    x, g = rng.standard_normal((t, n, d)), rng.standard_normal((t, n, h))
+    xt = torch.tensor(x, requires_grad=True)
+    out_t, _ = ref(xt)
+    out_t.backward(torch.from_numpy(g))
+    out, _ = layer(x)
+    return {
+        "layer RNN: output": (out, out_t.detach().numpy()),
+        "layer RNN: grad input": (layer.backward(g), xt.grad.numpy()),
+        "layer RNN: parameter grads": (
+            np.concatenate([a.ravel() for a in layer.grads]),
+            torch.cat([p.grad.ravel() for p in ref.parameters()]).numpy(),
+        ),
+    }
+
+
+def clipping_pairs(rng) -> dict:
+    """The same two random gradients (a ``(4, 5)`` one of norm about 13 and a ``(5,)`` one,
+    from ``rng``) clipped by :func:`~dlbook.scratch.clip_grad_norm_` to 1 and then by
+    :func:`~dlbook.scratch.clip_grad_value_` to 0.1, and by torch's ``torch.nn.utils`` twins.
+    Returns ``{name: (scratch, torch)}``: the norm and the clipped gradients, then the gradients
+    clipped by value."""
+    grads = [rng.standard_normal((4, 5)) * 3, rng.standard_normal(5)]
+    params = [torch.zeros(a.shape, dtype=torch.float64, requires_grad=True) for a in grads]
+    for p, a in zip(params, grads):
+        p.grad = torch.from_numpy(a.copy())
+    total = clip_grad_norm_(grads, 1.0)
+    total_t = torch.nn.utils.clip_grad_norm_(params, 1.0)
+    checks = {
+        "clip_grad_norm_: norm, clipped grads": (
+            np.concatenate([[total], *[a.ravel() for a in grads]]),
+            torch.cat([total_t[None], *[p.grad.ravel() for p in params]]).numpy(),
+        )
+    }
+    clip_grad_value_(grads, 0.1)
+    torch.nn.utils.clip_grad_value_(params, 0.1)
+    checks["clip_grad_value_: clipped grads"] = (
+        np.concatenate([a.ravel() for a in grads]),
+        torch.cat([p.grad.ravel() for p in params]).numpy(),
+    )
+    return checks
 
 
 # --- gradients across time -----------------------------------------------------------------------
@@ -267,6 +365,21 @@ def bigram_loss(train_ids, test_ids, vocab_size, alpha=1.0) -> float:
     np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1.0)
     p = counts / counts.sum(axis=1, keepdims=True)
     return float(-np.mean(np.log(p[test_ids[:-1], test_ids[1:]])))
+
+
+def char_baselines(train_ids, test_ids, vocab_size, alphas=(0.3, 0.1, 0.03, 0.01)) -> dict:
+    r"""What a character model must beat, in nats per character: ``uniform`` (:math:`\ln V`),
+    ``unigram`` and ``bigram`` (add-one smoothed; each a dict with ``train`` and ``test``, the
+    loss on the training text and on the held-out text), and ``bigram_best``: the held-out
+    bigram loss with its smoothing ``alpha`` tuned on the held-out text itself, the best a
+    bigram could possibly do."""
+    texts = {"train": train_ids, "test": test_ids}
+    return {
+        "uniform": float(np.log(_int(vocab_size, "vocab_size"))),
+        "unigram": {k: unigram_loss(train_ids, ids, vocab_size) for k, ids in texts.items()},
+        "bigram": {k: bigram_loss(train_ids, ids, vocab_size) for k, ids in texts.items()},
+        "bigram_best": min(bigram_loss(train_ids, test_ids, vocab_size, alpha=a) for a in alphas),
+    }
 
 
 @dataclass

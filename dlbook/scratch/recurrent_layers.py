@@ -32,6 +32,7 @@ from dlbook.scratch.lstm import lstm, lstm_backward
 from dlbook.scratch.rnn import check_nonlinearity, rnn, rnn_backward
 
 __all__ = [
+    "RNNBase",
     "RNN",
     "LSTM",
     "GRU",
@@ -57,8 +58,24 @@ def _factory(device, dtype):
     return dtype
 
 
-class _Recurrent(Layer):
-    """What the three layers share; a subclass says how many gates and how to call its cell."""
+class RNNBase(Layer):
+    """What RNN, LSTM and GRU share: the constructor, the parameters, and the loops over layers
+    and directions in ``forward`` and ``backward``. A subclass only says how many weight blocks
+    its cell has (``gates``), how many states it carries (``n_states``), and which function
+    computes the cell (``_cell``) and its BPTT (``_cell_backward``).
+
+    Shapes:
+        input: (T, N, input_size), (N, T, input_size) with batch_first, or unbatched
+            (T, input_size)
+        state: n_states arrays of (num_layers * directions, N, size), without N when unbatched
+        returns: (output, state): output (T, N, directions * P) laid out like input, P =
+            proj_size or H
+    Formula:
+        z^(0) = x; z^(l+1)_t = [cell_l(z^(l)_t, h_{t-1}) ; cell_l_reverse(z^(l)_t, h_{t+1})];
+        output = z^(num_layers), with dropout on z^(l) for 0 < l while training
+    Torch:
+        torch.nn.RNNBase (which takes the cell as a mode string; here a subclass supplies it)
+    """
 
     gates, n_states = 1, 1
 
@@ -122,7 +139,7 @@ class _Recurrent(Layer):
         """The parameters by torch's names, in torch's order (the arrays themselves)."""
         return dict(self._weights)
 
-    def load_state_dict(self, state) -> _Recurrent:
+    def load_state_dict(self, state) -> RNNBase:
         """Copy arrays (e.g. a torch module's ``state_dict()``, as NumPy) in place, by name."""
         if set(state) != set(self._weights):
             raise ValueError(
@@ -255,7 +272,7 @@ class _Recurrent(Layer):
         return s + ", bidirectional=True" * self.bidirectional
 
 
-class RNN(_Recurrent):
+class RNN(RNNBase):
     """Stacked, optionally bidirectional Elman RNN; ``state`` is ``h``.
 
     Shapes:
@@ -287,7 +304,7 @@ class RNN(_Recurrent):
         return grads[0], grads[1:2], grads[2:]
 
 
-class LSTM(_Recurrent):
+class LSTM(RNNBase):
     """Stacked, optionally bidirectional LSTM, optionally with projections; ``state`` is
     ``(h, c)``.
 
@@ -322,7 +339,7 @@ class LSTM(_Recurrent):
         return grads[0], grads[1:3], grads[3:]
 
 
-class GRU(_Recurrent):
+class GRU(RNNBase):
     """Stacked, optionally bidirectional GRU; ``state`` is ``h``.
 
     Shapes:

@@ -31,7 +31,7 @@ import numpy as np
 
 from dlbook.scratch import _args
 
-__all__ = ["rnn", "rnn_backward"]
+__all__ = ["rnn", "rnn_backward", "rnn_states"]
 
 
 # --- shared by rnn, lstm and gru ------------------------------------------------------------------
@@ -220,9 +220,20 @@ def check_nonlinearity(nonlinearity):
 # --- the Elman RNN --------------------------------------------------------------------------------
 
 
-def _states(input, hx, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity):
-    """Every hidden state ``h_0 .. h_T`` as one ``(T + 1, N, H)`` array (unbatched input run as
-    a batch of one); returns ``(x, hs, unbatched)`` with ``x`` the ``(T, N, D)`` input."""
+def rnn_states(input, hx, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity):
+    """Every hidden state ``h_0 .. h_T`` as one array: the loop that ``rnn`` and
+    ``rnn_backward`` share. Unbatched input is run as a batch of one; returns
+    ``(x, hs, unbatched)`` with ``x`` the batched input.
+
+    Shapes:
+        input: (T, N, D) or unbatched (T, D); hx: (N, H), (H,) or None (zeros)
+        weight_ih: (H, D); weight_hh: (H, H); bias_ih, bias_hh: (H,) or None
+        returns: x (T, N, D), hs (T + 1, N, H) with hs[0] = h_0, unbatched (a bool)
+    Formula:
+        h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), phi = tanh or relu
+    Torch:
+        none (torch.nn.RNN keeps its states inside autograd's graph)
+    """
     check_nonlinearity(nonlinearity)
     x, (h0,), unbatched = check_recurrent(
         input, {"hx": hx}, weight_ih, weight_hh, bias_ih, bias_hh, 1
@@ -252,7 +263,7 @@ def rnn(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearit
         torch.nn.RNN (one layer, one direction; weights as weight_ih_l0, weight_hh_l0,
         bias_ih_l0, bias_hh_l0; hx as h_0[0])
     """
-    _, hs, unbatched = _states(input, hx, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity)
+    _, hs, unbatched = rnn_states(input, hx, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity)
     return unbatch(unbatched, [hs[1:]], [hs[-1].copy()])
 
 
@@ -276,7 +287,7 @@ def rnn_backward(
     Torch:
         autograd through torch.nn.RNN (one layer, one direction)
     """
-    x, hs, unbatched = _states(input, hx, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity)
+    x, hs, unbatched = rnn_states(input, hx, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity)
     h = hs.shape[-1]
     g, dh = check_upstream(grad_output, {"grad_h_n": (grad_h_n, h)}, x, unbatched)
     delta = np.empty_like(g)  # gradient of the pre-activation a_t, for every t
