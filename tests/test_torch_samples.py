@@ -1,10 +1,12 @@
 """dlbook.scratch on PyTorch's own sample inputs: what torch accepts, dlbook accepts and gets right.
 
-For every mirrored function, torch's OpInfo samples (float64, with gradients); for every layer,
-torch's ModuleInfo samples in training and evaluation mode. Each sample torch accepts must give
-the same forward, backward and in-place updates to 1e-10 (see ``torch_samples.py``). A refusal
-(``ValueError``/``TypeError``/``NotImplementedError``) fails the test unless ``ALLOWED_REFUSALS``
-keeps it, with its reason. A wrong answer always fails.
+For every mirrored function and its naive version, torch's OpInfo samples (float64, with
+gradients); for every layer, torch's ModuleInfo samples in training and evaluation mode. Each
+sample torch accepts must give the same forward, backward and in-place updates to 1e-10 (see
+``torch_samples.py``); stochastic samples (dropout) are checked for what does not depend on the
+draw. A refusal (``ValueError``/``TypeError``/``NotImplementedError``) fails the test unless
+``ALLOWED_REFUSALS`` keeps it, with its reason. A wrong answer always fails. The same samples
+cast to float32 must give float32 outputs and gradients.
 
 ``python tests/test_torch_samples.py`` prints the table: op, samples, equal, random, wrong,
 refused, torch✗ (samples torch itself refuses, left out), and every distinct reason for a wrong
