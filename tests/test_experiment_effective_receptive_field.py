@@ -234,3 +234,15 @@ def test_train_seeds_runs_one_training_per_seed():
     runs = E.train_seeds(data, seeds=(0, 1), width=2, epochs=1, n=2, n_real=4)
     assert len(runs) == 2 and all(r["field"] == 32 for r in runs)
     assert not np.array_equal(runs[0]["trained"]["noise"], runs[1]["trained"]["noise"])
+
+
+def test_torch_checks_hold_the_hand_written_erf_to_autograd():
+    from dlbook.verify import compare
+
+    x = np.random.default_rng(0).standard_normal((2, 1, 9, 9))
+    rows, w_relu = E.torch_checks(x, depth=3)
+    assert len(rows) == 5 and "box: scratch vs (1,1,1)/3 convolved 3 times" in rows
+    assert compare(rows, tol=1e-10).ok
+    assert [w.shape for w in w_relu] == [(4, 1, 3, 3), (4, 4, 3, 3), (4, 4, 3, 3)]
+    ours, theirs = rows["ReLU + dilation 2: scratch vs autograd"]
+    assert ours.shape == (9, 9) and np.abs(ours).max() > 0

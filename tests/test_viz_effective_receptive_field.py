@@ -93,3 +93,21 @@ def test_before_after_draws_four_maps_and_two_profiles():
     fig = ve.before_after(result)
     assert sum(bool(ax.images) for ax in fig.axes) == 4 and len(fig.axes[-1].lines) == 2
     assert fig.axes[0].patches[0].get_width() == 8  # the field is clipped to the image
+
+
+def test_training_table_writes_one_row_per_run():
+    def run(acc, s0, s1, w0, w1):
+        return {
+            "history": {"test_acc": [0.3, acc]},
+            "initial": {"noise_std": s0, "real_std": s0 + 1, "noise_width95": w0,
+                        "real_width95": w0 + 2},
+            "trained": {"noise_std": s1, "real_std": s1 + 1, "noise_width95": w1,
+                        "real_width95": w1 + 2},
+        }  # fmt: skip
+
+    html = ve.training_table([run(0.5, 3.0, 2.25, 9, 7), run(0.625, 3.5, 2.0, 11, 5)], (4, 7)).data
+    assert html.count("<tr>") == 3 and html.count("</th>") == 6
+    assert "<td " in html and ">4</td>" in html and ">7</td>" in html
+    assert ">50.0%</td>" in html and ">62.5%</td>" in html
+    assert ">3.00 → 2.25</td>" in html and ">4.00 → 3.25</td>" in html
+    assert ">9 → 7</td>" in html and ">13 → 7</td>" in html

@@ -6,6 +6,7 @@ pixels, averaged over random inputs (and here over random weight draws too). Thi
 * the chain rule by hand in NumPy (:func:`conv_stack`, :func:`conv_stack_backward`,
   :func:`erf_numpy`), built on :func:`dlbook.scratch.conv2d_backward`, and the exact ERF of a
   stack of binomial kernels (:func:`binomial_erf`) or of any kernel (:func:`convolution_power`);
+* :func:`torch_checks`: the hand-written backward pass and the exact maps held against autograd;
 * numbers that summarize a map (:func:`erf_std`, :func:`mass_width`, :func:`fit_gaussian`);
 * the torch networks the chapter measures (:func:`make_stack`) and the measurements
   (:func:`measure`, :func:`depth_sweep`, :func:`compare`);
@@ -36,7 +37,7 @@ __all__ = [
     "convolution_power", "erf_std", "mass_width", "profile", "GaussianFit", "fit_gaussian",
     "loglog_slope", "Residual", "make_stack", "field_size", "measure", "depth_sweep", "Measured",
     "compare", "CONFIGS", "TEXTURES", "texture_patches", "mask_centre", "make_fcn", "erf_on",
-    "train_and_measure", "train_seeds",
+    "train_and_measure", "train_seeds", "torch_checks",
 ]  # fmt: skip
 
 
@@ -514,3 +515,48 @@ def train_seeds(data, seeds=(0, 1, 2), **kw):
     """:func:`train_and_measure` once per seed in ``seeds`` (keyword arguments ``kw`` go to it):
     a list of its results, in the order of ``seeds``."""
     return [train_and_measure(data, seed=seed, **kw) for seed in seeds]
+
+
+def torch_checks(x, depth: int = 6):
+    """The chapter's checks of the ERF by hand, on inputs ``x`` ``(N, 1, S, S)`` float64 (``S``
+    odd, at least ``2 depth + 1``):
+
+    1. ``depth`` binomial layers: :func:`erf_numpy` against
+       :func:`dlbook.effective_receptive_field` (autograd), and :func:`binomial_erf` against both;
+    2. ``depth`` flat box kernels: the ERF is ``(1, 1, 1) / 3`` convolved with itself ``depth``
+       times (:func:`convolution_power`), squared into 2-D;
+    3. three ReLU layers with 4 channels and dilation 2: :func:`erf_numpy` against autograd on
+       the very same inputs.
+
+    Returns ``(rows, relu_weights)``: ``{label: (a, b)}`` for :func:`dlbook.verify.compare`, and
+    the ReLU stack's weights (for a gradient check of :func:`conv_stack_backward`).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    size = x.shape[-1]
+    # 1. Binomial kernels: one channel, no nonlinearity.
+    binomial = make_stack(depth, channels=1, nonlinearity="linear", init="binomial").double()
+    w_binomial = [m.weight.detach().numpy() for m in binomial.modules() if isinstance(m, nn.Conv2d)]
+    ours = erf_numpy(x, w_binomial)
+    theirs = effective_receptive_field(binomial, (1, size, size), n=3)
+    exact = binomial_erf(depth, size)
+    # 2. Flat box kernels: the ERF is (1/3, 1/3, 1/3) convolved with itself `depth` times, squared.
+    box = [np.full((1, 1, 3, 3), 1 / 9)] * depth
+    p = convolution_power(np.full(3, 1 / 3), depth)
+    box_exact = np.pad(np.outer(p, p), (size - p.size) // 2)
+    # 3. ReLU, 4 channels, dilation 2: autograd on the very same inputs.
+    relu_net = make_stack(3, channels=4, dilation=2, seed=1).double()
+    w_relu = [m.weight.detach().numpy() for m in relu_net.modules() if isinstance(m, nn.Conv2d)]
+    xt = torch.from_numpy(x).requires_grad_()
+    y = relu_net(xt)
+    y[:, :, size // 2, size // 2].sum().backward()
+    rows = {
+        "binomial: scratch vs effective_receptive_field": (ours, theirs),
+        "binomial: exact C(2n,i)C(2n,j)/16^n vs torch": (exact, theirs),
+        "binomial: exact vs scratch": (exact, ours),
+        f"box: scratch vs (1,1,1)/3 convolved {depth} times": (erf_numpy(x, box), box_exact),
+        "ReLU + dilation 2: scratch vs autograd": (
+            erf_numpy(x, w_relu, dilation=2, relu=True),
+            xt.grad.abs().sum(1).mean(0),
+        ),
+    }
+    return rows, w_relu

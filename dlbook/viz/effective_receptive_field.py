@@ -10,7 +10,7 @@ from matplotlib.animation import FuncAnimation
 from matplotlib.patches import Rectangle
 
 from dlbook.experiments import effective_receptive_field as E
-from dlbook.viz.common import make_explorer
+from dlbook.viz.common import html_table, make_explorer
 
 __all__ = [
     "draw_erf",
@@ -21,6 +21,7 @@ __all__ = [
     "settings_grid",
     "explorer",
     "before_after",
+    "training_table",
 ]
 
 CMAP = "magma"
@@ -290,3 +291,23 @@ def before_after(result):
     _profile_axes(ax, "input column (pixels)", "profile on real patches")
     fig.tight_layout()
     return fig
+
+
+def training_table(runs, seeds=None):
+    """One row per training run of :func:`dlbook.experiments.effective_receptive_field.train_seeds`:
+    its final test accuracy, and the ERF's σ and 95% width on noise and on real test patches,
+    at initialization → after training. An ``IPython.display.HTML`` table."""
+    seeds = range(len(runs)) if seeds is None else seeds
+    kinds = ("noise", "real")
+    rows = [
+        (
+            seed,
+            f"{100 * r['history']['test_acc'][-1]:.1f}%",
+            *(f"{r['initial'][f'{k}_std']:.2f} → {r['trained'][f'{k}_std']:.2f}" for k in kinds),
+            *(f"{r['initial'][f'{k}_width95']} → {r['trained'][f'{k}_width95']}" for k in kinds),
+        )
+        for seed, r in zip(seeds, runs)
+    ]
+    header = ["seed", "test accuracy", "σ on noise (px)", "σ on real (px)", "95% width, noise",
+              "95% width, real"]  # fmt: skip
+    return html_table(header, rows)
