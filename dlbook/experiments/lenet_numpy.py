@@ -5,6 +5,9 @@ budgets in the benchmark come from the same runs.
 The digits are scikit-learn's 1,797 8x8 scans enlarged to 20x20 and centred on a 28x28 canvas,
 as MNIST's digits are (:func:`dlbook.data.load_digits` with ``size=28``); LeNet-5's first layer
 pads them to the 32x32 it was designed for.
+
+:func:`finite_difference_errors` checks the NumPy network's gradients from the definition of a
+derivative, without PyTorch.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 from dlbook import seeding
 from dlbook.history import Run
 
-__all__ = ["CONFIG", "Run", "train_numpy", "train_torch", "step_speed"]
+__all__ = ["CONFIG", "Run", "train_numpy", "train_torch", "step_speed", "finite_difference_errors"]
 
 # Adam, with settings per layer plan: "classic" is the paper's (scaled tanh, average pooling),
 # trained alike in NumPy and in PyTorch; "modern" adds ReLU, max pooling and batch norm.
@@ -108,3 +111,37 @@ def step_speed(batch_size: int = 64, steps: int = 20, device=None, repeats: int 
             best = min(best, time.perf_counter() - start)
         out[name] = batch_size * steps / best
     return out
+
+
+def finite_difference_errors(net, x, y, grads, names, rng, h: float = 1e-6, picks: int = 3):
+    """The relative error between the gradients ``grads`` of the cross-entropy loss of the NumPy
+    ``net`` on ``(x, y)`` and central differences, at ``picks`` entries of every parameter array
+    drawn (without repeats) with ``rng``.
+
+    Each picked entry of ``net.params[i]`` is nudged in place by ``+h`` and ``-h`` and restored:
+    ``(L(θ + h) - L(θ - h)) / 2h``. Returns ``{names[i]: relative error}`` for
+    :func:`dlbook.verify.gradient_verdict`.
+    """
+    from dlbook.scratch.losses import cross_entropy
+    from dlbook.verify import relative_error
+
+    def loss():
+        return float(cross_entropy(net(x), y))
+
+    errors = {}
+    for name, p, g in zip(names, net.params, grads, strict=True):
+        flat = p.reshape(-1)  # a view: writing to it nudges the network's own weights
+        if not np.shares_memory(flat, p):
+            raise ValueError(f"parameter {name} is not contiguous: it cannot be nudged in place")
+        picked = rng.choice(p.size, picks, replace=False)
+        numeric = []
+        for i in picked:
+            old = flat[i]
+            flat[i] = old + h
+            plus = loss()
+            flat[i] = old - h
+            minus = loss()
+            flat[i] = old
+            numeric.append((plus - minus) / (2 * h))
+        errors[name] = relative_error(g.reshape(-1)[picked], np.array(numeric))
+    return errors
