@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from dlbook.data import load_digits
 from dlbook.experiments import regularization as reg
 from dlbook.scratch.gradcheck import gradcheck
+from dlbook.scratch.optim import SGD, Adam, AdamW
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +125,52 @@ def test_adam_l2_depends_on_gradient_scale_adamw_does_not():
     expected = (1 - 1e-2 * 0.1) ** 300
     np.testing.assert_allclose(r["adamw"], expected, atol=0.05)
     assert abs(r["adam"][0]) < 0.01 and r["adam"][1] > 0.9
+
+
+def test_softmax_regression_grads_equal_autograd():
+    x, y, start = reg.softmax_regression(n=32, seed=0)
+    assert x.shape == (32, 64) and x.dtype == np.float64 and y.shape == (32,)
+    assert [p.shape for p in start] == [(10, 64), (10,)] and not start[1].any()
+    params = [torch.tensor(p, requires_grad=True) for p in start]
+    F.cross_entropy(F.linear(torch.from_numpy(x), *params), torch.from_numpy(y)).backward()
+    for ours, theirs in zip(reg.softmax_regression_grads(start, x, y), params):
+        np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "scratch, torch_cls",
+    [(SGD, torch.optim.SGD), (Adam, torch.optim.Adam), (AdamW, torch.optim.AdamW)],
+)
+def test_train_scratch_equals_torch_and_leaves_start_alone(scratch, torch_cls):
+    x, y, start = reg.softmax_regression(n=32, seed=0)
+    before = [p.copy() for p in start]
+    run = dict(x=x, y=y, start=start, lr=0.05, weight_decay=0.1, steps=5)
+    ours = reg.train_scratch(scratch, **run)
+    assert ours.shape == (650,)
+    np.testing.assert_allclose(ours, reg.train_torch(torch_cls, **run).numpy(), rtol=0, atol=1e-10)
+    for a, b in zip(start, before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_weight_decay_by_hand():
+    x, y, start = reg.softmax_regression(n=32, seed=0)
+    run = dict(x=x, y=y, start=start, lr=0.05, weight_decay=0.1, steps=5)
+    sgd = reg.train_scratch(SGD, **run)
+    # For SGD all four forms are one update; for Adam only the L2 form is Adam(weight_decay).
+    for other in (
+        reg.train_scratch(SGD, **run, by_hand="l2"),
+        reg.train_scratch(SGD, **run, by_hand="decoupled"),
+        reg.train_torch(torch.optim.SGD, **run, penalty_in_loss=True).numpy(),
+    ):
+        np.testing.assert_allclose(other, sgd, rtol=0, atol=1e-12)
+    adam, adamw = reg.train_scratch(Adam, **run), reg.train_scratch(AdamW, **run)
+    np.testing.assert_allclose(reg.train_scratch(Adam, **run, by_hand="l2"), adam, atol=1e-12)
+    np.testing.assert_allclose(
+        reg.train_scratch(AdamW, **run, by_hand="decoupled"), adamw, atol=1e-12
+    )
+    assert np.abs(adam - adamw).max() > 1e-3
+    with pytest.raises(ValueError, match="by_hand"):
+        reg.train_scratch(SGD, **run, by_hand="both")
 
 
 def test_subset_and_label_noise(digits):

@@ -10,6 +10,8 @@ r"""The regularization chapter: penalties from scratch, and the experiments that
 * Capacity: :func:`poly_problem`, :func:`poly_fit`, :func:`capacity_curve`; :func:`width_sweep`
   trains MLPs of growing width with :func:`dlbook.train.fit`.
 * :func:`decay_by_gradient_scale`: Adam's L2 penalty against AdamW's decoupled weight decay.
+* :func:`train_scratch` and :func:`train_torch`: a softmax regression (:func:`softmax_regression`)
+  trained with weight decay by a scratch or a torch optimizer, or with the decay written by hand.
 * :func:`early_stopping` and :func:`augmentation`: measured with :func:`dlbook.train.fit`.
 """
 
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook import seeding
-from dlbook.scratch import linear, linear_backward, mse_loss_backward
+from dlbook.scratch import cross_entropy_backward, linear, linear_backward, mse_loss_backward
 from dlbook.scratch.optim import SGD, Adam, AdamW
 
 __all__ = [
@@ -41,6 +43,10 @@ __all__ = [
     "poly_fit",
     "capacity_curve",
     "decay_by_gradient_scale",
+    "softmax_regression",
+    "softmax_regression_grads",
+    "train_scratch",
+    "train_torch",
     "subset",
     "mlp",
     "small_cnn",
@@ -276,6 +282,73 @@ def decay_by_gradient_scale(
         for k, w in (("adam", w_adam), ("adamw", w_adamw))
     }
     return {"scales": scales, **means}
+
+
+def softmax_regression(n=256, seed=0):
+    """A softmax regression on the first ``n`` training digits, in float64.
+
+    Returns ``(x, y, start)``: inputs ``(n, 64)``, labels ``(n,)``, and the starting parameters
+    ``[weight (10, 64), bias (10,)]`` (seeded weights of standard deviation 0.01, a zero bias).
+    """
+    from dlbook.data import load_digits
+
+    digits = load_digits(dtype=np.float64)
+    x, y = digits.x_train[:n].reshape(n, 64), digits.y_train[:n]
+    return x, y, [0.01 * seeding.rng(seed).standard_normal((10, 64)), np.zeros(10)]
+
+
+def softmax_regression_grads(params, x, y):
+    """``[grad weight, grad bias]`` of the mean cross-entropy of ``linear(x, *params)`` against
+    the labels ``y``, by the scratch backward passes."""
+    logits = linear(x, *params)
+    _, g_weight, g_bias = linear_backward(cross_entropy_backward(1.0, logits, y), x, *params)
+    return [g_weight, g_bias]
+
+
+def train_scratch(optimizer, x, y, start, lr, weight_decay, steps=30, by_hand=None):
+    r"""``steps`` full-batch steps of the scratch ``optimizer`` class (``SGD``, ``Adam``,
+    ``AdamW``) on the softmax regression, from a copy of ``start``. Returns the final weight and
+    bias, flattened into one array.
+
+    ``by_hand=None`` uses the optimizer's own ``weight_decay``. The other two give the optimizer
+    no weight decay and write it by hand: ``"l2"`` adds :math:`\lambda w` to every gradient (the
+    gradient of the penalty :math:`\frac\lambda2\lVert w\rVert^2`), ``"decoupled"`` shrinks every
+    weight by :math:`1 - \eta\lambda` before each step.
+    """
+    if by_hand not in (None, "l2", "decoupled"):
+        raise ValueError(f"by_hand must be None, 'l2' or 'decoupled', got {by_hand!r}")
+    params = [p.copy() for p in start]
+    opt = optimizer(params, lr=lr, weight_decay=0.0 if by_hand else weight_decay)
+    for _ in range(steps):
+        g = softmax_regression_grads(params, x, y)
+        if by_hand == "l2":  # the penalty's gradient joins the loss's
+            g = [gi + weight_decay * p for gi, p in zip(g, params)]
+        if by_hand == "decoupled":  # shrink first, then a plain step
+            for p in params:
+                p *= 1 - lr * weight_decay
+        opt.step(g)
+    return np.concatenate([p.ravel() for p in params])
+
+
+def train_torch(optimizer, x, y, start, lr, weight_decay, steps=30, penalty_in_loss=False):
+    r""":func:`train_scratch` in PyTorch: ``optimizer`` is a ``torch.optim`` class, given
+    ``weight_decay``, or (``penalty_in_loss=True``) given none while
+    :math:`\frac\lambda2\lVert w\rVert^2` is added to the loss for autograd. Returns the final
+    weight and bias, flattened into one float64 tensor."""
+    import torch
+    import torch.nn.functional as F
+
+    params = [torch.tensor(p, requires_grad=True) for p in start]
+    opt = optimizer(params, lr=lr, weight_decay=0.0 if penalty_in_loss else weight_decay)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    for _ in range(steps):
+        loss = F.cross_entropy(F.linear(xt, *params), yt)
+        if penalty_in_loss:
+            loss = loss + weight_decay / 2 * sum((p**2).sum() for p in params)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return torch.cat([p.detach().reshape(-1) for p in params])
 
 
 # --- networks on a small digits subset, trained with dlbook.train.fit ---------------------------
