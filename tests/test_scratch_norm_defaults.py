@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import assert_close
+from helpers import assert_close, torch_forward_backward
 
 from dlbook.scratch import layers as L
 from dlbook.scratch.norm import (
@@ -114,11 +114,32 @@ def test_layer_norm_defaults_and_eps_zero_are_torchs(
         assert_close(ours, theirs, tol * 100 if dtype == np.float32 else tol)
 
 
-def test_layer_norm_refuses_a_negative_eps():
-    # torch runs with it and returns NaN where var + eps < 0; a silent NaN is worse than an error.
-    for fn in (layer_norm, layer_norm_naive):
-        with pytest.raises(ValueError, match="eps must be non-negative"):
-            fn(np.ones((2, 3)), 3, eps=-1e-5)
+@pytest.mark.parametrize("eps", [-1e-5, -0.5, -10.0])
+def test_layer_norm_takes_a_negative_eps_as_torch_does(eps, rng):
+    # torch runs with it: var + eps > 0 gives numbers, var + eps < 0 NaN; so does every version.
+    x = rng.standard_normal((3, 4)) * 2
+    w, b = rng.standard_normal(4), rng.standard_normal(4)
+    out, g, grads = torch_forward_backward(
+        lambda *t: F.layer_norm(t[0], (4,), *t[1:], eps), (x, w, b)
+    )
+    with np.errstate(invalid="ignore"):  # NumPy warns of the NaN that torch gives silently
+        for fn in (layer_norm, layer_norm_naive):
+            np.testing.assert_allclose(fn(x, 4, w, b, eps), out, rtol=0, atol=1e-10)
+        for ours, theirs in zip(layer_norm_backward(g, x, 4, w, b, eps), grads):
+            np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_takes_an_empty_1d_input_as_torch_does(training):
+    x, stats = np.empty(0), (np.empty(0), np.empty(0))
+    out = F.batch_norm(T(x), T(stats[0]), T(stats[1]), training=training)
+    for fn in (batch_norm, batch_norm_naive):
+        y = fn(x, *stats, training=training)
+        assert y.shape == tuple(out.shape) == (0,)
+    gx, gw, gb = batch_norm_backward(x, x, *stats, np.empty(0), None, training)
+    assert gx.shape == gw.shape == (0,) and gb is None
+    with pytest.raises(ValueError, match="input must be"):  # torch refuses a non-empty 1-D input
+        batch_norm(np.ones(3), np.ones(3), np.ones(3))
 
 
 # --- the layers' torch arguments -------------------------------------------------------------

@@ -52,9 +52,9 @@ def _check_batch_norm(input, running_mean, running_var, weight, bias, training, 
     """Check batch_norm's arguments. Returns the input, the number of values per channel, and
     momentum and eps as Python floats (a NumPy float64 eps would upcast a float32 input)."""
     x = _args.any_float_array(input, "input")
-    if x.ndim < 2:
+    if x.ndim < 2 and x.shape != (0,):  # torch takes a 1-D input only when it is empty
         raise ValueError(f"input must be (N, C, ...) with at least 2 dimensions, got {x.shape}")
-    c = x.shape[1]
+    c = x.shape[1] if x.ndim >= 2 else 0
     if (running_mean is None) != (running_var is None):
         raise ValueError("running_mean and running_var must both be None or neither be None")
     if running_mean is None and not training:
@@ -116,7 +116,7 @@ def batch_norm(
     job (:class:`dlbook.scratch.layers.BatchNorm1d`), which passes ``1 / num_batches_tracked``.
 
     Shapes:
-        input: (N, C), (N, C, L) or (N, C, H, W) (any (N, C, ...))
+        input: (N, C), (N, C, L) or (N, C, H, W) (any (N, C, ...)), or an empty (0,)
         running_mean, running_var, weight, bias: (C,) or None
         returns: the input's shape
     Formula:
@@ -128,6 +128,8 @@ def batch_norm(
     x, count, momentum, eps = _check_batch_norm(
         input, running_mean, running_var, weight, bias, training, momentum, eps
     )
+    if x.ndim == 1:  # an empty (0,) input, which torch takes and returns as it is
+        return np.empty_like(x)
     axes = _channel_axes(x)
     if training:
         if count == 0:  # an empty batch: torch returns it empty and leaves the statistics alone
@@ -172,6 +174,8 @@ def batch_norm_backward(
         input, running_mean, running_var, weight, bias, training, momentum, eps
     )
     g = _args.check_grad_output(grad_output, x.shape, x.dtype)
+    if x.ndim == 1:  # an empty (0,) input: every gradient is empty too
+        return np.empty_like(x), *(None if v is None else np.zeros_like(v) for v in (weight, bias))
     axes = _channel_axes(x)
     if training:
         mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
@@ -206,6 +210,8 @@ def batch_norm_naive(
         input, running_mean, running_var, weight, bias, training, momentum, eps
     )
     out = np.empty_like(x)
+    if x.ndim == 1:  # an empty (0,) input, which torch takes and returns as it is
+        return out
     for c in range(x.shape[1]):
         values = x[:, c]  # every value of channel c: all examples, all positions
         n = values.size
@@ -285,9 +291,7 @@ def _check_layer_norm(input, normalized_shape, weight, bias, eps):
         )
     _vector(weight, "weight", shape, x)
     _vector(bias, "bias", shape, x)
-    eps = _args.real(eps, "eps")
-    if eps < 0:
-        raise ValueError(f"eps must be non-negative, got {eps}")
+    eps = _args.real(eps, "eps")  # any real, as in torch: var + eps < 0 gives NaN, as there
     return x, shape, tuple(range(x.ndim - len(shape), x.ndim)), eps
 
 
@@ -297,7 +301,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     Every example (every index into the leading ``*`` axes) is standardized over its last ``k``
     axes with its own mean and biased variance, then scaled by ``weight`` and shifted by ``bias``
     elementwise. Unlike batch norm there are no running statistics: training and evaluation are
-    the same computation. ``eps`` may be 0, as in torch (a constant example then gives NaN).
+    the same computation. ``eps`` may be 0 or negative, as in torch (where ``var + eps <= 0`` the
+    output is NaN or infinite, as torch's is).
 
     Shapes:
         input: (*, *normalized_shape); normalized_shape: an int or a tuple, the last k sizes
