@@ -118,10 +118,11 @@ def finite_difference_errors(net, x, y, grads, names, rng, h: float = 1e-6, pick
     ``net`` on ``(x, y)`` and central differences, at ``picks`` entries of every parameter array
     drawn (without repeats) with ``rng``.
 
-    Each picked entry of ``net.params[i]`` is nudged in place by ``+h`` and ``-h`` and restored:
-    ``(L(θ + h) - L(θ - h)) / 2h``. Returns ``{names[i]: relative error}`` for
-    :func:`dlbook.verify.gradient_verdict`.
+    Each picked entry of ``net.params[i]`` is nudged in place by ``+h`` and ``-h`` and restored
+    (:func:`dlbook.scratch.gradcheck.numerical_gradient`): ``(L(θ + h) - L(θ - h)) / 2h``.
+    Returns ``{names[i]: relative error}`` for :func:`dlbook.verify.gradient_verdict`.
     """
+    from dlbook.scratch.gradcheck import numerical_gradient
     from dlbook.scratch.losses import cross_entropy
     from dlbook.verify import relative_error
 
@@ -130,18 +131,7 @@ def finite_difference_errors(net, x, y, grads, names, rng, h: float = 1e-6, pick
 
     errors = {}
     for name, p, g in zip(names, net.params, grads, strict=True):
-        flat = p.reshape(-1)  # a view: writing to it nudges the network's own weights
-        if not np.shares_memory(flat, p):
-            raise ValueError(f"parameter {name} is not contiguous: it cannot be nudged in place")
         picked = rng.choice(p.size, picks, replace=False)
-        numeric = []
-        for i in picked:
-            old = flat[i]
-            flat[i] = old + h
-            plus = loss()
-            flat[i] = old - h
-            minus = loss()
-            flat[i] = old
-            numeric.append((plus - minus) / (2 * h))
-        errors[name] = relative_error(g.reshape(-1)[picked], np.array(numeric))
+        numeric = numerical_gradient(loss, p, h=h, entries=picked)  # nudges net's own weights
+        errors[name] = relative_error(g.reshape(-1)[picked], numeric)
     return errors
