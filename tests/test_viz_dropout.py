@@ -1,5 +1,7 @@
 """The dropout chapter's figures, animation and explorer: counts and numbers checked by hand."""
 
+import re
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -92,3 +94,21 @@ def test_curves_and_mc_figures():
     fig = vd.mc_figure({0.5: cur}, {0.5: (0.35, 0.88)})
     assert len(fig.axes) == 2 and len(fig.axes[1].lines) == 2
     plt.close(fig)
+
+
+def test_grid_table_rows_by_hand():
+    base = dict(
+        train_acc=np.array([100.0, 99.0]),
+        test_acc=np.array([90.0, 91.0]),
+        train_loss=np.array([0.001, 0.003]),
+        test_loss=np.array([0.5, 0.7]),
+        best_epoch=np.array([3, 4]),
+    )
+    half = {k: v + 1 for k, v in base.items()} | dict(gain_mean=1.0, gain_se=0.25)
+    html = vd.grid_table({0.0: base, 0.5: half}).data
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", html)
+    assert cells == [
+        *("0", "99.5", "90.5", "", "0.0020", "0.600", "3.5"),
+        *("0.5", "100.5", "91.5", "+1.0 ± 0.2", "1.0020", "1.600", "4.5"),
+    ]
+    assert html.count("<th ") == 7

@@ -12,7 +12,7 @@ from matplotlib.animation import FuncAnimation
 
 from dlbook import seeding
 from dlbook.scratch import dropout
-from dlbook.viz.common import make_explorer
+from dlbook.viz.common import html_table, make_explorer
 
 __all__ = [
     "COLOURS",
@@ -25,6 +25,7 @@ __all__ = [
     "explorer",
     "curves_figure",
     "mc_figure",
+    "grid_table",
 ]
 
 COLOURS = {0.0: "C0", 0.25: "C2", 0.5: "C3"}
@@ -294,3 +295,19 @@ def mc_figure(curves, deterministic):
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def grid_table(grid):
+    """An HTML table of :func:`dlbook.experiments.dropout.summarize_grid`'s result, a row per
+    dropout rate ``p``: the means over the seeds of the final training and test accuracy (%), the
+    paired gain in test accuracy over the baseline (± its standard error; empty for the baseline,
+    the rate with no ``gain_mean``), the final training and test loss, and the epoch of the lowest
+    test loss."""
+    rows = []
+    for p, s in grid.items():
+        gain = f"{s['gain_mean']:+.1f} ± {s['gain_se']:.1f}" if "gain_mean" in s else ""
+        accs = (f"{s['train_acc'].mean():.1f}", f"{s['test_acc'].mean():.1f}")
+        losses = (f"{s['train_loss'].mean():.4f}", f"{s['test_loss'].mean():.3f}")
+        rows.append((f"{p:g}", *accs, gain, *losses, f"{s['best_epoch'].mean():.1f}"))
+    header = ["p", "train accuracy (%)", "test accuracy (%)", "gain over p = 0 (points, ± s.e.)"]
+    return html_table([*header, "train loss", "test loss", "epoch of lowest test loss"], rows)
