@@ -1,5 +1,5 @@
 """The PyTorch LeNet chapter's helpers: recording a run without changing it, shifting digits,
-feature maps, and the figures built from them."""
+feature maps (the figures built from them: tests/test_viz_lenet_pytorch.py)."""
 
 import matplotlib
 
@@ -137,42 +137,6 @@ def test_feature_maps_follow_the_stages(modern):
         assert (maps["C1"] >= 0).all()  # after the ReLU
     with pytest.raises(ValueError, match="model"):
         lt.feature_maps(torch.nn.Linear(3, 3), image)
-
-
-def test_plot_plans_draws_one_box_per_layer_and_the_shapes():
-    fig = lt.plot_plans({"a": nets.LeNet5(input_size=28), "b": nets.LeNet5Modern(input_size=28)})
-    ax = fig.axes[0]
-    assert len(ax.patches) == 11 + 14  # the modern plan adds a batch norm to C1, C3 and C5
-    texts = [t.get_text() for t in ax.texts]
-    for shape in ("6@28×28", "6@14×14", "16@10×10", "16@5×5", "120@1×1", "84", "10"):
-        assert texts.count(shape) == 2, shape
-    assert texts.count("batch\nnorm") == 3 and texts.count("scaled\ntanh") == 4
-
-
-def test_training_animation_one_frame_per_state(small, watched):
-    run, snaps = watched
-    anim = lt.training_animation(run.model, snaps.states, small.x_test, small.y_test)
-    assert anim._save_count == 3
-    preds = lt.replay(run.model, snaps.states, small.x_test)
-    anim._func(2)
-    texts = [t.get_text() for t in anim._fig.axes[1].texts]
-    wrong = int((preds[2] != small.y_test).sum())
-    assert f"mistakes on the test set: {wrong}" in texts
-    w = snaps.states[2]["features.0.weight"][:, 0].numpy()
-    np.testing.assert_array_equal(anim._fig.axes[0].images[0].get_array()[:5, :5], w[0])
-    plt.close(anim._fig)
-    anim._draw_was_started = True  # silence matplotlib's "never rendered" warning
-    with pytest.raises(ValueError, match="states"):
-        lt.training_animation(run.model, snaps.states * 14, small.x_test, small.y_test)
-
-
-def test_shift_grid(small, watched):
-    run, _ = watched
-    models = {"m": run.model}
-    fig = lt.plot_shift_grid(models, small.x_test[0], small.y_test[0])
-    assert len(fig.axes) == 15
-    label, p = lt._predict_all(models, lt.shift(small.x_test[0], -4, -4)[None])["m"]
-    assert fig.axes[0].get_title() == f"m: {label[0]} ({p[0]:.0%})"
 
 
 def test_checkpointed_short_run_reloads_to_the_best_epoch(small, tmp_path):
