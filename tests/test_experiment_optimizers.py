@@ -42,16 +42,20 @@ def test_rotated_quadratic_has_the_given_curvatures():
     assert q.name == "quadratic (condition 100)"
 
 
-def test_make_optimizer_builds_both_kinds():
+def test_optimizer_by_name_builds_both_kinds():
     p = np.zeros(3)
-    opt = E.make_optimizer("Nesterov", [p], lr=0.1)
+    opt = E.optimizer_by_name("Nesterov", [p], lr=0.1)
     assert (opt.momentum, opt.nesterov) == (0.9, True)
-    assert E.make_optimizer("Momentum", [p], lr=0.1, momentum=0.5).momentum == 0.5
+    assert E.optimizer_by_name("Momentum", [p], lr=0.1, momentum=0.5).momentum == 0.5
     t = torch.zeros(3, requires_grad=True)
-    assert isinstance(E.make_optimizer("AdaGrad", [t], lr=0.1, use_torch=True), torch.optim.Adagrad)
-    assert E.make_optimizer("AdamW", [t], lr=0.1, use_torch=True).defaults["weight_decay"] == 0.01
+    assert isinstance(
+        E.optimizer_by_name("AdaGrad", [t], lr=0.1, use_torch=True), torch.optim.Adagrad
+    )
+    assert (
+        E.optimizer_by_name("AdamW", [t], lr=0.1, use_torch=True).defaults["weight_decay"] == 0.01
+    )
     with pytest.raises(ValueError, match="name"):
-        E.make_optimizer("Adamax", [p], lr=0.1)
+        E.optimizer_by_name("Adamax", [p], lr=0.1)
 
 
 def test_sgd_step_by_hand_on_the_quadratic():

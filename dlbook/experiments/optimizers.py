@@ -2,7 +2,7 @@
 
 * :class:`Surface`, :func:`rosenbrock` and :func:`quadratic`: 2-D losses with analytic gradients,
   written so that the same function evaluates NumPy arrays, grids and torch tensors.
-* :func:`make_optimizer` builds one of :data:`OPTIMIZERS` from :mod:`dlbook.scratch.optim` or
+* :func:`optimizer_by_name` builds one of :data:`OPTIMIZERS` from :mod:`dlbook.scratch.optim` or
   from ``torch.optim``; :func:`trajectory` moves a 2-element parameter with a scratch optimizer,
   :func:`torch_trajectory` does the same with autograd and ``torch.optim``; :func:`tune_lr`
   picks each optimizer's learning rate from a grid.
@@ -34,7 +34,7 @@ __all__ = [
     "Surface",
     "rosenbrock",
     "quadratic",
-    "make_optimizer",
+    "optimizer_by_name",
     "trajectory",
     "paths",
     "torch_trajectory",
@@ -142,7 +142,7 @@ def quadratic(curvatures=(1.0, 100.0), angle: float = 0.0) -> Surface:
     return Surface(name, f, grad, (0.0, 0.0), turn(-4.0, 1.5), *window)
 
 
-def make_optimizer(name: str, params, lr: float, use_torch: bool = False, **overrides):
+def optimizer_by_name(name: str, params, lr: float, use_torch: bool = False, **overrides):
     """One of :data:`OPTIMIZERS` ("SGD", "Momentum" = SGD with momentum 0.9, "Nesterov",
     "AdaGrad", "RMSprop", "Adam", "AdamW" with weight decay 0.01) over ``params``: NumPy arrays
     for :mod:`dlbook.scratch.optim`, or tensors with ``use_torch=True`` for ``torch.optim``.
@@ -168,7 +168,7 @@ def trajectory(surface: Surface, name: str, lr: float, steps: int, start=None, *
     p = np.array(surface.start if start is None else start, dtype=np.float64)
     if p.shape != (2,):
         raise ValueError(f"start must be a point (x, y), got shape {p.shape}")
-    opt = make_optimizer(name, [p], lr, **overrides)
+    opt = optimizer_by_name(name, [p], lr, **overrides)
     path = np.full((steps + 1, 2), np.nan)
     path[0] = p
     with np.errstate(over="ignore", invalid="ignore"):
@@ -190,7 +190,7 @@ def torch_trajectory(surface, name, lr, steps, device=None, dtype=None, **overri
     device = torch.device("cpu") if device is None else torch.device(device)
     dtype = torch.float64 if dtype is None else dtype
     p = torch.tensor(surface.start, dtype=dtype, device=device, requires_grad=True)
-    opt = make_optimizer(name, [p], lr, use_torch=True, **overrides)
+    opt = optimizer_by_name(name, [p], lr, use_torch=True, **overrides)
     path = [p.detach().clone()]
     for _ in train_steps(lambda _: surface.f(p), opt, range(steps)):
         path.append(p.detach().clone())
@@ -242,8 +242,8 @@ def match_torch(dtype=np.float64, steps: int = 25, tol: float = 1e-10, seed: int
         rng = seeding.rng(seed)
         ours = [rng.standard_normal(s).astype(dtype) for s in ((4, 3), (3,))]
         theirs = [torch.tensor(p, requires_grad=True) for p in ours]
-        opt = make_optimizer(name, ours, **settings)
-        opt_torch = make_optimizer(name, theirs, use_torch=True, **settings)
+        opt = optimizer_by_name(name, ours, **settings)
+        opt_torch = optimizer_by_name(name, theirs, use_torch=True, **settings)
         worst = 0.0
         for _ in range(steps):
             grads = [rng.standard_normal(p.shape).astype(dtype) for p in ours]
@@ -322,7 +322,7 @@ def decay_demo(steps=300, lr=0.01, weight_decay=0.1, noise=(10.0, 1.0, 0.01), ru
         name = method.split(",")[0]
         decoupled_sgd = method == "SGD, decoupled"
         decay = 0.0 if decoupled_sgd else weight_decay
-        opt = make_optimizer(name, [w], lr, weight_decay=decay)
+        opt = optimizer_by_name(name, [w], lr, weight_decay=decay)
         means = [w.mean(0)]
         for g in grads:
             if decoupled_sgd:
@@ -371,7 +371,7 @@ def compare_on_digits(
             model = make_cnn(width)
 
             def build(params, name=name, kwargs=kwargs):
-                return make_optimizer(name, params, use_torch=True, **kwargs)
+                return optimizer_by_name(name, params, use_torch=True, **kwargs)
 
             kw = dict(batch_size=batch_size, device=device, seed=seed, eval_train=False)
             histories[name].append(fit(model, data, epochs, optimizer=build, **kw, **fit_kwargs))
