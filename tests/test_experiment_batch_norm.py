@@ -205,3 +205,44 @@ def test_shift_study_and_its_means(small):
     assert means["none"]["ics"] == pytest.approx(
         np.mean([np.mean(r["ics_change"]) for r in study["none"]])
     )
+
+
+def test_scratch_batch_norm_against_torch_every_row_agrees():
+    rng = np.random.default_rng(0)
+    checks = E.layer_vs_torch(rng, channels=2, momentum=0.3, steps=2)
+    checks |= E.functional_vs_torch(rng, shapes=[(4, 3), (4, 3, 5)], momentum=0.2)
+    checks |= E.cumulative_vs_torch(rng, channels=2, steps=3)
+    checks |= E.naive_vs_torch(rng, channels=2)
+    assert len(checks) == 6 + 4 + 2 * 3 + 1 + 1
+    assert "2 training steps: running var" in checks and "evaluation: grad bias" in checks
+    assert "momentum=None, 3 steps: running mean, var" in checks
+    for name, (ours, theirs) in checks.items():
+        theirs = theirs.detach().numpy()
+        assert np.shape(ours) == theirs.shape, name
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10, err_msg=name)
+
+
+def test_scratch_against_torch_catches_a_wrong_batch_norm(monkeypatch):
+    import dlbook.scratch as scratch
+
+    def forgets_the_running_stats(input, running_mean, running_var, *args, **kwargs):
+        return scratch.batch_norm(input, None, None, *args, **kwargs)
+
+    monkeypatch.setattr(scratch, "batch_norm_naive", forgets_the_running_stats)
+    ((ours, theirs),) = E.naive_vs_torch(np.random.default_rng(0), channels=2).values()
+    assert np.abs(ours - theirs.numpy()).max() > 0.1
+
+
+def test_final_accuracies_by_hand():
+    sweep = [
+        dict(norm="none", lr=0.1, seed=0, test_acc=0.5),
+        dict(norm="batch", lr=0.1, seed=0, test_acc=0.8, recalibrated_acc=0.85),
+        dict(norm="none", lr=0.1, seed=1, test_acc=0.25),
+        dict(norm="batch", lr=0.1, seed=1, test_acc=0.75, recalibrated_acc=0.9),
+    ]
+    np.testing.assert_allclose(E.final_accuracies(sweep, "none", 0.1), [50, 25])
+    np.testing.assert_allclose(
+        E.final_accuracies(sweep, "batch", 0.1, "recalibrated_acc"), [85, 90]
+    )
+    with pytest.raises(ValueError, match="lr=0.3"):
+        E.final_accuracies(sweep, "none", 0.3)

@@ -1,5 +1,7 @@
 """The batch-norm chapter's figures draw exactly the numbers they are given."""
 
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -140,3 +142,40 @@ def test_explorer_updates_its_text():
     slider_b.value = 64
     r = running_stats(2.0, 3.0, 64, 0.9, 20)
     assert f"{r['running_mean'][-1]:.2f}" in info.value
+
+
+def _cells(html):
+    return re.findall(r"<td[^>]*>([^<]*)</td>", html.data)
+
+
+def test_sweep_table_lists_every_seed():
+    sweep = [
+        dict(norm=n, lr=lr, seed=s, test_acc=a, recalibrated_acc=r)
+        for lr in (0.1, 1.0)
+        for s in (0, 1)
+        for n, a, r in (("none", 0.5 + s / 10, None), ("batch", 0.8 - lr / 10, 0.9))
+    ]
+    assert _cells(vb.sweep_table(sweep, [1.0, 0.1])) == [
+        *("1", "50.0, 60.0", "70.0, 70.0", "90.0, 90.0"),
+        *("0.1", "50.0, 60.0", "79.0, 79.0", "90.0, 90.0"),
+    ]
+
+
+def test_study_table_rows_by_hand():
+    m = dict(mean_shift=0.1234, scale_shift=0.05, drift=1.234, spread_drift=0.5, loss=0.25)
+    means = {
+        "none": m | dict(recalibrated_acc=0.8, ics=0.3),
+        "batch": m | dict(recalibrated_acc=0.9, ics=0.1),
+    }
+    cells = _cells(vb.study_table(means))
+    assert cells[:8] == [
+        "no normalization",
+        "0.123",
+        "0.050",
+        "1.23",
+        "0.50",
+        "0.250",
+        "80.0",
+        "0.300",
+    ]
+    assert cells[8] == "batch norm" and cells[-2:] == ["90.0", "0.100"]

@@ -9,6 +9,9 @@
 * :func:`shift_summary` turns those records into scale-free numbers;
   :func:`train_mode_accuracy` measures how small batches make batch norm's statistics noisy;
   :func:`running_stats` follows the running estimates of a stream of batches.
+* :func:`layer_vs_torch`, :func:`functional_vs_torch`, :func:`cumulative_vs_torch` and
+  :func:`naive_vs_torch` hold the from-scratch batch norm against torch's, for
+  :func:`dlbook.verify.compare`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,12 @@ __all__ = [
     "train_mode_accuracy",
     "recalibrate",
     "running_stats",
+    "QUANTITIES",
+    "layer_vs_torch",
+    "functional_vs_torch",
+    "cumulative_vs_torch",
+    "naive_vs_torch",
+    "final_accuracies",
 ]
 
 NORMS = ("none", "batch", "noisy", "drift", "layer")
@@ -467,3 +476,138 @@ def running_stats(mean=2.0, std=3.0, batch_size=8, momentum=0.1, steps=100, seed
         out["running_var_biased"].append(rv_biased)
         out["batch_mean"].append(x.mean())
     return {k: np.array(v) for k, v in out.items()}
+
+
+# --- the from-scratch batch norm against torch's, for dlbook.verify.compare ---------------------
+# Each takes the NumPy generator ``rng`` that draws its data and returns ``{name: (ours, theirs)}``.
+
+QUANTITIES = ("output", "grad input", "grad weight", "grad bias", "running mean", "running var")
+
+
+def layer_vs_torch(rng, channels=3, momentum=0.2, steps=3):
+    """:class:`dlbook.scratch.BatchNorm2d` against ``nn.BatchNorm2d`` in float64, with the same
+    random weight and bias: ``steps`` training steps on ``(4, channels, 5, 5)`` batches whose mean
+    and spread change from step to step, then one step in evaluation mode on a fresh batch.
+
+    Every step is a forward and a backward pass of a random ``grad_output`` through both layers.
+    Training: each of :data:`QUANTITIES`, stacked over the steps. Evaluation: the output and the
+    three gradients."""
+    from dlbook.scratch import BatchNorm2d
+
+    c = channels
+    ours = BatchNorm2d(c, momentum=momentum, dtype=np.float64)
+    theirs = nn.BatchNorm2d(c, momentum=momentum, dtype=torch.float64)
+    ours.weight[...], ours.bias[...] = rng.normal(1.0, 0.5, c), rng.normal(0.0, 0.5, c)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.from_numpy(ours.weight))
+        theirs.bias.copy_(torch.from_numpy(ours.bias))
+
+    def step(x):  # (ours, theirs), each a list in the order of QUANTITIES
+        g = rng.standard_normal(x.shape)
+        xt = torch.tensor(x, requires_grad=True)
+        theirs.zero_grad()
+        yt = theirs(xt)
+        yt.backward(torch.from_numpy(g))
+        y, gx = ours(x), ours.backward(g)
+        stats = [ours.running_mean.copy(), ours.running_var.copy()]
+        stats_t = [theirs.running_mean.clone(), theirs.running_var.clone()]
+        return [y, gx, *ours.grads, *stats], [
+            yt,
+            xt.grad,
+            theirs.weight.grad,
+            theirs.bias.grad,
+            *stats_t,
+        ]
+
+    runs = [step(rng.normal(2.0 * k, 1.0 + k, (4, c, 5, 5))) for k in range(steps)]
+    checks = {
+        f"{steps} training steps: {name}": (
+            np.stack([r[0][i] for r in runs]),
+            torch.stack([r[1][i] for r in runs]),
+        )
+        for i, name in enumerate(QUANTITIES)
+    }
+    ours.eval(), theirs.eval()
+    ev = step(rng.normal(3.0, 2.0, (4, c, 5, 5)))
+    return checks | {f"evaluation: {n}": (ev[0][i], ev[1][i]) for i, n in enumerate(QUANTITIES[:4])}
+
+
+def functional_vs_torch(rng, shapes=((6, 5), (6, 5, 7)), momentum=0.3):
+    """:func:`dlbook.scratch.batch_norm` against ``F.batch_norm`` on inputs of each of ``shapes``
+    (``(N, C)`` or ``(N, C, L)``), with running statistics starting at 0 and 1: the output in
+    training mode and the running statistics it updates in place, then the output in evaluation
+    mode with those statistics."""
+    import torch.nn.functional as F
+
+    from dlbook.scratch import batch_norm
+
+    checks = {}
+    for shape in shapes:
+        x, c = rng.normal(1.0, 2.0, shape), shape[1]
+        rm, rv = np.zeros(c), np.ones(c)
+        rmt, rvt = torch.zeros(c, dtype=torch.float64), torch.ones(c, dtype=torch.float64)
+        y_tr = batch_norm(x, rm, rv, training=True, momentum=momentum)
+        yt_tr = F.batch_norm(torch.from_numpy(x), rmt, rvt, training=True, momentum=momentum)
+        y_ev = batch_norm(x, rm, rv, training=False)
+        yt_ev = F.batch_norm(torch.from_numpy(x), rmt, rvt, training=False)
+        checks |= {
+            f"F.batch_norm {shape}, training: output": (y_tr, yt_tr),
+            f"F.batch_norm {shape}, training: running mean, var": (
+                np.r_[rm, rv],
+                torch.cat([rmt, rvt]),
+            ),
+            f"F.batch_norm {shape}, evaluation: output": (y_ev, yt_ev),
+        }
+    return checks
+
+
+def cumulative_vs_torch(rng, channels=3, steps=4):
+    """``momentum=None``: the running statistics are the plain average of all the batches so far.
+    :class:`dlbook.scratch.BatchNorm2d` against ``nn.BatchNorm2d`` after ``steps`` training
+    batches of ``(3, channels, 4, 4)`` whose mean and spread change from batch to batch."""
+    from dlbook.scratch import BatchNorm2d
+
+    ours = BatchNorm2d(channels, momentum=None, dtype=np.float64)
+    theirs = nn.BatchNorm2d(channels, momentum=None, dtype=torch.float64)
+    for k in range(steps):
+        x = rng.normal(k, 1.0 + k, (3, channels, 4, 4))
+        ours(x), theirs(torch.from_numpy(x))
+    return {
+        f"momentum=None, {steps} steps: running mean, var": (
+            np.r_[ours.running_mean, ours.running_var],
+            torch.cat([theirs.running_mean, theirs.running_var]),
+        )
+    }
+
+
+def naive_vs_torch(rng, channels=3):
+    """:func:`dlbook.scratch.batch_norm_naive`, the loop version, in training mode against
+    ``F.batch_norm`` on a ``(4, channels, 5, 5)`` batch with random weight and bias: the output
+    and the running statistics it updates, in one row."""
+    import torch.nn.functional as F
+
+    from dlbook.scratch import batch_norm_naive
+
+    x = rng.normal(1.0, 2.0, (4, channels, 5, 5))
+    w, b = rng.normal(1.0, 0.5, channels), rng.normal(0.0, 0.5, channels)
+    rm, rv = np.zeros(channels), np.ones(channels)
+    rmt, rvt = (torch.full((channels,), v, dtype=torch.float64) for v in (0.0, 1.0))
+    y = batch_norm_naive(x, rm, rv, w, b, training=True)
+    xt, wt, bt = (torch.from_numpy(a) for a in (x, w, b))
+    yt = F.batch_norm(xt, rmt, rvt, wt, bt, training=True)
+    return {
+        "batch_norm_naive, training: output and running stats": (
+            np.r_[y.ravel(), rm, rv],
+            torch.cat([yt.ravel(), rmt, rvt]),
+        )
+    }
+
+
+def final_accuracies(sweep, norm, lr, key="test_acc"):
+    """The final accuracies (%) of the seeds' runs in an :func:`lr_sweep` for one network
+    (``norm``) and learning rate, in the order of the sweep; ``key`` is ``"test_acc"`` or
+    ``"recalibrated_acc"``."""
+    found = [r[key] for r in sweep if r["norm"] == norm and r["lr"] == lr]
+    if not found:
+        raise ValueError(f"no runs with norm={norm!r} and lr={lr!r} in the sweep")
+    return 100 * np.array(found)

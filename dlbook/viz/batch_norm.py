@@ -11,8 +11,8 @@ from matplotlib.animation import FuncAnimation
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from dlbook.experiments.batch_norm import running_stats
-from dlbook.viz.common import make_explorer
+from dlbook.experiments.batch_norm import final_accuracies, running_stats
+from dlbook.viz.common import html_table, make_explorer
 
 __all__ = [
     "COLOURS",
@@ -27,6 +27,8 @@ __all__ = [
     "running_figure",
     "running_grid",
     "explorer",
+    "sweep_table",
+    "study_table",
 ]
 
 COLOURS = {"none": "C0", "batch": "C1", "noisy": "C2", "drift": "C3", "layer": "C4"}
@@ -330,3 +332,40 @@ def explorer(momentum=0.1, batch_size=8, steps=100, mean=2.0, std=3.0):
         ), fig
 
     return make_explorer([[w_m, w_b]], draw, info=True)
+
+
+def sweep_table(sweep, lrs):
+    """An HTML table of an :func:`dlbook.experiments.batch_norm.lr_sweep` of the networks
+    ``"none"`` and ``"batch"``, a row per learning rate in ``lrs``: the final test accuracy (%) of
+    every seed's run without normalization, with batch norm, and with batch norm after
+    recalibrating its running statistics."""
+    rows = []
+    for lr in lrs:
+        runs = (final_accuracies(sweep, "none", lr), final_accuracies(sweep, "batch", lr))
+        runs += (final_accuracies(sweep, "batch", lr, "recalibrated_acc"),)
+        rows.append((f"{lr:g}", *(", ".join(f"{a:.1f}" for a in accs) for accs in runs)))
+    header = ["learning rate", "no normalization (%)", "batch norm (%)"]
+    return html_table([*header, "batch norm, recalibrated (%)"], rows)
+
+
+def study_table(means):
+    """An HTML table of :func:`dlbook.experiments.batch_norm.study_means`, a row per network: how
+    far the watched layer's input distribution moves per step and from the first step to the
+    last, the training loss at the end, the recalibrated test accuracy, and the gradient change."""
+    rows = []
+    for key, m in means.items():
+        shifts = [f"{m[k]:.3f}" for k in ("mean_shift", "scale_shift")]
+        shifts += [f"{m[k]:.2f}" for k in ("drift", "spread_drift")]
+        end = (f"{m['loss']:.3f}", f"{100 * m['recalibrated_acc']:.1f}", f"{m['ics']:.3f}")
+        rows.append((LABELS[key], *shifts, *end))
+    header = [
+        "network",
+        "mean moves per step (std)",
+        "spread changes per step",
+        "mean drift, first to last step (std)",
+        "spread drift, first to last step",
+        "training loss, last 20 steps",
+        "test accuracy, recalibrated (%)",
+        "||G - G'|| / ||G||",
+    ]
+    return html_table(header, rows)
