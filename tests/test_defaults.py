@@ -122,6 +122,12 @@ DEFAULT_DIFFERS = {
     ("softmax", "dim"): "torch's None picks a dim implicitly, deprecated with a warning",
     ("log_softmax", "dim"): "torch's None picks a dim implicitly, deprecated with a warning",
 }
+# functions whose parameter positions follow API.md rather than torch, and why (the names and
+# defaults are still compared)
+API_ORDER = {
+    "dropout": "API.md's dropout(input, p, training, rng): rng 4th, torch's inplace after it; a "
+    "bool 4th is read as torch's positional inplace",
+}
 # trailing parameters dlbook adds, and why
 DLBOOK_EXTRAS = {
     "rng": "the numpy.random.Generator to draw from; torch draws from its global generator",
@@ -231,7 +237,9 @@ def mismatches(name: str, our_params: list[P], their_params: list[P], used=None)
             continue
         matched.append(o.name)
         j = our_params.index(o)
-        if t.kind in POSITIONAL and o.kind in POSITIONAL and i != j:
+        if name in API_ORDER and i != j:
+            used.add(("API_ORDER", name))
+        elif t.kind in POSITIONAL and o.kind in POSITIONAL and i != j:
             hint = " (make it keyword-only)" if dropped_before else ""
             problems.append(f"{o.name} is positional argument {j}, torch's is {i}{hint}")
         elif t.kind in POSITIONAL and o.kind == P.KEYWORD_ONLY and not dropped_before:
@@ -256,7 +264,7 @@ def mismatches(name: str, our_params: list[P], their_params: list[P], used=None)
         used.add(("DLBOOK_EXTRAS", o.name))
         if o.name not in DLBOOK_EXTRAS:
             problems.append(f"{_show(o)} is not torch's (torch has no such parameter)")
-        elif k < last or o.default is P.empty:
+        elif (k < last and name not in API_ORDER) or o.default is P.empty:
             problems.append(f"{_show(o)} must come after torch's parameters, with a default")
     return problems
 
@@ -290,7 +298,7 @@ def test_every_allowance_is_still_needed():
             mismatches(name, _params(ours(name)), theirs, used)
     lists = {
         "TORCH_ONLY": TORCH_ONLY, "TORCH_ONLY_IN": TORCH_ONLY_IN, "RENAMED": RENAMED,
-        "DEFAULT_DIFFERS": DEFAULT_DIFFERS, "DLBOOK_EXTRAS": DLBOOK_EXTRAS,
+        "DEFAULT_DIFFERS": DEFAULT_DIFFERS, "DLBOOK_EXTRAS": DLBOOK_EXTRAS, "API_ORDER": API_ORDER,
     }  # fmt: skip
     stale = [f"{k}[{key!r}]" for k, entries in lists.items() for key in entries
              if (k, key) not in used]  # fmt: skip

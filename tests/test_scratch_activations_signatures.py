@@ -69,9 +69,18 @@ def test_forward_signature_is_torchs(ours):
     assert mine == _params(_sig(theirs), drop=left_out)
 
 
-def test_dropout_signature_is_torchs_then_rng():
+def test_dropout_signature_is_apis_and_takes_torchs_calls():
+    """API.md's dropout(input, p, training, rng), with torch's inplace after it; torch's
+    positional calls work too (a bool 4th is torch's inplace)."""
     mine = _params(inspect.signature(S.dropout))
-    assert mine == _params(inspect.signature(F.dropout)) + [("rng", None)]
+    theirs = _params(inspect.signature(F.dropout))
+    assert mine == theirs[:3] + [("rng", None)] + theirs[3:]
+    x = np.random.default_rng(0).standard_normal((4, 5))
+    by_api = S.dropout(x, 0.3, True, np.random.default_rng(7))
+    np.testing.assert_array_equal(by_api, S.dropout(x, 0.3, True, False, np.random.default_rng(7)))
+    np.testing.assert_array_equal(by_api, S.dropout(x, 0.3, True, rng=np.random.default_rng(7)))
+    with pytest.raises(TypeError, match="inplace"):
+        S.dropout(x, 0.3, True, np.random.default_rng(7), "yes")
 
 
 BACKWARDS = [f for f in list(MIRRORS) + [S.dropout] if not f.__name__.endswith("_naive")]

@@ -56,9 +56,21 @@ def dropout_mask(shape, p=0.5, rng=None, dtype=np.float64) -> np.ndarray:
     return keep.astype(dtype) * scale
 
 
-def dropout(input, p=0.5, training=True, inplace=False, rng=None):
-    """Inverted dropout. Mirrors ``torch.nn.functional.dropout``, with ``rng`` added after torch's
-    arguments (``inplace=True`` multiplies ``input`` by the mask in place and returns it).
+def _torch_inplace(rng, inplace):
+    """API.md puts ``rng`` 4th, where torch has ``inplace``. A bool there is torch's ``inplace``
+    (a bool is never a generator), so ``dropout(x, 0.5, True, False)`` means what it does in
+    torch, and ``dropout(x, 0.5, True, False, rng)`` (torch's order, then the generator) works."""
+    if isinstance(rng, (bool, np.bool_)):
+        return (None if isinstance(inplace, (bool, np.bool_)) else inplace), bool(rng)
+    if not isinstance(inplace, (bool, np.bool_)):
+        raise TypeError(f"inplace must be a bool, got {inplace!r}")
+    return rng, bool(inplace)
+
+
+def dropout(input, p=0.5, training=True, rng=None, inplace=False):
+    """Inverted dropout. Mirrors ``torch.nn.functional.dropout``, with a NumPy ``rng`` 4th (API.md)
+    and torch's ``inplace`` after it (``inplace=True`` multiplies ``input`` by the mask in place
+    and returns it). A bool given 4th is read as torch's positional ``inplace``.
 
     ``training=True``: ``input * dropout_mask(input.shape, p, rng, input.dtype)``, a new array.
     ``training=False``: returns ``input`` itself, not a copy, as torch returns the same tensor;
@@ -75,6 +87,7 @@ def dropout(input, p=0.5, training=True, inplace=False, rng=None):
     """
     x = _args.any_float_array(input, "input")
     p = _args.check_probability("p", p)
+    rng, inplace = _torch_inplace(rng, inplace)
     if not training:
         return x
     mask = dropout_mask(x.shape, p, rng, x.dtype)
@@ -84,7 +97,7 @@ def dropout(input, p=0.5, training=True, inplace=False, rng=None):
     return x * mask
 
 
-def dropout_backward(grad_output, input, p=0.5, training=True, inplace=False, rng=None):
+def dropout_backward(grad_output, input, p=0.5, training=True, rng=None, inplace=False):
     """The gradient of :func:`dropout` for ``input``: ``grad_output * mask`` (a bare array).
 
     ``rng`` must be in the state the forward's was in, so that it draws the same mask (see the
@@ -103,6 +116,7 @@ def dropout_backward(grad_output, input, p=0.5, training=True, inplace=False, rn
     x = _args.any_float_array(input, "input")
     g = _args.check_grad_output(grad_output, x.shape, x.dtype)
     p = _args.check_probability("p", p)
+    rng, _ = _torch_inplace(rng, inplace)
     if not training:
         return g
     if rng is None and 0.0 < p < 1.0:
