@@ -46,11 +46,7 @@ SCRATCH_FORBIDDEN = (
 )
 DATA_ALLOWED = ("dlbook.data", *(f"dlbook.{m}" for m in BOTTOM))
 # (importer's package, module imported from, private name): exceptions to the private-name rule.
-ALLOWED_PRIVATE = {
-    # Temporary: the lead renames dlbook.scratch._args at the end; until then scratch's own
-    # modules import it as `from dlbook.scratch import _args`. Nothing else is allowed.
-    ("dlbook.scratch", "dlbook.scratch", "_args"),
-}
+ALLOWED_PRIVATE: set[tuple[str, str, str]] = set()  # (package, source, name): none allowed
 
 
 # --- the checker -------------------------------------------------------------------------------
@@ -294,8 +290,7 @@ CLEAN = {
     "data/sequences.py": "from dlbook import seeding\nfrom dlbook.checks import check_int\n",
     "checks.py": "import numbers\n",
     "scratch/__init__.py": "from .conv import conv2d\n",
-    "scratch/conv.py": "from dlbook.scratch import _args\nfrom dlbook.data import sequences\n",
-    "scratch/_args.py": "",
+    "scratch/conv.py": "from dlbook import checks\nfrom dlbook.data import sequences\n",
     "train.py": "def fit():\n    import torch\n    from dlbook.nets import LeNet5\n",
     "nets.py": "import torch\n",
     "experiments/lenet.py": "from dlbook import train\nfrom dlbook.scratch.conv import conv2d\n",
@@ -355,11 +350,9 @@ def test_each_rule_catches_its_violation(tmp_path, rule, files, expected):
         assert any("(line " in line for line in report[rule] if expected in line)
 
 
-def test_the_temporary_args_exception_is_exactly_one(tmp_path):
-    inside = check(tree(tmp_path / "a", {"scratch/pool.py": "from dlbook.scratch import _args\n"}))
-    assert inside["private"] == []
-    other = {"scratch/pool.py": "from dlbook.scratch import _other\n", "scratch/_other.py": ""}
-    assert check(tree(tmp_path / "b", {**CLEAN, **other}))["private"]
+def test_a_private_module_is_private_even_inside_its_package(tmp_path):
+    inside = {"scratch/pool.py": "from dlbook.scratch import _args\n", "scratch/_args.py": ""}
+    assert check(tree(tmp_path / "a", {**CLEAN, **inside}))["private"]
 
 
 def test_imports_are_resolved(tmp_path):
@@ -373,7 +366,9 @@ def test_imports_are_resolved(tmp_path):
             import torch.nn
             from ..data.sequences import sine_forecast
         """
-    imports = read_imports(tree(tmp_path, {**CLEAN, "scratch/pool.py": source}))
+    imports = read_imports(
+        tree(tmp_path, {**CLEAN, "scratch/_args.py": "", "scratch/pool.py": source})
+    )
     got = {(i.target, i.source, i.name) for i in imports if i.module == "dlbook.scratch.pool"}
     assert got == {
         ("numpy", None, None),

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from helpers import assert_close, torch_forward_backward
 
+from dlbook import checks
 from dlbook.scratch import (
-    _args,
     conv,
     conv2d,
     conv2d_backward,
@@ -200,15 +200,15 @@ def test_other_lengths_are_refused_as_torch_refuses_them(arg, value):
 
 
 def test_pair_reads_like_torch():
-    assert _args.pair(3, "k") == (3, 3)
-    assert _args.pair((3,), "k") == (3, 3)
-    assert _args.pair([2, 5], "k") == (2, 5)
-    assert _args.pair((np.int64(4),), "k") == (4, 4)
+    assert checks.pair(3, "k") == (3, 3)
+    assert checks.pair((3,), "k") == (3, 3)
+    assert checks.pair([2, 5], "k") == (2, 5)
+    assert checks.pair((np.int64(4),), "k") == (4, 4)
     for bad in (1.5, (1.5,), True, (True, 1), "3", None):
         with pytest.raises(TypeError, match="k must be an int"):
-            _args.pair(bad, "k")
+            checks.pair(bad, "k")
     with pytest.raises(ValueError, match="k must be >= 1"):
-        _args.pair((0,), "k", minimum=1)
+        checks.pair((0,), "k", minimum=1)
 
 
 # --- the checks other modules share ---------------------------------------------------------------
@@ -216,30 +216,30 @@ def test_pair_reads_like_torch():
 
 def test_check_grad_output_for_an_unbatched_forward():
     g = np.zeros((2, 3, 4))
-    assert _args.check_grad_output(g, (1, 2, 3, 4), g.dtype, unbatched=True).shape == (1, 2, 3, 4)
+    assert checks.check_grad_output(g, (1, 2, 3, 4), g.dtype, unbatched=True).shape == (1, 2, 3, 4)
     with pytest.raises(ValueError, match="grad_output must be 3-D"):
-        _args.check_grad_output(g[None], (1, 2, 3, 4), g.dtype, unbatched=True)
+        checks.check_grad_output(g[None], (1, 2, 3, 4), g.dtype, unbatched=True)
     with pytest.raises(ValueError, match="grad_output must have the output's shape"):
-        _args.check_grad_output(np.zeros((2, 3, 5)), (1, 2, 3, 4), g.dtype, unbatched=True)
+        checks.check_grad_output(np.zeros((2, 3, 5)), (1, 2, 3, 4), g.dtype, unbatched=True)
     with pytest.raises(TypeError, match="grad_output has dtype float32"):
-        _args.check_grad_output(g.astype(np.float32), (1, 2, 3, 4), g.dtype, unbatched=True)
+        checks.check_grad_output(g.astype(np.float32), (1, 2, 3, 4), g.dtype, unbatched=True)
 
 
 def test_check_probability():
-    assert _args.check_probability("p", 0) == 0.0 and _args.check_probability("p", 1) == 1.0
-    assert type(_args.check_probability("p", np.float32(0.25))) is float
+    assert checks.check_probability("p", 0) == 0.0 and checks.check_probability("p", 1) == 1.0
+    assert type(checks.check_probability("p", np.float32(0.25))) is float
     for bad in (-0.01, 1.01, float("nan")):
         with pytest.raises(ValueError, match="p must be between 0 and 1"):
-            _args.check_probability("p", bad)
+            checks.check_probability("p", bad)
     for bad in ("0.5", None, True):
         with pytest.raises(TypeError, match="p must be a real number"):
-            _args.check_probability("p", bad)
+            checks.check_probability("p", bad)
 
 
 def test_generator():
     rng = np.random.default_rng(3)
-    assert _args.generator(rng) is rng
-    assert isinstance(_args.generator(None), np.random.Generator)
-    assert _args.generator(None) is not _args.generator(None)
+    assert checks.generator(rng) is rng
+    assert isinstance(checks.generator(None), np.random.Generator)
+    assert checks.generator(None) is not checks.generator(None)
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator or None"):
-        _args.generator(np.random.RandomState(0))
+        checks.generator(np.random.RandomState(0))

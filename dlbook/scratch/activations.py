@@ -28,7 +28,7 @@ import numbers
 import numpy as np
 from scipy import special
 
-from dlbook.scratch._args import any_float_array, check_grad_output, real  # noqa: F401 (re-used)
+from dlbook.checks import any_float_array, check_grad_output, real  # noqa: F401 (re-used)
 
 __all__ = [
     "relu",

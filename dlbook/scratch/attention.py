@@ -37,7 +37,7 @@ import math
 
 import numpy as np
 
-from dlbook.scratch import _args
+from dlbook import checks
 from dlbook.scratch.dropout import dropout_mask
 
 __all__ = [
@@ -76,8 +76,8 @@ def _check_qkv(query, key, value=None, enable_gqa=False):
     for name, a in arrays.items():
         if a is None:
             continue
-        _args.any_float_array(a, name)
-        _args.same_dtype(query, a, name)
+        checks.any_float_array(a, name)
+        checks.same_dtype(query, a, name)
         if a.ndim < 2:
             raise ValueError(f"{name} must be at least 2-D, (..., length, features), got {a.shape}")
     if key.shape[-1] != query.shape[-1]:
@@ -106,11 +106,11 @@ def _scale(scale, e):
         if e == 0:
             raise ValueError("query must have a feature size E >= 1 when scale is None")
         return 1 / math.sqrt(e)
-    return _args.real(scale, "scale")
+    return checks.real(scale, "scale")
 
 
 def _dropout_p(dropout_p):
-    p = _args.real(dropout_p, "dropout_p")
+    p = checks.real(dropout_p, "dropout_p")
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout_p must be between 0 and 1, got {p}")
     return p
@@ -269,7 +269,7 @@ def scaled_dot_product_attention_backward(
     a = attention_weights(query, key_h, attn_mask, is_causal, scale)
     s = _scale(scale, query.shape[-1])
     out_shape = batch + (query.shape[-2], value.shape[-1])
-    g = _args.check_grad_output(grad_output, out_shape, query.dtype)
+    g = checks.check_grad_output(grad_output, out_shape, query.dtype)
     if rng is None and 0.0 < _dropout_p(dropout_p) < 1.0:
         raise ValueError(
             "rng: with dropout_p > 0 the backward needs a numpy Generator in the state the "

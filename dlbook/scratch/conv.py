@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook.scratch import _args
+from dlbook import checks
 from dlbook.scratch.im2col import col2im_add, im2col, pad_with_spare_row, windows
 from dlbook.shapes import same_padding, window_count
 
@@ -87,7 +87,7 @@ def padding_pairs(padding, kernel, stride, dilation):
                 raise ValueError(f"padding='same' needs stride=1, got stride={stride}")
             return tuple(same_padding(k, d) for k, d in zip(kernel, dilation))
         raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
-    ph, pw = _args.pair(padding, "padding", minimum=0)
+    ph, pw = checks.pair(padding, "padding", minimum=0)
     return (ph, ph), (pw, pw)
 
 
@@ -103,8 +103,8 @@ def conv_geometry(x, weight, bias, stride, padding, dilation, groups) -> ConvGeo
     Torch:
         none (the checks torch.nn.functional.conv2d makes before it computes)
     """
-    _args.float_array(weight, "weight", (4,))
-    _args.same_dtype(x, weight, "weight")
+    checks.float_array(weight, "weight", (4,))
+    checks.same_dtype(x, weight, "weight")
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"groups must be a positive int, got {groups!r}")
     n, c, h, w = x.shape
@@ -117,12 +117,12 @@ def conv_geometry(x, weight, bias, stride, padding, dilation, groups) -> ConvGeo
             f"{c_per_group} per group x {groups} groups = {c_per_group * groups}"
         )
     if bias is not None:
-        _args.float_array(bias, "bias", (1,))
-        _args.same_dtype(x, bias, "bias")
+        checks.float_array(bias, "bias", (1,))
+        checks.same_dtype(x, bias, "bias")
         if bias.shape[0] != o:
             raise ValueError(f"bias must have shape ({o},), got {bias.shape}")
-    stride = _args.pair(stride, "stride", minimum=1)
-    dilation = _args.pair(dilation, "dilation", minimum=1)
+    stride = checks.pair(stride, "stride", minimum=1)
+    dilation = checks.pair(dilation, "dilation", minimum=1)
     pads = padding_pairs(padding, (kh, kw), stride, dilation)
     out = []
     for size, k, s, d, (before, after), axis in zip(
@@ -139,7 +139,7 @@ def conv_geometry(x, weight, bias, stride, padding, dilation, groups) -> ConvGeo
 
 
 def _prepare(input, weight, bias, stride, padding, dilation, groups):
-    x, unbatched = _args.batched(input, "input")
+    x, unbatched = checks.batched(input, "input")
     return x, unbatched, conv_geometry(x, weight, bias, stride, padding, dilation, groups)
 
 
@@ -316,7 +316,7 @@ def conv2d_backward(
         autograd through torch.nn.functional.conv2d
     """
     x, unbatched, geo = _prepare(input, weight, bias, stride, padding, dilation, groups)
-    gout = _args.check_grad_output(
+    gout = checks.check_grad_output(
         grad_output, (geo.n, geo.out_channels, *geo.out), x.dtype, unbatched=unbatched
     )
     gxp = conv_input_grad_padded(
@@ -385,7 +385,7 @@ def conv2d_backward_naive(
         autograd through torch.nn.functional.conv2d
     """
     x, unbatched, geo = _prepare(input, weight, bias, stride, padding, dilation, groups)
-    gout = _args.check_grad_output(
+    gout = checks.check_grad_output(
         grad_output, (geo.n, geo.out_channels, *geo.out), x.dtype, unbatched=unbatched
     )
     xp = geo.pad(x)

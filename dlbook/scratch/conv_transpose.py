@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook.scratch import _args
+from dlbook import checks
 from dlbook.scratch.conv import (
     conv_forward_padded,
     conv_input_grad_padded,
@@ -56,9 +56,9 @@ class _TransposeGeometry:
 
 
 def _prepare(input, weight, bias, stride, padding, output_padding, groups, dilation):
-    x, unbatched = _args.batched(input, "input")
-    _args.float_array(weight, "weight", (4,))
-    _args.same_dtype(x, weight, "weight")
+    x, unbatched = checks.batched(input, "input")
+    checks.float_array(weight, "weight", (4,))
+    checks.same_dtype(x, weight, "weight")
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"groups must be a positive int, got {groups!r}")
     n, c, h, w = x.shape
@@ -71,14 +71,14 @@ def _prepare(input, weight, bias, stride, padding, output_padding, groups, dilat
         raise ValueError(f"groups={groups} must divide in_channels={c}")
     o = weight.shape[1] * groups
     if bias is not None:
-        _args.float_array(bias, "bias", (1,))
-        _args.same_dtype(x, bias, "bias")
+        checks.float_array(bias, "bias", (1,))
+        checks.same_dtype(x, bias, "bias")
         if bias.shape[0] != o:
             raise ValueError(f"bias must have shape ({o},), got {bias.shape}")
-    stride = _args.pair(stride, "stride", minimum=1)
-    padding = _args.pair(padding, "padding", minimum=0)
-    output_padding = _args.pair(output_padding, "output_padding", minimum=0)
-    dilation = _args.pair(dilation, "dilation", minimum=1)
+    stride = checks.pair(stride, "stride", minimum=1)
+    padding = checks.pair(padding, "padding", minimum=0)
+    output_padding = checks.pair(output_padding, "output_padding", minimum=0)
+    dilation = checks.pair(dilation, "dilation", minimum=1)
     kernel = tuple(weight.shape[2:])
     out = conv_transpose_output_size((h, w), kernel, stride, padding, output_padding, dilation)
     geo = _TransposeGeometry(
@@ -150,7 +150,7 @@ def conv_transpose2d_backward(
     x, unbatched, geo = _prepare(
         input, weight, bias, stride, padding, output_padding, groups, dilation
     )
-    gout = _args.check_grad_output(
+    gout = checks.check_grad_output(
         grad_output, (geo.n, geo.out_channels, *geo.out), x.dtype, unbatched=unbatched
     )
     gp = geo.pad(gout)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbook.scratch import _args
+from dlbook import checks
 
 __all__ = ["dropout", "dropout_backward", "dropout_mask"]
 
@@ -47,11 +47,11 @@ def dropout_mask(shape, p=0.5, rng=None, dtype=np.float64) -> np.ndarray:
         none (torch draws the mask inside F.dropout; here it comes from a NumPy generator, so the
             backward can draw it again)
     """
-    p = _args.check_probability("p", p)
+    p = checks.check_probability("p", p)
     dtype = np.dtype(dtype)
     if not np.issubdtype(dtype, np.floating):
         raise TypeError(f"dtype must be a floating dtype, got {dtype}")
-    keep = _args.generator(rng).random(shape) >= p
+    keep = checks.generator(rng).random(shape) >= p
     scale = dtype.type(0.0 if p == 1.0 else 1.0 / (1.0 - p))
     return keep.astype(dtype) * scale
 
@@ -85,8 +85,8 @@ def dropout(input, p=0.5, training=True, rng=None, inplace=False):
     Torch:
         torch.nn.functional.dropout
     """
-    x = _args.any_float_array(input, "input")
-    p = _args.check_probability("p", p)
+    x = checks.any_float_array(input, "input")
+    p = checks.check_probability("p", p)
     rng, inplace = _torch_inplace(rng, inplace)
     if not training:
         return x
@@ -113,9 +113,9 @@ def dropout_backward(grad_output, input, p=0.5, training=True, rng=None, inplace
     Torch:
         autograd through torch.nn.functional.dropout
     """
-    x = _args.any_float_array(input, "input")
-    g = _args.check_grad_output(grad_output, x.shape, x.dtype)
-    p = _args.check_probability("p", p)
+    x = checks.any_float_array(input, "input")
+    g = checks.check_grad_output(grad_output, x.shape, x.dtype)
+    p = checks.check_probability("p", p)
     rng, _ = _torch_inplace(rng, inplace)
     if not training:
         return g

@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-from dlbook.scratch import _args
+from dlbook import checks
 
 __all__ = [
     "calculate_gain",
@@ -110,7 +110,7 @@ def uniform_(array: np.ndarray, a: float = 0.0, b: float = 1.0, rng=None) -> np.
     _check_array(array)
     if not a <= b:
         raise ValueError(f"uniform_ needs a <= b, got a={a}, b={b}")
-    array[...] = _args.generator(rng).uniform(a, b, size=array.shape)
+    array[...] = checks.generator(rng).uniform(a, b, size=array.shape)
     return array
 
 
@@ -128,7 +128,7 @@ def normal_(array: np.ndarray, mean: float = 0.0, std: float = 1.0, rng=None) ->
     _check_array(array)
     if not std >= 0:
         raise ValueError(f"std must be >= 0, got {std}")
-    array[...] = _args.generator(rng).normal(mean, std, size=array.shape)
+    array[...] = checks.generator(rng).normal(mean, std, size=array.shape)
     return array
 
 

@@ -22,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from dlbook.scratch import _args
+from dlbook import checks
 from dlbook.scratch.activation_layers import ReLU, ScaledTanh, Sigmoid, Tanh
 from dlbook.scratch.conv import conv2d, conv2d_backward
 from dlbook.scratch.layer_base import Layer, parameter_dtype
@@ -79,14 +79,14 @@ class Conv2d(Layer):
     ):  # fmt: skip
         super().__init__()
         dtype = parameter_dtype(device, dtype)
-        kh, kw = _args.pair(kernel_size, "kernel_size", 1)
+        kh, kw = checks.pair(kernel_size, "kernel_size", 1)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"groups={groups} must divide in_channels and out_channels")
         if padding_mode not in _PAD_MODES:
             raise ValueError(
                 f"padding_mode must be one of {tuple(_PAD_MODES)}, got {padding_mode!r}"
             )
-        rng = _args.generator(rng)
+        rng = checks.generator(rng)
         bound = 1 / math.sqrt(in_channels // groups * kh * kw)
         self.weight = _uniform(rng, (out_channels, in_channels // groups, kh, kw), bound, dtype)
         self.bias = _uniform(rng, (out_channels,), bound, dtype) if bias else None
@@ -100,17 +100,17 @@ class Conv2d(Layer):
 
     def _pad_index(self, x):
         """For a non-zero padding mode: the padded plane as indices into the flat input plane."""
-        _args.batched(x, "input")
+        checks.batched(x, "input")
         h, w = x.shape[-2:]
-        kernel, dilation = self.weight.shape[2:], _args.pair(self.dilation, "dilation", 1)
+        kernel, dilation = self.weight.shape[2:], checks.pair(self.dilation, "dilation", 1)
         if self.padding == "same":
-            if _args.pair(self.stride, "stride", 1) != (1, 1):
+            if checks.pair(self.stride, "stride", 1) != (1, 1):
                 raise ValueError("padding='same' needs stride=1")
             pads = [same_padding(k, d) for k, d in zip(kernel, dilation)]
         elif self.padding == "valid":
             pads = [(0, 0), (0, 0)]
         else:
-            pads = [(p, p) for p in _args.pair(self.padding, "padding", 0)]
+            pads = [(p, p) for p in checks.pair(self.padding, "padding", 0)]
         for (before, after), n in zip(pads, (h, w)):
             if self.padding_mode == "reflect" and max(before, after) >= n:
                 raise ValueError(
@@ -177,7 +177,7 @@ class Linear(Layer):
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None, rng=None):
         super().__init__()
         dtype = parameter_dtype(device, dtype)
-        rng = _args.generator(rng)
+        rng = checks.generator(rng)
         bound = 1 / math.sqrt(in_features)
         self.weight = _uniform(rng, (out_features, in_features), bound, dtype)
         self.bias = _uniform(rng, (out_features,), bound, dtype) if bias else None

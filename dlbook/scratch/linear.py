@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from dlbook.scratch import _args
+from dlbook import checks
 from dlbook.scratch.activations import any_float_array, check_grad_output
 
 __all__ = ["linear", "linear_backward", "linear_naive", "linear_backward_naive"]
@@ -33,8 +33,8 @@ def _check(input, weight, bias):
     x = any_float_array(input, "input")
     if x.ndim == 0:
         raise ValueError("input must be at least 1-D, (..., in_features), got a 0-D array")
-    _args.float_array(weight, "weight", (2,))
-    _args.same_dtype(x, weight, "weight")
+    checks.float_array(weight, "weight", (2,))
+    checks.same_dtype(x, weight, "weight")
     out_features, in_features = weight.shape
     if x.shape[-1] != in_features:
         raise ValueError(
@@ -42,8 +42,8 @@ def _check(input, weight, bias):
             f"{x.shape} has {x.shape[-1]} in its last dimension"
         )
     if bias is not None:
-        _args.float_array(bias, "bias", (1,))
-        _args.same_dtype(x, bias, "bias")
+        checks.float_array(bias, "bias", (1,))
+        checks.same_dtype(x, bias, "bias")
         if bias.shape != (out_features,):
             raise ValueError(f"bias must have shape ({out_features},), got {bias.shape}")
     return _rows(x)

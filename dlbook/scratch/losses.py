@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 from scipy import special
 
-from dlbook.scratch import _args
+from dlbook import checks
 from dlbook.scratch.activations import (
     any_float_array,
     check_grad_output,
@@ -127,12 +127,12 @@ def _same_shape(input, target, weight=None):
     x, t = any_float_array(input, "input"), any_float_array(target, "target")
     if t.shape != x.shape:
         raise ValueError(f"target must have the input's shape {x.shape}, got {t.shape}")
-    _args.same_dtype(x, t, "target")
+    checks.same_dtype(x, t, "target")
     if weight is not None:
         weight = any_float_array(weight, "weight")
         if weight.shape != x.shape:
             raise ValueError(f"weight must have the input's shape {x.shape}, got {weight.shape}")
-        _args.same_dtype(x, weight, "weight")
+        checks.same_dtype(x, weight, "weight")
     return x, t, weight
 
 
@@ -153,7 +153,7 @@ def _class_weight(weight, x, axis):
     weight = any_float_array(weight, "weight")
     if weight.shape != (c,):
         raise ValueError(f"weight must have one entry per class, shape ({c},), got {weight.shape}")
-    _args.same_dtype(x, weight, "weight")
+    checks.same_dtype(x, weight, "weight")
     return weight
 
 
@@ -195,7 +195,7 @@ def _nll_args(
             raise ValueError(
                 f"target (probabilities) must have shape {x.shape}, got {target.shape}"
             )
-        _args.same_dtype(x, target, "target")
+        checks.same_dtype(x, target, "target")
         if ignore_index >= 0:
             raise ValueError("ignore_index is not supported for class-probability targets")
         return x, target, axis, w, ignore_index, eps, reduction
@@ -823,7 +823,7 @@ def _bce_args(input, target, weight, pos_weight, reduction, size_average, reduce
     for name, w in (("weight", weight), ("pos_weight", pos_weight)):
         if w is not None:
             w = any_float_array(w, name)
-            _args.same_dtype(x, w, name)
+            checks.same_dtype(x, w, name)
             try:
                 fits = np.broadcast_shapes(w.shape, x.shape) == x.shape
             except ValueError:

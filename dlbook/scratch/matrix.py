@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbook.scratch._args import pair as _pair
+from dlbook.checks import pair as _pair
 from dlbook.shapes import window_count
 
 __all__ = ["conv2d_matrix", "matching_output_padding"]

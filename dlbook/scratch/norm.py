@@ -22,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from dlbook.scratch import _args
+from dlbook import checks
 
 __all__ = [
     "batch_norm",
@@ -41,8 +41,8 @@ def _vector(v, name, shape, x):
     """``v`` is None, or an array of ``shape`` with ``x``'s dtype."""
     if v is None:
         return None
-    _args.any_float_array(v, name)
-    _args.same_dtype(x, v, name)
+    checks.any_float_array(v, name)
+    checks.same_dtype(x, v, name)
     if v.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {v.shape}")
     return v
@@ -51,7 +51,7 @@ def _vector(v, name, shape, x):
 def _check_batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps):
     """Check batch_norm's arguments. Returns the input, the number of values per channel, and
     momentum and eps as Python floats (a NumPy float64 eps would upcast a float32 input)."""
-    x = _args.any_float_array(input, "input")
+    x = checks.any_float_array(input, "input")
     if x.ndim < 2 and x.shape != (0,):  # torch takes a 1-D input only when it is empty
         raise ValueError(f"input must be (N, C, ...) with at least 2 dimensions, got {x.shape}")
     c = x.shape[1] if x.ndim >= 2 else 0
@@ -71,7 +71,7 @@ def _check_batch_norm(input, running_mean, running_var, weight, bias, training, 
             "function has no cumulative average; BatchNorm1d/BatchNorm2d(momentum=None) pass it "
             "1 / num_batches_tracked"
         )
-    momentum, eps = _args.real(momentum, "momentum"), _args.real(eps, "eps")
+    momentum, eps = checks.real(momentum, "momentum"), checks.real(eps, "eps")
     if eps <= 0 if training else eps < 0:
         want = "positive in training mode" if training else "non-negative"
         raise ValueError(f"eps must be {want}, got {eps}")
@@ -173,7 +173,7 @@ def batch_norm_backward(
     x, count, momentum, eps = _check_batch_norm(
         input, running_mean, running_var, weight, bias, training, momentum, eps
     )
-    g = _args.check_grad_output(grad_output, x.shape, x.dtype)
+    g = checks.check_grad_output(grad_output, x.shape, x.dtype)
     if x.ndim == 1:  # an empty (0,) input: every gradient is empty too
         return np.empty_like(x), *(None if v is None else np.zeros_like(v) for v in (weight, bias))
     axes = _channel_axes(x)
@@ -274,7 +274,7 @@ def _is_int(s):
 
 def _check_layer_norm(input, normalized_shape, weight, bias, eps):
     """Check layer_norm's arguments; return the input, the shape as a tuple, the axes and eps."""
-    x = _args.any_float_array(input, "input")
+    x = checks.any_float_array(input, "input")
     shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else None
     if isinstance(normalized_shape, (tuple, list)):
         shape = tuple(normalized_shape)
@@ -291,7 +291,7 @@ def _check_layer_norm(input, normalized_shape, weight, bias, eps):
         )
     _vector(weight, "weight", shape, x)
     _vector(bias, "bias", shape, x)
-    eps = _args.real(eps, "eps")  # any real, as in torch: var + eps < 0 gives NaN, as there
+    eps = checks.real(eps, "eps")  # any real, as in torch: var + eps < 0 gives NaN, as there
     return x, shape, tuple(range(x.ndim - len(shape), x.ndim)), eps
 
 
@@ -337,7 +337,7 @@ def layer_norm_backward(grad_output, input, normalized_shape, weight=None, bias=
         autograd through torch.nn.functional.layer_norm
     """
     x, shape, axes, eps = _check_layer_norm(input, normalized_shape, weight, bias, eps)
-    g = _args.check_grad_output(grad_output, x.shape, x.dtype)
+    g = checks.check_grad_output(grad_output, x.shape, x.dtype)
     mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
     inv_std = 1 / np.sqrt(var + eps)
     x_hat = (x - mean) * inv_std

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbook.scratch import _args
+from dlbook import checks
 from dlbook.scratch.dropout import dropout_mask
 from dlbook.scratch.layer_base import Layer, parameter_dtype
 from dlbook.scratch.norm import batch_norm, batch_norm_backward, layer_norm, layer_norm_backward
@@ -54,7 +54,7 @@ class _BatchNorm(Layer):
     def forward(self, input):
         """Normalize ``x`` (updating the running statistics in training mode)."""
         x = input
-        _args.float_array(x, "input", self.ndims)
+        checks.float_array(x, "input", self.ndims)
         update = self.training and self.track_running_stats
         batches = self.num_batches_tracked + 1 if update else self.num_batches_tracked
         factor = self.momentum
@@ -174,15 +174,15 @@ class Dropout(Layer):
 
     def __init__(self, p=0.5, inplace=False, rng=None):
         super().__init__()
-        self.p = _args.check_probability("p", p)
+        self.p = checks.check_probability("p", p)
         self.inplace = bool(inplace)
-        self.rng = _args.generator(rng)
+        self.rng = checks.generator(rng)
         self.mask = None
 
     def forward(self, input):
         """Drop values of ``x`` with probability ``p`` (training mode), keeping the mask."""
         x = input
-        _args.any_float_array(x, "input")
+        checks.any_float_array(x, "input")
         self.mask = dropout_mask(x.shape, self.p, self.rng, x.dtype) if self.training else None
         self._input = x
         if self.mask is None:

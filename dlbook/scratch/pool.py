@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook.scratch import _args
+from dlbook import checks
 from dlbook.scratch.im2col import col2im_add, windows
 from dlbook.shapes import conv_output_size, window_count
 
@@ -121,11 +121,11 @@ def _stride(stride, kernel):
     # torch reads stride=None, and an empty list, as "the kernel size".
     if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
         return kernel
-    return _args.pair(stride, "stride", minimum=1)
+    return checks.pair(stride, "stride", minimum=1)
 
 
 def _batched(input):
-    x, unbatched = _args.batched(input, "input")
+    x, unbatched = checks.batched(input, "input")
     if 0 in x.shape[1:]:
         raise ValueError(f"input must have non-empty channels, height and width, got {x.shape}")
     return x, unbatched
@@ -134,10 +134,10 @@ def _batched(input):
 def _prepare(input, kernel_size, stride, padding, dilation, ceil_mode):
     """Check the arguments as torch does; return ``(x, unbatched, geometry)``."""
     x, unbatched = _batched(input)
-    kernel = _args.pair(kernel_size, "kernel_size", minimum=1)
+    kernel = checks.pair(kernel_size, "kernel_size", minimum=1)
     stride = _stride(stride, kernel)
-    padding = _args.pair(padding, "padding", minimum=0)
-    dilation = _args.pair(dilation, "dilation", minimum=1)
+    padding = checks.pair(padding, "padding", minimum=0)
+    dilation = checks.pair(dilation, "dilation", minimum=1)
     if any(p > k // 2 for p, k in zip(padding, kernel)):
         raise ValueError(
             f"padding must be at most half the kernel size (kernel_size // 2), "
@@ -151,7 +151,7 @@ def _prepare(input, kernel_size, stride, padding, dilation, ceil_mode):
 
 
 def _grad(grad_output, x, unbatched, geo):
-    return _args.check_grad_output(grad_output, x.shape[:2] + geo.out, x.dtype, unbatched)
+    return checks.check_grad_output(grad_output, x.shape[:2] + geo.out, x.dtype, unbatched)
 
 
 def _unbatch(a: np.ndarray, unbatched: bool) -> np.ndarray:
@@ -388,7 +388,7 @@ def global_avg_pool2d_backward(grad_output, input):
         autograd through torch.nn.functional.adaptive_avg_pool2d(input, 1)
     """
     x, unbatched = _batched(input)
-    g = _args.check_grad_output(grad_output, x.shape[:2] + (1, 1), x.dtype, unbatched)
+    g = checks.check_grad_output(grad_output, x.shape[:2] + (1, 1), x.dtype, unbatched)
     gx = np.broadcast_to(g / (x.shape[2] * x.shape[3]), x.shape).copy()
     return _unbatch(gx, unbatched)
 

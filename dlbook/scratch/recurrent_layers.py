@@ -23,8 +23,8 @@ import warnings
 
 import numpy as np
 
+from dlbook import checks
 from dlbook.checks import check_int
-from dlbook.scratch import _args
 from dlbook.scratch.dropout import dropout_mask
 from dlbook.scratch.gru import gru, gru_backward
 from dlbook.scratch.layers import Layer
@@ -87,7 +87,7 @@ class RNNBase(Layer):
         self.hidden_size = h = check_int(hidden_size, "hidden_size")
         self.num_layers = check_int(num_layers, "num_layers")
         self.bias, self.batch_first = _flag(bias, "bias"), _flag(batch_first, "batch_first")
-        self.dropout = _args.check_probability("dropout", dropout)
+        self.dropout = checks.check_probability("dropout", dropout)
         if self.dropout > 0 and self.num_layers == 1:
             warnings.warn(
                 "dropout acts between layers, after all but the last: with num_layers=1 "
@@ -102,7 +102,7 @@ class RNNBase(Layer):
             raise ValueError(f"proj_size must be >= 0 and < hidden_size={h}, got {proj_size}")
         self.proj_size, self.out_size = int(proj_size), int(proj_size) or h
         dtype = _factory(device, dtype)
-        self.rng = rng = _args.generator(rng)  # for the weights, then the dropout masks
+        self.rng = rng = checks.generator(rng)  # for the weights, then the dropout masks
         bound, rows = 1 / math.sqrt(h), self.gates * h  # torch: every parameter U(-1/sqrt(H), ..)
         self._weights = {}
         for layer in range(self.num_layers):

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbook.scratch import _args
+from dlbook import checks
 
 __all__ = ["rnn", "rnn_backward", "rnn_states"]
 
@@ -57,14 +57,14 @@ def check_recurrent(input, states, weight_ih, weight_hh, bias_ih, bias_hh, gates
     Torch:
         none (torch.nn.RNNBase.check_forward_args does the same checks for its modules)
     """
-    x = _args.float_array(input, "input", (2, 3))
+    x = checks.float_array(input, "input", (2, 3))
     unbatched = x.ndim == 2
     x = x[:, None] if unbatched else x
     t, n, d = x.shape
     if t == 0:
         raise ValueError(f"input must have a sequence length T >= 1, got shape {input.shape}")
-    _args.float_array(weight_hh, "weight_hh", (2,))
-    _args.same_dtype(x, weight_hh, "weight_hh")
+    checks.float_array(weight_hh, "weight_hh", (2,))
+    checks.same_dtype(x, weight_hh, "weight_hh")
     rows, p = weight_hh.shape
     h = rows // gates
     if weight_hr is None and rows != gates * p:
@@ -72,15 +72,15 @@ def check_recurrent(input, states, weight_ih, weight_hh, bias_ih, bias_hh, gates
             f"weight_hh must have shape ({gates} * hidden_size, hidden_size), got {weight_hh.shape}"
         )
     if weight_hr is not None:
-        _args.float_array(weight_hr, "weight_hr", (2,))
-        _args.same_dtype(x, weight_hr, "weight_hr")
+        checks.float_array(weight_hr, "weight_hr", (2,))
+        checks.same_dtype(x, weight_hr, "weight_hr")
         if rows != gates * h or weight_hr.shape != (p, h):
             raise ValueError(
                 f"weight_hr must have shape (proj_size, hidden_size) = ({p}, {rows / gates:g}) "
                 f"for weight_hh of shape {weight_hh.shape}, got {weight_hr.shape}"
             )
-    _args.float_array(weight_ih, "weight_ih", (2,))
-    _args.same_dtype(x, weight_ih, "weight_ih")
+    checks.float_array(weight_ih, "weight_ih", (2,))
+    checks.same_dtype(x, weight_ih, "weight_ih")
     if weight_ih.shape != (rows, d):
         raise ValueError(
             f"weight_ih must have shape ({rows}, {d}) ({gates} * hidden_size, input features), "
@@ -88,8 +88,8 @@ def check_recurrent(input, states, weight_ih, weight_hh, bias_ih, bias_hh, gates
         )
     for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
         if b is not None:
-            _args.float_array(b, name, (1,))
-            _args.same_dtype(x, b, name)
+            checks.float_array(b, name, (1,))
+            checks.same_dtype(x, b, name)
             if b.shape != (rows,):
                 raise ValueError(f"{name} must have shape ({rows},), got {b.shape}")
     out = []
@@ -98,8 +98,8 @@ def check_recurrent(input, states, weight_ih, weight_hh, bias_ih, bias_hh, gates
         if s is None:
             out.append(np.zeros((n, size), dtype=x.dtype))
             continue
-        _args.any_float_array(s, name)
-        _args.same_dtype(x, s, name)
+        checks.any_float_array(s, name)
+        checks.same_dtype(x, s, name)
         want = (size,) if unbatched else (n, size)
         if s.ndim != len(want):
             raise ValueError(
@@ -136,13 +136,13 @@ def check_upstream(grad_output, finals, x, unbatched):
     shape = drop((t, n, sizes[0]))
     if grad_output is None:
         grad_output = np.zeros(shape, dtype=x.dtype)
-    g = _args.check_grad_output(grad_output, shape, x.dtype)
+    g = checks.check_grad_output(grad_output, shape, x.dtype)
     out = [g[:, None] if unbatched else g]
     for name, (g, size) in finals.items():
         shape = (size,) if unbatched else (n, size)
         if g is None:
             g = np.zeros(shape, dtype=x.dtype)
-        _args.any_float_array(g, name)
+        checks.any_float_array(g, name)
         if g.shape != shape:
             raise ValueError(f"{name} must have the final state's shape {shape}, got {g.shape}")
         if g.dtype != x.dtype:

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
+from dlbook import checks
 from dlbook.checks import check_int
-from dlbook.scratch import _args
 from dlbook.scratch.losses import cross_entropy, cross_entropy_backward
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "tbptt_batches", "train_tbptt"]
@@ -49,7 +49,7 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
     Torch:
         torch.nn.utils.clip_grad_norm_ (given the parameters, not their gradients)
     """
-    grads, max_norm = _grad_list(grads), _args.real(max_norm, "max_norm")
+    grads, max_norm = _grad_list(grads), checks.real(max_norm, "max_norm")
     if max_norm < 0:
         raise ValueError(f"max_norm must be >= 0, got {max_norm}")
     p = float(norm_type)  # torch also takes the string 'inf'
@@ -83,7 +83,7 @@ def clip_grad_value_(grads, clip_value):
     Torch:
         torch.nn.utils.clip_grad_value_ (given the parameters, not their gradients)
     """
-    clip_value = _args.real(clip_value, "clip_value")
+    clip_value = checks.real(clip_value, "clip_value")
     if clip_value < 0:
         raise ValueError(f"clip_value must be >= 0, got {clip_value}")
     for g in _grad_list(grads):
