@@ -330,8 +330,8 @@ def test_layer_call_takes_torchs_forward_arguments(name):
 def scratch_functions() -> dict[str, object]:
     """Every public function defined in a dlbook/scratch module, by name."""
     found = {}
-    for info in pkgutil.iter_modules(scratch.__path__):
-        module = importlib.import_module(f"dlbook.scratch.{info.name}")
+    for info in pkgutil.walk_packages(scratch.__path__, prefix="dlbook.scratch."):
+        module = importlib.import_module(info.name)
         for n, f in vars(module).items():
             if inspect.isfunction(f) and f.__module__ == module.__name__ and not n.startswith("_"):
                 found[n] = f

@@ -11,8 +11,8 @@ start of a line (indented like the docstring body), with their content indented 
     Torch:
         torch.nn.functional.conv2d
 
-Checked: every function and class defined (not imported) in a public ``dlbook/scratch/*.py``
-module whose name does not start with ``_``; for a class, its class docstring.
+Checked: every function and class defined (not imported) in a public module of dlbook.scratch
+(subpackages included) whose name does not start with ``_``; for a class, its class docstring.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ HEADINGS = ("Shapes:", "Formula:", "Torch:")
 
 
 def public_modules() -> list[str]:
-    names = [m.name for m in pkgutil.iter_modules(scratch.__path__) if not m.name.startswith("_")]
-    return sorted(f"dlbook.scratch.{n}" for n in names)
+    """Every public module of dlbook.scratch, subpackages included (``scratch.losses.hinge``)."""
+    found = pkgutil.walk_packages(scratch.__path__, prefix="dlbook.scratch.")
+    names = [m.name for m in found]
+    return sorted(n for n in names if not any(part.startswith("_") for part in n.split(".")))
 
 
 def public_objects(module_name: str) -> list[tuple[str, object]]:

@@ -266,10 +266,8 @@ def _lookup(fname: str):
     """A public function of dlbook.scratch or of one of its modules (naive ones may be only
     there)."""
     found = getattr(scratch, fname, None)
-    for info in [] if found else pkgutil.iter_modules(scratch.__path__):
-        found = found or getattr(
-            importlib.import_module(f"dlbook.scratch.{info.name}"), fname, None
-        )
+    for info in [] if found else pkgutil.walk_packages(scratch.__path__, "dlbook.scratch."):
+        found = found or getattr(importlib.import_module(info.name), fname, None)
     return found if callable(found) else None
 
 
