@@ -10,6 +10,7 @@ The mutants run in a throw-away clone of the repository's HEAD (never in the wor
 
     python scripts/mutate.py                       # the default modules, 60 mutants each
     python scripts/mutate.py conv pool --per-module 0   # every mutant of conv.py and pool.py
+    python scripts/mutate.py losses/hinge          # dlbook/scratch/losses/hinge.py
     python scripts/mutate.py --list conv           # the mutants, without running them
 
 Writes a Markdown report to ``_build/mutation.md`` (``--out``).
@@ -32,7 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODULES = ["conv", "conv_transpose", "pool", "norm", "lstm", "gru", "rnn", "optim",
-                   "losses", "attention", "linear", "activations", "dropout"]  # fmt: skip
+                   "losses/classification", "losses/binary", "losses/hinge", "losses/regression",
+                   "losses/divergence", "losses/common", "attention", "linear", "activations",
+                   "dropout"]  # fmt: skip
 # The tests that hold each module (besides the signature and torch-sample tests, which hold all).
 TESTS = {
     "lstm": ["test_scratch_rnn*.py", "test_scratch_lstm*.py", "test_scratch_recurrent_layers*.py"],
@@ -142,7 +145,8 @@ def mutants(module: str) -> list[Mutant]:
 
 
 def test_files(module: str, clone: Path, shared: bool = False) -> list[str]:
-    patterns = SHARED_TESTS if shared else TESTS.get(module, [f"test_scratch_{module}*.py"])
+    own = TESTS.get(module, [f"test_scratch_{module.split('/')[0]}*.py"])
+    patterns = SHARED_TESTS if shared else own
     return sorted(
         {str(p.relative_to(clone)) for pat in patterns for p in (clone / "tests").glob(pat)}
     )

@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 
-# --- argument checks, shared with linear.py and losses.py -----------------------------------------
+# --- argument checks, shared with linear.py and losses/ -----------------------------------------
 
 
 def _elementwise(grad_output, input):
