@@ -18,6 +18,7 @@ __all__ = [
     "pair",
     "float_array",
     "same_dtype",
+    "check_bias",
     "batched",
     "any_float_array",
     "real",
@@ -78,6 +79,20 @@ def same_dtype(x: np.ndarray, other, name: str) -> None:
     """Torch refuses to mix dtypes in one operation; so do we, rather than cast silently."""
     if other is not None and other.dtype != x.dtype:
         raise TypeError(f"{name} has dtype {other.dtype} but input has dtype {x.dtype}")
+
+
+def check_bias(bias, x: np.ndarray, size: int) -> None:
+    """An optional ``bias``: ``None``, or a 1-D floating array of ``size`` entries in ``x``'s dtype.
+
+    One check for every layer that adds a bias per output feature or channel (linear, conv2d,
+    conv_transpose2d).
+    """
+    if bias is None:
+        return
+    float_array(bias, "bias", (1,))
+    same_dtype(x, bias, "bias")
+    if bias.shape[0] != size:
+        raise ValueError(f"bias must have shape ({size},), got {bias.shape}")
 
 
 def batched(x: np.ndarray, name: str) -> tuple[np.ndarray, bool]:

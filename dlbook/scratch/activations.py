@@ -347,6 +347,14 @@ def _along(input, dim, dtype=None):
     return np.atleast_1d(x), _axis(dim, x.ndim)
 
 
+def _recompute(forward, grad_output, input, dim, dtype):
+    """A (log-)softmax backward's start: ``grad_output`` checked against the input (cast to
+    ``dtype``), the forward's output recomputed; both at least 1-D, and ``dim`` as an axis."""
+    g, x = _elementwise(grad_output, _cast(input, dtype))
+    y = forward(x, dim)
+    return np.atleast_1d(g), np.atleast_1d(y), _axis(dim, y.ndim)
+
+
 def _shifted(x: np.ndarray, axis: int) -> np.ndarray:
     """``x - max(x)`` along ``axis``: every exponent is then at most 0, so nothing overflows."""
     return x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
@@ -382,12 +390,10 @@ def softmax_backward(grad_output, input, dim, *, dtype=None):
     Torch:
         autograd through torch.nn.functional.softmax
     """
-    g, x = _elementwise(grad_output, _cast(input, dtype))
-    y = softmax(x, dim)
-    axis = _axis(dim, y.ndim)
-    g, y1 = np.atleast_1d(g), np.atleast_1d(y)
-    gx = (y1 * (g - np.sum(g * y1, axis=axis, keepdims=True))).reshape(y.shape)
-    return gx.astype(input.dtype, copy=False)  # the cast's gradient: back to the input's dtype
+    g, y, axis = _recompute(softmax, grad_output, input, dim, dtype)
+    gx = y * (g - np.sum(g * y, axis=axis, keepdims=True))
+    # the cast's gradient: back to the input's dtype
+    return gx.reshape(np.shape(input)).astype(input.dtype, copy=False)
 
 
 def softmax_naive(input, dim, *, dtype=None):
@@ -439,12 +445,10 @@ def log_softmax_backward(grad_output, input, dim, *, dtype=None):
     Torch:
         autograd through torch.nn.functional.log_softmax
     """
-    g, x = _elementwise(grad_output, _cast(input, dtype))
-    y = log_softmax(x, dim)
-    axis = _axis(dim, y.ndim)
-    g, y1 = np.atleast_1d(g), np.atleast_1d(y)
-    gx = (g - np.exp(y1) * np.sum(g, axis=axis, keepdims=True)).reshape(y.shape)
-    return gx.astype(input.dtype, copy=False)  # the cast's gradient: back to the input's dtype
+    g, y, axis = _recompute(log_softmax, grad_output, input, dim, dtype)
+    gx = g - np.exp(y) * np.sum(g, axis=axis, keepdims=True)
+    # the cast's gradient: back to the input's dtype
+    return gx.reshape(np.shape(input)).astype(input.dtype, copy=False)
 
 
 def logsumexp(input, dim, keepdim=False):

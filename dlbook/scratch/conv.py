@@ -91,6 +91,26 @@ def padding_pairs(padding, kernel, stride, dilation):
     return (ph, ph), (pw, pw)
 
 
+def conv_weight_and_groups(x, weight, groups) -> int:
+    """Check a 2-D (transposed) convolution's ``weight`` against its batched input ``x``, and
+    ``groups``; return ``groups`` as an int.
+
+    Shapes:
+        x: (N, C_in, H, W); weight: any 4-D array of x's dtype (its channel counts are checked
+        by the caller: conv2d's and conv_transpose2d's weights lay them out differently)
+        returns: groups, an int >= 1
+    Formula:
+        none (argument checks)
+    Torch:
+        none (the checks torch.nn.functional.conv2d and conv_transpose2d make first)
+    """
+    checks.float_array(weight, "weight", (4,))
+    checks.same_dtype(x, weight, "weight")
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    return int(groups)
+
+
 def conv_geometry(x, weight, bias, stride, padding, dilation, groups) -> ConvGeometry:
     """Check conv2d's arguments (input already batched) and work out every shape.
 
@@ -103,10 +123,7 @@ def conv_geometry(x, weight, bias, stride, padding, dilation, groups) -> ConvGeo
     Torch:
         none (the checks torch.nn.functional.conv2d makes before it computes)
     """
-    checks.float_array(weight, "weight", (4,))
-    checks.same_dtype(x, weight, "weight")
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    groups = conv_weight_and_groups(x, weight, groups)
     n, c, h, w = x.shape
     o, c_per_group, kh, kw = weight.shape
     if c % groups or o % groups:
@@ -116,11 +133,7 @@ def conv_geometry(x, weight, bias, stride, padding, dilation, groups) -> ConvGeo
             f"channel mismatch: input has {c} channels but weight {weight.shape} expects "
             f"{c_per_group} per group x {groups} groups = {c_per_group * groups}"
         )
-    if bias is not None:
-        checks.float_array(bias, "bias", (1,))
-        checks.same_dtype(x, bias, "bias")
-        if bias.shape[0] != o:
-            raise ValueError(f"bias must have shape ({o},), got {bias.shape}")
+    checks.check_bias(bias, x, o)
     stride = checks.pair(stride, "stride", minimum=1)
     dilation = checks.pair(dilation, "dilation", minimum=1)
     pads = padding_pairs(padding, (kh, kw), stride, dilation)
@@ -135,7 +148,7 @@ def conv_geometry(x, weight, bias, stride, padding, dilation, groups) -> ConvGeo
                 f"dilation {d}), more than the padded input's {size + before + after}"
             )
         out.append(count)
-    return ConvGeometry(n, c, o, int(groups), (kh, kw), stride, dilation, pads, (h, w), tuple(out))
+    return ConvGeometry(n, c, o, groups, (kh, kw), stride, dilation, pads, (h, w), tuple(out))
 
 
 def _prepare(input, weight, bias, stride, padding, dilation, groups):

@@ -19,6 +19,7 @@ from dlbook import checks
 from dlbook.scratch.conv import (
     conv_forward_padded,
     conv_input_grad_padded,
+    conv_weight_and_groups,
     conv_weight_grad_padded,
 )
 from dlbook.scratch.im2col import pad_with_spare_row
@@ -57,10 +58,7 @@ class _TransposeGeometry:
 
 def _prepare(input, weight, bias, stride, padding, output_padding, groups, dilation):
     x, unbatched = checks.batched(input, "input")
-    checks.float_array(weight, "weight", (4,))
-    checks.same_dtype(x, weight, "weight")
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    groups = conv_weight_and_groups(x, weight, groups)
     n, c, h, w = x.shape
     if weight.shape[0] != c:
         raise ValueError(
@@ -70,11 +68,7 @@ def _prepare(input, weight, bias, stride, padding, output_padding, groups, dilat
     if c % groups:
         raise ValueError(f"groups={groups} must divide in_channels={c}")
     o = weight.shape[1] * groups
-    if bias is not None:
-        checks.float_array(bias, "bias", (1,))
-        checks.same_dtype(x, bias, "bias")
-        if bias.shape[0] != o:
-            raise ValueError(f"bias must have shape ({o},), got {bias.shape}")
+    checks.check_bias(bias, x, o)
     stride = checks.pair(stride, "stride", minimum=1)
     padding = checks.pair(padding, "padding", minimum=0)
     output_padding = checks.pair(output_padding, "output_padding", minimum=0)
@@ -82,7 +76,7 @@ def _prepare(input, weight, bias, stride, padding, output_padding, groups, dilat
     kernel = tuple(weight.shape[2:])
     out = conv_transpose_output_size((h, w), kernel, stride, padding, output_padding, dilation)
     geo = _TransposeGeometry(
-        n, c, o, int(groups), tuple(kernel), stride, padding, dilation, (h, w), tuple(out)
+        n, c, o, groups, tuple(kernel), stride, padding, dilation, (h, w), tuple(out)
     )
     return x, unbatched, geo
 

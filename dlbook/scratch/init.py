@@ -188,6 +188,13 @@ def xavier_normal_(array: np.ndarray, gain: float = 1.0, rng=None) -> np.ndarray
     return normal_(array, 0.0, std, rng)
 
 
+def _kaiming_std(array, a, mode, nonlinearity):
+    """He's ``gain / sqrt(fan)`` for :func:`kaiming_uniform_` and :func:`kaiming_normal_`, the
+    arguments checked; None for an empty array, which has nothing to fill."""
+    fan, gain = _calculate_correct_fan(array, mode), calculate_gain(nonlinearity, a)
+    return None if array.size == 0 else gain / math.sqrt(fan)
+
+
 def kaiming_uniform_(
     array: np.ndarray, a=0, mode="fan_in", nonlinearity="leaky_relu", rng=None
 ) -> np.ndarray:
@@ -205,10 +212,9 @@ def kaiming_uniform_(
     Torch:
         torch.nn.init.kaiming_uniform_ (rng in place of generator)
     """
-    fan, gain = _calculate_correct_fan(array, mode), calculate_gain(nonlinearity, a)
-    if array.size == 0:
+    std = _kaiming_std(array, a, mode, nonlinearity)
+    if std is None:
         return array
-    std = gain / math.sqrt(fan)
     bound = math.sqrt(3.0) * std
     return uniform_(array, -bound, bound, rng)
 
@@ -227,10 +233,9 @@ def kaiming_normal_(
     Torch:
         torch.nn.init.kaiming_normal_ (rng in place of generator)
     """
-    fan, gain = _calculate_correct_fan(array, mode), calculate_gain(nonlinearity, a)
-    if array.size == 0:
+    std = _kaiming_std(array, a, mode, nonlinearity)
+    if std is None:
         return array
-    std = gain / math.sqrt(fan)
     return normal_(array, 0.0, std, rng)
 
 

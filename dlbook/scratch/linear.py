@@ -41,11 +41,7 @@ def _check(input, weight, bias):
             f"weight {weight.shape} expects {in_features} input features, but input "
             f"{x.shape} has {x.shape[-1]} in its last dimension"
         )
-    if bias is not None:
-        checks.float_array(bias, "bias", (1,))
-        checks.same_dtype(x, bias, "bias")
-        if bias.shape != (out_features,):
-            raise ValueError(f"bias must have shape ({out_features},), got {bias.shape}")
+    checks.check_bias(bias, x, out_features)
     return _rows(x)
 
 

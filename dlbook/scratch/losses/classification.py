@@ -52,6 +52,16 @@ def _nll_args(
     return x, t, axis, w, ignore_index, eps, reduction
 
 
+def _nll_index_args(input, target, weight, ignore_index, reduction, size_average, reduce):
+    """:func:`_nll_args` for :func:`nll_loss`, which takes class indices only (no smoothing)."""
+    x, t, axis, w, ii, _, red = _nll_args(
+        input, target, weight, ignore_index, 0.0, reduction, size_average, reduce
+    )
+    if np.issubdtype(t.dtype, np.floating):
+        raise TypeError("target must be a numpy array of integer class indices, got floating")
+    return x, t, axis, w, ii, red
+
+
 def _nll_grad(logp, t, axis, w, ignore_index, eps):
     r"""``G = -d loss_n / d logp[n, c]`` for every sample and class, and the mean's divisor.
 
@@ -115,11 +125,9 @@ def nll_loss(
     Torch:
         torch.nn.functional.nll_loss
     """
-    x, t, axis, w, ii, _, red = _nll_args(
-        input, target, weight, ignore_index, 0.0, reduction, size_average, reduce
+    x, t, axis, w, ii, red = _nll_index_args(
+        input, target, weight, ignore_index, reduction, size_average, reduce
     )
-    if np.issubdtype(t.dtype, np.floating):
-        raise TypeError("target must be a numpy array of integer class indices, got floating")
     return _nll_loss(x, t, axis, w, ii, 0.0, red)
 
 
@@ -143,11 +151,9 @@ def nll_loss_backward(
     Torch:
         autograd through torch.nn.functional.nll_loss
     """
-    x, t, axis, w, ii, _, red = _nll_args(
-        input, target, weight, ignore_index, 0.0, reduction, size_average, reduce
+    x, t, axis, w, ii, red = _nll_index_args(
+        input, target, weight, ignore_index, reduction, size_average, reduce
     )
-    if np.issubdtype(t.dtype, np.floating):
-        raise TypeError("target must be a numpy array of integer class indices, got floating")
     g, divisor = _nll_grad(x, t, axis, w, ii, 0.0)
     up = upstream_grad(grad_output, red, t.shape, x.dtype, divisor)
     return _kept(-g, up, t, axis, ii)
