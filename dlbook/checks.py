@@ -19,6 +19,7 @@ __all__ = [
     "float_array",
     "same_dtype",
     "check_bias",
+    "broadcasts_to",
     "batched",
     "any_float_array",
     "real",
@@ -93,6 +94,15 @@ def check_bias(bias, x: np.ndarray, size: int) -> None:
     same_dtype(x, bias, "bias")
     if bias.shape[0] != size:
         raise ValueError(f"bias must have shape ({size},), got {bias.shape}")
+
+
+def broadcasts_to(shape: tuple, target: tuple) -> bool:
+    """Whether an array of ``shape`` broadcasts to ``target`` and leaves it as it is (a mask or a
+    weight that may repeat along some axes, never stretch the input's)."""
+    try:
+        return np.broadcast_shapes(tuple(shape), tuple(target)) == tuple(target)
+    except ValueError:
+        return False
 
 
 def batched(x: np.ndarray, name: str) -> tuple[np.ndarray, bool]:

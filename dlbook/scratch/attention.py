@@ -133,11 +133,7 @@ def _mask_bias(attn_mask, is_causal, scores_shape, dtype):
         raise TypeError(
             f"attn_mask must be bool or the query's dtype {dtype}, got {attn_mask.dtype}"
         )
-    try:
-        fits = np.broadcast_shapes(attn_mask.shape, scores_shape) == tuple(scores_shape)
-    except ValueError:
-        fits = False
-    if not fits:
+    if not checks.broadcasts_to(attn_mask.shape, scores_shape):
         raise ValueError(
             f"attn_mask must broadcast to the scores' shape {tuple(scores_shape)} "
             f"(..., L, S), got {attn_mask.shape}"

@@ -84,11 +84,7 @@ def _bce_args(input, target, weight, pos_weight, reduction, size_average, reduce
         if w is not None:
             w = any_float_array(w, name)
             checks.same_dtype(x, w, name)
-            try:
-                fits = np.broadcast_shapes(w.shape, x.shape) == x.shape
-            except ValueError:
-                fits = False
-            if not fits:
+            if not checks.broadcasts_to(w.shape, x.shape):
                 raise ValueError(
                     f"{name} must broadcast to the input's shape {x.shape}, got {w.shape}"
                 )
