@@ -6,7 +6,13 @@ import numpy as np
 
 from dlbook import checks
 from dlbook.scratch.activations import any_float_array, sigmoid
-from dlbook.scratch.losses.common import check_reduction, reduce_loss, same_shape, upstream_grad
+from dlbook.scratch.losses.common import (
+    check_reduction,
+    reduce_loss,
+    same_shape,
+    upstream_grad,
+    weighted,
+)
 
 __all__ = [
     "binary_cross_entropy",
@@ -53,7 +59,7 @@ def binary_cross_entropy(
     with np.errstate(divide="ignore"):
         log_x, log_1mx = np.maximum(np.log(x), -100), np.maximum(np.log1p(-x), -100)
     loss = -(t * log_x + (1 - t) * log_1mx)
-    return reduce_loss(loss if w is None else loss * w, red)
+    return reduce_loss(weighted(loss, w), red)
 
 
 def binary_cross_entropy_backward(
@@ -72,8 +78,7 @@ def binary_cross_entropy_backward(
     """
     x, t, w, red = _bce_probability_args(input, target, weight, reduction, size_average, reduce)
     d = (x - t) / np.maximum(x * (1 - x), _BCE_EPS)
-    d = d if w is None else d * w
-    return d * upstream_grad(grad_output, red, x.shape, x.dtype)
+    return weighted(d, w) * upstream_grad(grad_output, red, x.shape, x.dtype)
 
 
 def _bce_args(input, target, weight, pos_weight, reduction, size_average, reduce):
@@ -119,7 +124,7 @@ def binary_cross_entropy_with_logits(
     x, t, w, pw, red = _bce_args(input, target, weight, pos_weight, reduction, size_average, reduce)
     log_weight = 1 if pw is None else 1 + (pw - 1) * t
     loss = (1 - t) * x + log_weight * (np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x))))
-    return reduce_loss(loss if w is None else loss * w, red)
+    return reduce_loss(weighted(loss, w), red)
 
 
 def binary_cross_entropy_with_logits_backward(
@@ -149,5 +154,4 @@ def binary_cross_entropy_with_logits_backward(
         d = sigmoid(x) - t
     else:
         d = (1 - t) - (1 + (pw - 1) * t) * sigmoid(-x)
-    d = d if w is None else d * w
-    return d * upstream_grad(grad_output, red, x.shape, x.dtype)
+    return weighted(d, w) * upstream_grad(grad_output, red, x.shape, x.dtype)

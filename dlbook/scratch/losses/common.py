@@ -14,6 +14,7 @@ from dlbook.scratch.activations import any_float_array, check_grad_output
 
 __all__ = [
     "check_reduction",
+    "weighted",
     "reduce_loss",
     "upstream_grad",
     "same_shape",
@@ -57,6 +58,21 @@ def check_reduction(reduction, size_average=None, reduce=None, allowed=("mean", 
             f"reduction must be one of {', '.join(map(repr, allowed))}, got {reduction!r}"
         )
     return reduction
+
+
+def weighted(loss: np.ndarray, weight) -> np.ndarray:
+    """Per-element losses (or their gradients) times an optional element-wise ``weight``.
+
+    Shapes:
+        loss: any shape
+        weight: broadcastable to the loss's shape, or None (all ones)
+        returns: the loss's shape
+    Formula:
+        weight[i] * loss[i], or loss[i] when weight is None
+    Torch:
+        none (the weight argument of torch.nn.functional's losses)
+    """
+    return loss if weight is None else loss * weight
 
 
 def reduce_loss(loss: np.ndarray, reduction: str, divisor=None) -> np.ndarray:

@@ -7,7 +7,13 @@ from __future__ import annotations
 import numpy as np
 
 from dlbook.scratch.activations import real
-from dlbook.scratch.losses.common import check_reduction, reduce_loss, same_shape, upstream_grad
+from dlbook.scratch.losses.common import (
+    check_reduction,
+    reduce_loss,
+    same_shape,
+    upstream_grad,
+    weighted,
+)
 
 __all__ = [
     "mse_loss",
@@ -27,10 +33,6 @@ def _pointwise(input, target, weight, reduction, size_average, reduce):
     return x, t, w, reduction, (None if w is None else w.sum())
 
 
-def _weighted(loss, w):
-    return loss if w is None else loss * w
-
-
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     r"""Mean squared error, any shape; an element-wise ``weight`` makes the mean a weighted one.
 
@@ -45,7 +47,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
         torch.nn.functional.mse_loss
     """
     x, t, w, red, divisor = _pointwise(input, target, weight, reduction, size_average, reduce)
-    return reduce_loss(_weighted((x - t) ** 2, w), red, divisor)
+    return reduce_loss(weighted((x - t) ** 2, w), red, divisor)
 
 
 def mse_loss_backward(
@@ -62,7 +64,7 @@ def mse_loss_backward(
         autograd through torch.nn.functional.mse_loss
     """
     x, t, w, red, divisor = _pointwise(input, target, weight, reduction, size_average, reduce)
-    return _weighted(2 * (x - t), w) * upstream_grad(grad_output, red, x.shape, x.dtype, divisor)
+    return weighted(2 * (x - t), w) * upstream_grad(grad_output, red, x.shape, x.dtype, divisor)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -79,7 +81,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
         torch.nn.functional.l1_loss
     """
     x, t, w, red, divisor = _pointwise(input, target, weight, reduction, size_average, reduce)
-    return reduce_loss(_weighted(np.abs(x - t), w), red, divisor)
+    return reduce_loss(weighted(np.abs(x - t), w), red, divisor)
 
 
 def l1_loss_backward(
@@ -96,7 +98,7 @@ def l1_loss_backward(
         autograd through torch.nn.functional.l1_loss
     """
     x, t, w, red, divisor = _pointwise(input, target, weight, reduction, size_average, reduce)
-    return _weighted(np.sign(x - t), w) * upstream_grad(grad_output, red, x.shape, x.dtype, divisor)
+    return weighted(np.sign(x - t), w) * upstream_grad(grad_output, red, x.shape, x.dtype, divisor)
 
 
 def _positive(value, name, allow_zero):
@@ -166,7 +168,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     x, t, w, red, _ = _pointwise(input, target, weight, reduction, None, None)
     delta, d = _positive(delta, "delta", allow_zero=False), np.abs(x - t)
     loss = np.where(d <= delta, 0.5 * d * d, delta * (d - 0.5 * delta))
-    return reduce_loss(_weighted(loss, w), red)
+    return reduce_loss(weighted(loss, w), red)
 
 
 def huber_loss_backward(grad_output, input, target, reduction="mean", delta=1.0, weight=None):
@@ -184,4 +186,4 @@ def huber_loss_backward(grad_output, input, target, reduction="mean", delta=1.0,
     x, t, w, red, _ = _pointwise(input, target, weight, reduction, None, None)
     delta, d = _positive(delta, "delta", allow_zero=False), x - t
     grad = np.where(np.abs(d) <= delta, d, delta * np.sign(d))
-    return _weighted(grad, w) * upstream_grad(grad_output, red, x.shape, x.dtype)
+    return weighted(grad, w) * upstream_grad(grad_output, red, x.shape, x.dtype)
