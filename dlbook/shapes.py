@@ -16,7 +16,13 @@ from __future__ import annotations
 
 import numbers
 
-__all__ = ["conv_output_size", "conv_transpose_output_size", "same_padding", "window_count"]
+__all__ = [
+    "conv_out",
+    "conv_output_size",
+    "conv_transpose_output_size",
+    "same_padding",
+    "window_count",
+]
 
 
 def _is_pair(value) -> bool:
@@ -55,7 +61,16 @@ def same_padding(kernel_size: int, dilation: int = 1) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _conv_out(size, kernel_size, stride, padding, dilation, ceil_mode):
+def conv_out(size, kernel_size, stride, padding, dilation, ceil_mode):
+    """Output size of a convolution or pooling layer along one axis, its arguments checked.
+
+    :func:`conv_output_size` hands each axis here. ``padding`` is an int, ``'valid'`` (0) or
+    ``'same'`` (stride 1 only: the size is kept); a dilated kernel wider than the padded input
+    is refused. The count itself is :func:`window_count`'s.
+
+    >>> conv_out(32, 3, 1, 1, 1, False)
+    32
+    """
     _check_int(size, "size", 1)
     _check_int(kernel_size, "kernel_size", 1)
     _check_int(stride, "stride", 1)
@@ -75,6 +90,11 @@ def _conv_out(size, kernel_size, stride, padding, dilation, ceil_mode):
             f"({size} + 2*{padding} = {size + 2 * padding})"
         )
     return out
+
+
+# The old private name, kept until notebooks/02_convolution/02_padding_stride_dilation.ipynb
+# shows conv_out under its public name.
+_conv_out = conv_out
 
 
 def window_count(size, kernel_size, stride, padding=0, dilation=1, ceil_mode=False) -> int:
@@ -113,7 +133,7 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1, ceil_mo
     """
 
     def one(n, k, s, p, d):
-        return _conv_out(n, k, s, p, d, ceil_mode)
+        return conv_out(n, k, s, p, d, ceil_mode)
 
     if isinstance(padding, str):
         if padding not in ("valid", "same"):

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from dlbook.scratch.attention import (
     attention_weights,
+    mask_bias,
+    safe_softmax,
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
     scaled_dot_product_attention_naive,
@@ -176,3 +178,33 @@ def test_grad_output_must_match(rng):
     q, k, v = rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 5, 3)), np.ones((2, 5, 6))
     with pytest.raises(ValueError, match="grad_output"):
         scaled_dot_product_attention_backward(np.ones((2, 4, 3)), q, k, v)
+
+
+# --- the two helpers the book shows: mask_bias and safe_softmax ---------------------------------
+
+
+def test_safe_softmax_equals_torchs_and_gives_zeros_for_a_row_with_nothing_to_see(rng):
+    scores = rng.standard_normal((2, 3, 5))
+    scores[0, 1] = -np.inf  # every key masked
+    scores[1, 2, [0, 3]] = -np.inf  # some keys masked
+    ours = safe_softmax(scores)
+    assert_close(ours, torch._safe_softmax(torch.from_numpy(scores), -1).numpy())
+    assert np.all(ours[0, 1] == 0) and np.all(ours[1, 2, [0, 3]] == 0)
+    assert_close(np.delete(ours.sum(-1).ravel(), 1), np.ones(5))
+
+
+def test_mask_bias_turns_a_mask_into_the_additive_bias():
+    keep = np.array([[True, False, True], [False, False, True]])
+    bias = mask_bias(keep, False, (4, 2, 3), np.float64)
+    assert bias.dtype == np.float64
+    assert np.array_equal(bias, np.where(keep, 0.0, -np.inf))
+    causal = mask_bias(None, True, (2, 3, 3), np.float32)
+    assert causal.dtype == np.float32
+    assert np.array_equal(np.isneginf(causal), np.triu(np.ones((3, 3), bool), k=1))
+    given_bias = np.full((2, 3), -2.5)
+    assert mask_bias(given_bias, False, (2, 3), np.float64) is given_bias  # a float mask is a bias
+    assert mask_bias(None, False, (2, 3), np.float64) is None
+    with pytest.raises(ValueError, match="is_causal"):
+        mask_bias(keep, True, (2, 3), np.float64)
+    with pytest.raises(ValueError, match="attn_mask"):
+        mask_bias(np.ones((3, 3), bool), False, (2, 3), np.float64)

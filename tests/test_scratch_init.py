@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dlbook.scratch.init import (
-    _calculate_fan_in_and_fan_out,
+    calculate_fan_in_and_fan_out,
     calculate_gain,
     kaiming_normal_,
     kaiming_uniform_,
@@ -52,17 +52,17 @@ def test_calculate_gain_rejects_a_slope_that_is_not_a_number(param):
 @given(st.lists(st.integers(0, 6), min_size=2, max_size=5))
 def test_fans_equal_torch(shape):
     theirs = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
-    assert _calculate_fan_in_and_fan_out(np.empty(shape)) == theirs
+    assert calculate_fan_in_and_fan_out(np.empty(shape)) == theirs
 
 
 def test_conv_fans_include_the_receptive_field():
-    assert _calculate_fan_in_and_fan_out(np.empty((16, 3, 5, 5))) == (3 * 25, 16 * 25)
-    assert _calculate_fan_in_and_fan_out(np.empty((10, 84))) == (84, 10)
+    assert calculate_fan_in_and_fan_out(np.empty((16, 3, 5, 5))) == (3 * 25, 16 * 25)
+    assert calculate_fan_in_and_fan_out(np.empty((10, 84))) == (84, 10)
 
 
 # (our function, torch's, keyword arguments, the std of the distribution, the uniform bound or None)
 def _cases(shape):
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(np.empty(shape))
+    fan_in, fan_out = calculate_fan_in_and_fan_out(np.empty(shape))
     cases = []
     for gain in (1.0, math.sqrt(2), 0.5):
         std = gain * math.sqrt(2 / (fan_in + fan_out))

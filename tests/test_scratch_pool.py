@@ -22,7 +22,7 @@ from dlbook.scratch import (
     max_pool2d_naive,
 )
 from dlbook.scratch.gradcheck import gradcheck
-from dlbook.scratch.pool import pool_output_size
+from dlbook.scratch.pool import PoolGeometry, argmax_taps, loops, pool_output_size, window_size
 from dlbook.shapes import conv_output_size
 
 small = st.integers(1, 3)
@@ -223,3 +223,56 @@ X = np.zeros((1, 1, 4, 4))
 def test_bad_arguments_name_the_argument(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# --- the helpers the book shows: loops, window_size, argmax_taps ---------------------------------
+
+
+def _geometry(in_size, kernel, stride, padding, dilation=1, ceil_mode=False):
+    pair = lambda v: (v, v)  # noqa: E731
+    out = conv_output_size(in_size, kernel, stride, padding, dilation, ceil_mode)
+    return PoolGeometry(pair(kernel), pair(stride), pair(padding), pair(dilation), in_size, out)
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation", [(3, 2, 1, 1), (2, 1, 0, 2)])
+def test_loops_reads_the_windows_of_the_strided_view(kernel, stride, padding, dilation, rng):
+    x = rng.standard_normal((2, 3, 7, 6))
+    geo = _geometry((7, 6), kernel, stride, padding, dilation)
+    xp = geo.pad(x, 0.0)
+    view = geo.windows(xp)
+    seen = 0
+    for (n, c, y, x_), window in loops(x, geo):
+        assert np.array_equal(xp[window], view[n, c, :, :, y, x_])
+        seen += 1
+    assert seen == 2 * 3 * geo.out[0] * geo.out[1]
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_window_size_counts_the_pixels_a_window_covers(count_include_pad):
+    geo = _geometry((6, 6), 3, 2, 1, ceil_mode=True)  # the last window hangs past the padding
+    starts = geo.starts(0)
+    assert list(starts) == [-1, 1, 3, 5]
+    got = window_size(geo, 0, starts, count_include_pad)
+    low, high = (-1, 6 + 1) if count_include_pad else (0, 6)
+    want = [sum(low <= r < high for r in range(s, s + 3)) for s in starts]
+    assert want == ([3, 3, 3, 2] if count_include_pad else [2, 3, 3, 1])
+    assert list(got) == want
+    assert [window_size(geo, 0, int(s), count_include_pad) for s in starts] == want  # ints too
+    # avg_pool2d of ones: the real pixels of each window over its divisor
+    real = np.array([sum(0 <= r < 6 for r in range(s, s + 3)) for s in starts])
+    ones = avg_pool2d(np.ones((1, 1, 6, 6)), 3, 2, 1, True, count_include_pad)
+    assert_close(ones[0, 0], np.outer(real, real) / np.outer(want, want))
+
+
+def test_argmax_taps_takes_the_first_maximum_and_the_last_nan():
+    x = np.array([[[[1.0, 5.0, 5.0], [0.0, 2.0, 5.0], [np.nan, 1.0, np.nan]]]])
+    geo = _geometry((3, 3), 3, 1, 0)
+    tap = argmax_taps(geo.pad(x, -np.inf), geo)
+    assert tap.shape == (1, 1, 1, 1) and tap.dtype == np.int64
+    assert tap[0, 0, 0, 0] == 8  # the last NaN
+    x[0, 0, 2] = 1.0
+    tap = argmax_taps(geo.pad(x, -np.inf), geo)
+    assert tap[0, 0, 0, 0] == 1  # the first of the three 5s
+    taken = torch.from_numpy(x)
+    _, indices = F.max_pool2d(taken, 3, return_indices=True)
+    assert indices.item() == 1  # torch's tie rule

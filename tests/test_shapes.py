@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from dlbook.shapes import (
+    conv_out,
     conv_output_size,
     conv_transpose_output_size,
     same_padding,
@@ -125,3 +126,27 @@ def test_one_element_tuples_and_numpy_ints_are_read_as_torch_reads_them():
     assert conv_transpose_output_size((4, 5), (4,), stride=(2,), padding=[1]) == (8, 10)
     with pytest.raises(ValueError, match="pair"):
         conv_output_size((8, 8), (3, 3, 3))
+
+
+def test_conv_out_is_conv_output_size_on_one_axis():
+    refused = agreed = 0
+    for n, k, s, p, d, ceil in itertools.product(range(1, 9), (1, 2, 3), (1, 2, 3), (0, 1), (1, 2),
+                                                 (False, True)):  # fmt: skip
+        if window_count(n, k, s, p, d, ceil) < 1:  # no window fits: both refuse
+            for size in (n, (n, n)):
+                with pytest.raises(ValueError, match="kernel_size"):
+                    conv_output_size(size, k, s, p, d, ceil)
+            with pytest.raises(ValueError, match="kernel_size"):
+                conv_out(n, k, s, p, d, ceil)
+            refused += 1
+            continue
+        assert conv_out(n, k, s, p, d, ceil) == conv_output_size(n, k, s, p, d, ceil)
+        assert conv_output_size((n, n), k, s, p, d, ceil) == (conv_out(n, k, s, p, d, ceil),) * 2
+        agreed += 1
+    assert refused > 5 and agreed > 300
+    assert conv_out(7, 3, 1, "same", 2, False) == 7
+    assert conv_out(7, 3, 2, "valid", 1, False) == 3
+    with pytest.raises(ValueError, match="stride"):
+        conv_out(7, 3, 2, "same", 1, False)
+    with pytest.raises(TypeError, match="padding"):
+        conv_out(7, 3, 1, 1.5, 1, False)

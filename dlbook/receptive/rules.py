@@ -63,7 +63,7 @@ def _bind(n, names) -> dict:
 
 class Rules:
     """The rules; :class:`dlbook.receptive.walker.Walker` supplies ``_one``, ``_where``,
-    ``_in_shape``, ``_window`` and ``_merge``."""
+    ``_in_shape``, ``_window`` and ``merge``."""
 
     def _field(self, n, result):
         if n.op == "placeholder":
@@ -123,12 +123,12 @@ class Rules:
         if fn in _POINTWISE_FUNCTIONS:
             return self._pointwise(n, result, name)
         if fn in _MERGE_FUNCTIONS:
-            return self._merge(n, result, name)
+            return self.merge(n, result, name)
         if fn is torch.cat:
             dim = n.kwargs.get("dim", n.args[1] if len(n.args) > 1 else 0)
             if dim % result.ndim != 1:
                 raise ReceptiveFieldError(f"{self._where(n)}: concatenates along dim {dim}")
-            return self._merge(n, result, "cat")
+            return self.merge(n, result, "cat")
         if fn in (torch.flatten,):
             start = n.kwargs.get("start_dim", n.args[1] if len(n.args) > 1 else 0)
             return self._flatten(n, result, start, name)
@@ -168,7 +168,7 @@ class Rules:
         if name in _POINTWISE_METHODS:
             return self._pointwise(n, result, name)
         if name in _MERGE_METHODS:
-            return self._merge(n, result, name)
+            return self.merge(n, result, name)
         if name == "flatten":
             start = n.kwargs.get("start_dim", n.args[1] if len(n.args) > 1 else 0)
             return self._flatten(n, result, start, name)

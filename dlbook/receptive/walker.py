@@ -108,7 +108,14 @@ class Walker(Rules, torch.fx.Interpreter):
         self._check_grid(n, result, expected)
         return f.through(kernel, stride, before, dilation), kind, ""
 
-    def _merge(self, n, result, kind):
+    def merge(self, n, result, kind):
+        """Where paths meet (``+``, ``cat``, ...): the union of the inputs' fields.
+
+        The inputs must share their jump (stride), or their units would not line up; the merged
+        field reaches as far left and as far right as any input's does. Fields with different
+        centres are merged too, with a note and a warning: the paths are not aligned.
+        Returns ``(field, kind, note)``, as every rule does.
+        """
         ins = self._inputs(n)
         if not ins:
             return None, kind, ""

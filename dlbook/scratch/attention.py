@@ -45,6 +45,8 @@ __all__ = [
     "scaled_dot_product_attention_backward",
     "scaled_dot_product_attention_naive",
     "attention_weights",
+    "mask_bias",
+    "safe_softmax",
 ]
 
 
@@ -116,8 +118,23 @@ def _dropout_p(dropout_p):
     return p
 
 
-def _mask_bias(attn_mask, is_causal, scores_shape, dtype):
-    """The mask as an additive bias (0 = attend, -inf = do not), or None for no mask."""
+def mask_bias(attn_mask, is_causal, scores_shape, dtype):
+    """The mask as an additive bias (0 = attend, -inf = do not), or None for no mask.
+
+    A boolean ``attn_mask`` means True = attend, as in torch; a float one is the bias already.
+    ``is_causal=True`` builds the lower-triangular mask (query ``i`` sees keys ``0..i``) and
+    refuses an ``attn_mask`` beside it, as torch does.
+
+    Shapes:
+        attn_mask: broadcastable to scores_shape (..., L, S), bool or dtype, or None
+        scores_shape: the scores' shape (..., L, S)
+        returns: attn_mask's shape ((L, S) when causal), dtype; or None
+    Formula:
+        M = where(attn_mask, 0, -inf) for a bool mask; M[i, j] = 0 if j <= i else -inf when
+            causal
+    Torch:
+        none (torch builds this bias inside torch.nn.functional.scaled_dot_product_attention)
+    """
     if not isinstance(is_causal, (bool, np.bool_)):
         raise TypeError(f"is_causal must be a bool, got {is_causal!r}")
     l_len, s_len = scores_shape[-2:]
@@ -143,8 +160,18 @@ def _mask_bias(attn_mask, is_causal, scores_shape, dtype):
     return attn_mask
 
 
-def _safe_softmax(scores):
-    """Softmax over the last axis; a row that is all -inf gives zeros instead of NaN."""
+def safe_softmax(scores):
+    """Softmax over the last axis; a row that is all -inf gives zeros instead of NaN.
+
+    Shapes:
+        scores: (..., S)
+        returns: (..., S), each row summing to 1, or all zeros for a row that is all -inf
+    Formula:
+        out[..., j] = exp(x_j - m) / sum_k exp(x_k - m), m = max_k x_k; 0 where every x_k = -inf
+    Torch:
+        torch._safe_softmax(scores, -1) (private in torch; what its
+        scaled_dot_product_attention uses)
+    """
     m = np.max(scores, axis=-1, keepdims=True)
     e = np.exp(scores - np.where(np.isneginf(m), 0, m))
     total = np.sum(e, axis=-1, keepdims=True)
@@ -169,8 +196,8 @@ def attention_weights(query, key, attn_mask=None, is_causal=False, scale=None, e
     key, _, _ = _check_qkv(query, key, enable_gqa=enable_gqa)
     s = _scale(scale, query.shape[-1])
     scores = (query @ np.swapaxes(key, -1, -2)) * s
-    bias = _mask_bias(attn_mask, is_causal, scores.shape, query.dtype)
-    return _safe_softmax(scores if bias is None else scores + bias)
+    bias = mask_bias(attn_mask, is_causal, scores.shape, query.dtype)
+    return safe_softmax(scores if bias is None else scores + bias)
 
 
 def _dropped(a, dropout_p, rng):
@@ -309,7 +336,7 @@ def scaled_dot_product_attention_naive(
     key, value, batch = _check_qkv(query, key, value, enable_gqa)
     (l_len, e), s_len = query.shape[-2:], key.shape[-2]
     s = _scale(scale, e)
-    bias = _mask_bias(attn_mask, is_causal, batch + (l_len, s_len), query.dtype)
+    bias = mask_bias(attn_mask, is_causal, batch + (l_len, s_len), query.dtype)
     bias = np.zeros((l_len, s_len), query.dtype) if bias is None else bias
     q, k = np.broadcast_to(query, batch + (l_len, e)), np.broadcast_to(key, batch + (s_len, e))
     v = np.broadcast_to(value, batch + value.shape[-2:])
@@ -319,6 +346,6 @@ def scaled_dot_product_attention_naive(
     for b in np.ndindex(*batch):
         for i in range(l_len):
             scores = np.array([q[b][i] @ k[b][j] * s for j in range(s_len)]) + bias[b][i]
-            weights = _safe_softmax(scores)  # how much query i takes from each key
+            weights = safe_softmax(scores)  # how much query i takes from each key
             out[b][i] = (weights * drop[b][i]) @ v[b]
     return out

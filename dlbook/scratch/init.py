@@ -23,6 +23,7 @@ from dlbook import checks
 
 __all__ = [
     "calculate_gain",
+    "calculate_fan_in_and_fan_out",
     "uniform_",
     "normal_",
     "zeros_",
@@ -71,12 +72,21 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     return math.sqrt(2.0 / (1 + slope**2))
 
 
-def _calculate_fan_in_and_fan_out(array: np.ndarray) -> tuple[int, int]:
+def calculate_fan_in_and_fan_out(array: np.ndarray) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight laid out as torch's: ``(out, in, *kernel)``.
 
     A linear weight ``(out_features, in_features)`` has ``fan_in = in_features``. A conv weight
     ``(C_out, C_in / groups, kH, kW)`` feeds each output from ``C_in / groups * kH * kW`` inputs,
     so both fans include the receptive field size ``kH * kW``.
+
+    Shapes:
+        array: a weight (out, in, *kernel), at least 2-D
+        returns: (fan_in, fan_out), two ints
+    Formula:
+        fan_in = in * prod(kernel), fan_out = out * prod(kernel)
+    Torch:
+        torch.nn.init._calculate_fan_in_and_fan_out (private in torch; public here, since the
+        book shows it)
     """
     _check_array(array)
     if array.ndim < 2:
@@ -92,7 +102,7 @@ def _calculate_correct_fan(array: np.ndarray, mode: str) -> int:
     modes = ("fan_in", "fan_out")
     if not isinstance(mode, str) or mode.lower() not in modes:
         raise ValueError(f"mode must be one of {modes}, got {mode!r}")
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(array)
+    fan_in, fan_out = calculate_fan_in_and_fan_out(array)
     return fan_in if mode.lower() == "fan_in" else fan_out
 
 
@@ -161,7 +171,7 @@ def xavier_uniform_(array: np.ndarray, gain: float = 1.0, rng=None) -> np.ndarra
     Torch:
         torch.nn.init.xavier_uniform_ (rng in place of generator)
     """
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(array)
+    fan_in, fan_out = calculate_fan_in_and_fan_out(array)
     if array.size == 0:  # nothing to fill (a no-op in torch too), and a fan may be 0
         return array
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
@@ -181,7 +191,7 @@ def xavier_normal_(array: np.ndarray, gain: float = 1.0, rng=None) -> np.ndarray
     Torch:
         torch.nn.init.xavier_normal_ (rng in place of generator)
     """
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(array)
+    fan_in, fan_out = calculate_fan_in_and_fan_out(array)
     if array.size == 0:
         return array
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))

@@ -29,10 +29,13 @@ __all__ = [
     "max_pool2d",
     "max_pool2d_backward",
     "max_pool2d_indices",
+    "argmax_taps",
     "avg_pool2d",
     "avg_pool2d_backward",
+    "window_size",
     "global_avg_pool2d",
     "global_avg_pool2d_backward",
+    "loops",
     "max_pool2d_naive",
     "max_pool2d_backward_naive",
     "avg_pool2d_naive",
@@ -168,13 +171,23 @@ def _first_real_tap(geo: PoolGeometry, axis: int) -> np.ndarray:
     return np.where(start < 0, (-start + d - 1) // d, 0)
 
 
-def _argmax_taps(xp: np.ndarray, geo: PoolGeometry) -> np.ndarray:
+def argmax_taps(xp: np.ndarray, geo: PoolGeometry) -> np.ndarray:
     """The winning tap ``i * kw + j`` of every window, ``(N, C, oh, ow)`` int64.
 
     The scan mirrors torch's loop: taps in row-major order, a value replaces the best so far only
     if it is strictly larger (so the *first* maximum wins a tie) or NaN (so the *last* NaN
     wins). The -inf padding is never strictly larger, so it never wins; a window whose real
     pixels are all -inf keeps its first real tap, as in torch.
+
+    Shapes:
+        xp: (N, C, *geo.extent), the input padded with -inf (``geo.pad(x, -np.inf)``)
+        geo: the call's :class:`PoolGeometry`
+        returns: (N, C, H_out, W_out) int64, each in [0, kH kW)
+    Formula:
+        tap[n, c, i, j] = u kW + v of the first (u, v) in row-major order where
+            x_pad[n, c, s i + d u, s j + d v] is the window's max (the last NaN, if any)
+    Torch:
+        none (torch scans each window inside its max_pool2d kernel)
     """
     view = geo.windows(xp)
     kh, kw = geo.kernel
@@ -223,7 +236,7 @@ def max_pool2d(
     out = _unbatch(geo.windows(xp).max(axis=(2, 3)), unbatched)
     if not return_indices:
         return out
-    return out, _unbatch(_flat_indices(_argmax_taps(xp, geo), geo), unbatched)
+    return out, _unbatch(_flat_indices(argmax_taps(xp, geo), geo), unbatched)
 
 
 def max_pool2d_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
@@ -266,7 +279,7 @@ def max_pool2d_backward(
     """
     x, unbatched, geo = _prepare(input, kernel_size, stride, padding, dilation, ceil_mode)
     g = _grad(grad_output, x, unbatched, geo)
-    tap = _argmax_taps(geo.pad(x, -np.inf), geo)
+    tap = argmax_taps(geo.pad(x, -np.inf), geo)
     taps = np.arange(geo.kernel[0] * geo.kernel[1])[:, None, None]
     # One column per window: its gradient at the winning tap, zeros at the other taps.
     cols = g[:, :, None] * (tap[:, :, None] == taps)
@@ -289,10 +302,21 @@ def _check_divisor(divisor_override):
     return int(divisor_override)
 
 
-def _window_size(geo, axis, start, count_include_pad):
+def window_size(geo, axis, start, count_include_pad):
     """How many pixels a window starting at ``start`` (in input coordinates, so padding is
     negative) counts along ``axis``: clipped to the padded extent ``[-p, n + p)``, or to the
-    input ``[0, n)`` when padding is not counted. Works on ints and on arrays."""
+    input ``[0, n)`` when padding is not counted. Works on ints and on arrays.
+
+    Shapes:
+        geo: the call's :class:`PoolGeometry`; axis: 0 (rows) or 1 (columns)
+        start: an int or an int array of window starts along that axis
+        returns: start's shape, ints
+    Formula:
+        end = min(start + k, n + p); size = end - start with count_include_pad, else
+            min(end, n) - max(start, 0)
+    Torch:
+        none (the divisor inside torch's avg_pool2d kernel)
+    """
     k, n, p = geo.kernel[axis], geo.in_size[axis], geo.padding[axis]
     end = np.minimum(start + k, n + p)
     return end - start if count_include_pad else np.minimum(end, n) - np.maximum(start, 0)
@@ -302,8 +326,8 @@ def _divisors(geo: PoolGeometry, count_include_pad, divisor_override, dtype) -> 
     """``(oh, ow)``: the number each window's sum is divided by (rows times columns)."""
     if divisor_override is not None:
         return np.full(geo.out, divisor_override, dtype=dtype)
-    rows = _window_size(geo, 0, geo.starts(0), count_include_pad)
-    cols = _window_size(geo, 1, geo.starts(1), count_include_pad)
+    rows = window_size(geo, 0, geo.starts(0), count_include_pad)
+    cols = window_size(geo, 1, geo.starts(1), count_include_pad)
     return np.outer(rows, cols).astype(dtype)
 
 
@@ -396,8 +420,19 @@ def global_avg_pool2d_backward(grad_output, input):
 # --- the readable versions: loops, one window at a time -----------------------------------------
 
 
-def _loops(x, geo):
-    """Every (n, c, y, x) of the output, and the slices of the padded input its window reads."""
+def loops(x, geo):
+    """Every (n, c, y, x) of the output, and the slices of the padded input its window reads:
+    the loop that the naive pooling functions run, one window at a time.
+
+    Shapes:
+        x: (N, C, H, W); geo: the call's :class:`PoolGeometry`
+        returns: an iterator of ((n, c, y, x), (n, c, rows, cols)), rows and cols slices of
+            the padded input (``geo.pad``)
+    Formula:
+        rows = s_h y + d_h u for u = 0 .. kH - 1 (in the padded input); cols likewise
+    Torch:
+        none (torch's pooling kernels loop in C++)
+    """
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = geo.kernel, geo.stride, geo.dilation, geo.out
     for n, c, y, x_ in np.ndindex(x.shape[0], x.shape[1], oh, ow):
         rows = slice(y * sh, y * sh + dh * (kh - 1) + 1, dh)
@@ -439,7 +474,7 @@ def max_pool2d_naive(
     xp = geo.pad(x, -np.inf)
     out = np.empty(x.shape[:2] + geo.out, dtype=x.dtype)
     indices = np.full(out.shape, -1, dtype=np.int64)
-    for at, window in _loops(x, geo):
+    for at, window in loops(x, geo):
         out[at] = xp[window].max()
         if return_indices and (arg := _argmax_naive(x, geo, *at)) is not None:
             indices[at] = arg[0] * geo.in_size[1] + arg[1]
@@ -477,8 +512,8 @@ def _divisor_naive(geo, y, x_, count_include_pad, divisor_override):
     if divisor_override is not None:
         return divisor_override
     (sh, sw), (ph, pw) = geo.stride, geo.padding
-    rows = _window_size(geo, 0, y * sh - ph, count_include_pad)
-    return int(rows * _window_size(geo, 1, x_ * sw - pw, count_include_pad))
+    rows = window_size(geo, 0, y * sh - ph, count_include_pad)
+    return int(rows * window_size(geo, 1, x_ * sw - pw, count_include_pad))
 
 
 def avg_pool2d_naive(
@@ -499,7 +534,7 @@ def avg_pool2d_naive(
     x, unbatched, geo = _prepare(input, kernel_size, stride, padding, 1, ceil_mode)
     xp = geo.pad(x, 0.0)
     out = np.empty(x.shape[:2] + geo.out, dtype=x.dtype)
-    for (n, c, y, x_), window in _loops(x, geo):
+    for (n, c, y, x_), window in loops(x, geo):
         out[n, c, y, x_] = xp[window].sum() / _divisor_naive(geo, y, x_, count_include_pad, divisor)
     return _unbatch(out, unbatched)
 
@@ -523,6 +558,6 @@ def avg_pool2d_backward_naive(
     x, unbatched, geo = _prepare(input, kernel_size, stride, padding, 1, ceil_mode)
     g = _grad(grad_output, x, unbatched, geo)
     gxp = np.zeros(x.shape[:2] + geo.extent, dtype=x.dtype)
-    for (n, c, y, x_), window in _loops(x, geo):
+    for (n, c, y, x_), window in loops(x, geo):
         gxp[window] += g[n, c, y, x_] / _divisor_naive(geo, y, x_, count_include_pad, divisor)
     return _unbatch(geo.crop(gxp), unbatched)
