@@ -398,3 +398,15 @@ def test_bad_grads_raise_and_change_nothing(grads, error, words):
 def test_repr_shows_the_hyperparameters():
     text = repr(SGD([np.zeros(3)], lr=0.1, momentum=0.9))
     assert text.startswith("SGD(1 params, lr=0.1, momentum=0.9")
+
+
+# Weight decay of exactly 0 and exactly 1: the code branches on `weight_decay != 0`, and a
+# mutation run showed that no drawn value ever hit 1 (a `!= 1` slip went unnoticed).
+WEIGHT_DECAY_EDGES = [
+    (cls, dict(TYPICAL[cls], weight_decay=wd)) for cls in PAIRS for wd in (0.0, 1.0)
+] + [(Adam, dict(lr=0.01, weight_decay=wd, decoupled_weight_decay=True)) for wd in (0.0, 1.0)]
+
+
+@pytest.mark.parametrize("cls,kw", WEIGHT_DECAY_EDGES)
+def test_weight_decay_zero_and_one_follow_torch_for_25_steps(cls, kw):
+    run_against_torch(cls, kw, seed=6)
