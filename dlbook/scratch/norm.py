@@ -31,6 +31,7 @@ __all__ = [
     "layer_norm",
     "layer_norm_backward",
     "layer_norm_naive",
+    "standardize_grad",
 ]
 
 
@@ -157,7 +158,7 @@ def batch_norm_backward(
     * ``training=False``: the statistics are constants, so ``grad_input = gamma * g / sqrt(var +
       eps)`` with the running variance;
     * ``training=True``: the mean and variance depend on every input of the channel, which adds
-      two terms (see :func:`_standardize_backward`).
+      two terms (see :func:`standardize_grad`).
 
     Shapes:
         grad_output, input: (N, C, ...), the same
@@ -185,7 +186,7 @@ def batch_norm_backward(
     x_hat = (x - mean) * inv_std
     g_hat = g if weight is None else g * _per_channel(weight, x.ndim)
     if training:
-        grad_input = _standardize_backward(g_hat, x_hat, inv_std, axes)
+        grad_input = standardize_grad(g_hat, x_hat, inv_std, axes)
     else:
         grad_input = g_hat * inv_std
     return (grad_input, *_affine_grads(g, x_hat, weight, bias, axes))
@@ -250,15 +251,22 @@ def _affine_grads(g, x_hat, weight, bias, axes):
     return gw, gb
 
 
-def _standardize_backward(g_hat, x_hat, inv_std, axes):
+def standardize_grad(g_hat, x_hat, inv_std, axes):
     r"""The gradient through :math:`\hat x = (x - \mu) / \sqrt{\sigma^2 + \epsilon}` when
     :math:`\mu` and :math:`\sigma^2` are the mean and biased variance of ``x`` over ``axes``:
+    the step that :func:`batch_norm_backward` and :func:`layer_norm_backward` share.
 
-    .. math:: \frac{\partial L}{\partial x} = \frac{1}{\sqrt{\sigma^2 + \epsilon}} \left(
-        \hat g - \operatorname{mean}(\hat g) - \hat x \operatorname{mean}(\hat g \hat x) \right),
+    Where :math:`\hat g = \partial L / \partial \hat x`, the two subtracted means are the
+    paths through :math:`\mu` and through :math:`\sigma^2`.
 
-    where :math:`\hat g = \partial L / \partial \hat x`. The two subtracted means are the paths
-    through :math:`\mu` and through :math:`\sigma^2`.
+    Shapes:
+        g_hat, x_hat: the shape of x (dL/dx_hat, and x standardized)
+        inv_std: 1 / sqrt(var + eps), the shape of x with size 1 along axes
+        returns: dL/dx, the shape of x
+    Formula:
+        dL/dx = inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat)), means over axes
+    Torch:
+        none (a step inside autograd through torch.nn.functional.batch_norm and layer_norm)
     """
     mean_g = g_hat.mean(axis=axes, keepdims=True)
     mean_gx = (g_hat * x_hat).mean(axis=axes, keepdims=True)
@@ -342,7 +350,7 @@ def layer_norm_backward(grad_output, input, normalized_shape, weight=None, bias=
     inv_std = 1 / np.sqrt(var + eps)
     x_hat = (x - mean) * inv_std
     g_hat = g if weight is None else g * weight
-    grad_input = _standardize_backward(g_hat, x_hat, inv_std, axes)
+    grad_input = standardize_grad(g_hat, x_hat, inv_std, axes)
     leading = tuple(range(x.ndim - len(shape)))
     return (grad_input, *_affine_grads(g, x_hat, weight, bias, leading))
 
