@@ -43,6 +43,14 @@ TESTS = {
     "rnn": ["test_scratch_rnn*.py", "test_scratch_recurrent_layers*.py"],
     "norm": ["test_scratch_norm*.py", "test_scratch_layers*.py"],
     "tbptt": ["test_scratch_recurrent_layers*.py"],
+    "recurrent_layers": ["test_scratch_recurrent_layers*.py"],
+    "activation_layers": ["test_scratch_layers*.py", "test_scratch_activations*.py"],
+    "layer_base": ["test_scratch_layers*.py"],
+    "norm_layers": ["test_scratch_layers*.py", "test_scratch_norm*.py"],
+    "im2col": ["test_scratch_conv*.py"],
+    "gradcheck": ["test_gradcheck_and_verify.py"],
+    "fit": ["test_scratch_layers*.py", "test_experiment_lenet_numpy.py"],
+    "nets": ["test_scratch_layers*.py", "test_experiment_lenet_numpy.py"],
 }
 SHARED_TESTS = ["test_defaults.py", "test_torch_samples.py"]
 
