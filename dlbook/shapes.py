@@ -92,11 +92,6 @@ def conv_out(size, kernel_size, stride, padding, dilation, ceil_mode):
     return out
 
 
-# The old private name, kept until notebooks/02_convolution/02_padding_stride_dilation.ipynb
-# shows conv_out under its public name.
-_conv_out = conv_out
-
-
 def window_count(size, kernel_size, stride, padding=0, dilation=1, ceil_mode=False) -> int:
     """How many windows fit along one axis, by torch's rule; 0 or less when none does (no checks).
 
