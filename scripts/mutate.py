@@ -49,7 +49,7 @@ TESTS = {
     "norm_layers": ["test_scratch_layers*.py", "test_scratch_norm*.py"],
     "im2col": ["test_scratch_conv*.py"],
     "gradcheck": ["test_gradcheck_and_verify.py"],
-    "fit": ["test_scratch_layers*.py", "test_experiment_lenet_numpy.py"],
+    "fit": ["test_scratch_fit.py", "test_scratch_layers*.py", "test_experiment_lenet_numpy.py"],
     "nets": ["test_scratch_layers*.py", "test_experiment_lenet_numpy.py"],
 }
 SHARED_TESTS = ["test_defaults.py", "test_torch_samples.py"]

@@ -124,6 +124,8 @@ def test_edge_cases_and_errors():
     x = np.ones((2, 3), np.float32)
     assert (dropout(x, 0.0) == x).all() and (dropout(x, 1.0) == 0).all()
     assert dropout_backward(x, x, 1.0).dtype == np.float32  # p in {0, 1} needs no rng
+    assert (dropout_backward(2 * x, x, 1.0) == 0).all()
+    assert (dropout_backward(2 * x, x, 0.0) == 2 * x).all()
     for p in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError, match="p"):
             dropout(x, p)
