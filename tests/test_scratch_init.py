@@ -151,6 +151,13 @@ def test_uniform_stays_in_its_interval():
     assert w.min() < -1.99 and w.max() > 2.99
 
 
+def test_normal_with_std_zero_fills_with_the_mean_as_torch():
+    # std = 0 is the edge of what torch accepts (std >= 0): every draw is the mean
+    theirs = torch.nn.init.normal_(torch.empty(3, 4, dtype=torch.float64), mean=1.5, std=0.0)
+    ours = normal_(np.empty((3, 4)), mean=1.5, std=0.0, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(ours, theirs.numpy())
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_zeros_fills_in_place(dtype):
     w = np.ones((3, 4), dtype=dtype)

@@ -87,6 +87,15 @@ def test_default_init_bounds_follow_torch():
     assert np.abs(conv.bias).max() <= bound
 
 
+def test_linear_default_init_bounds_follow_torch():
+    torch.manual_seed(0)
+    bound = 1 / np.sqrt(50)  # torch.nn.Linear: uniform in +-1/sqrt(in_features)
+    ours = L.Linear(50, 80, rng=np.random.default_rng(0)).weight
+    theirs = torch.nn.Linear(50, 80).weight.detach().numpy()
+    for w in (ours, theirs):
+        assert 0.99 * bound < np.abs(w).max() <= bound
+
+
 def test_fit_learns_a_separable_toy_problem_and_is_repeatable():
     rng = np.random.default_rng(0)
     x = rng.random((300, 1, 6, 6)).astype(np.float32)

@@ -152,3 +152,42 @@ def test_conv2d_reads_one_element_tuples_as_torch(padding_mode, rng):
     assert layer.weight.shape == (3, 2, 3, 3)
     assert_close(layer(x), out.detach().numpy())
     assert_close(layer.backward(g), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("padding_mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding", [0, (0, 1), (2, 0)])
+def test_conv2d_padding_mode_with_a_zero_padding_follows_torch(padding_mode, padding, rng):
+    # torch accepts padding 0 (on one axis or both) with any padding_mode: nothing is padded there
+    layer = L.Conv2d(2, 3, 3, padding=padding, padding_mode=padding_mode, dtype=np.float64, rng=rng)
+    module = _torch_conv(layer, padding=padding, padding_mode=padding_mode)
+    x = rng.standard_normal((2, 2, 5, 6))
+    xt = torch.tensor(x, requires_grad=True)
+    out = module(xt)
+    g = rng.standard_normal(out.shape)
+    out.backward(T(g))
+    assert_close(layer(x), out.detach().numpy())
+    assert_close(layer.backward(g), xt.grad.numpy())
+
+
+def _modes(ours, theirs):
+    return [m.training for m in [ours, *ours.layers]], [m.training for m in theirs.modules()]
+
+
+def test_train_and_eval_switch_the_mode_as_torch(rng):
+    ours = L.Sequential(L.Linear(3, 4, rng=rng), L.Dropout(0.5, rng=rng))
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.5))
+    assert L.Linear(3, 4).training is torch.nn.Linear(3, 4).training is True  # a new layer trains
+    assert _modes(ours, theirs) == ([True] * 3, [True] * 3)
+    assert ours.eval() is ours and theirs.eval() is theirs
+    assert _modes(ours, theirs) == ([False] * 3, [False] * 3)
+    assert ours.train() is ours and theirs.train() is theirs  # train() means train(True)
+    assert _modes(ours, theirs) == ([True] * 3, [True] * 3)
+    ours.layers[1].eval(), theirs[1].eval()
+    assert [m.training for m in ours.layers] == [m.training for m in theirs] == [True, False]
+
+
+def test_eval_mode_turns_dropout_off_and_train_mode_back_on(rng):
+    layer, x = L.Dropout(0.5, rng=rng), np.ones((4, 50))
+    assert (layer(x) == 0).any()  # a new Dropout layer is in training mode: it drops
+    np.testing.assert_array_equal(layer.eval()(x), x)  # evaluation mode: the identity
+    assert (layer.train()(x) == 0).any()
