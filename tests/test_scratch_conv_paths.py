@@ -18,6 +18,7 @@ from dlbook.scratch import (
     conv_transpose2d_backward,
     conv_transpose2d_naive,
 )
+from dlbook.scratch.im2col import im2col, windows
 
 
 @pytest.fixture
@@ -243,3 +244,25 @@ def test_generator():
     assert checks.generator(None) is not checks.generator(None)
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator or None"):
         checks.generator(np.random.RandomState(0))
+
+
+def test_im2col_lays_the_windows_out_as_torchs_unfold(rng):
+    # groups left at its default, 1: one column matrix per image, rows ordered (c, i, j)
+    xp = rng.standard_normal((2, 3, 6, 7))
+    cols = im2col(xp, (2, 3), (2, 1), (1, 2), (3, 3))
+    theirs = F.unfold(torch.from_numpy(xp), (2, 3), dilation=(1, 2), stride=(2, 1))
+    assert_close(cols, theirs.numpy()[:, None])
+
+
+def test_windows_refuses_planes_that_are_not_c_contiguous():
+    xp = np.zeros((1, 1, 8, 4))
+    with pytest.raises(ValueError, match="xp: each image plane must be C-contiguous"):
+        windows(xp[:, :, ::2], (2, 2), (1, 1), (1, 1), (3, 3))  # rows 2 apart, columns adjacent
+
+
+def test_windows_refuses_an_out_that_reads_past_the_plane():
+    xp = np.arange(16.0).reshape(1, 1, 4, 4)
+    assert windows(xp, (2, 2), (1, 1), (1, 1), (3, 3))[0, 0, 1, 1, 2, 2] == 15  # the last pixel
+    for out in [(4, 3), (3, 4)]:  # one window row, or one window, too many
+        with pytest.raises(ValueError, match=r"out=\(\d, \d\): the windows would read past"):
+            windows(xp, (2, 2), (1, 1), (1, 1), out)
