@@ -30,6 +30,22 @@ def test_gradcheck_catches_a_wrong_backward(rng):
     assert "FAIL" in repr(result) and "pass" in repr(result)
 
 
+@pytest.mark.parametrize("slip, ok", [(1e-6, True), (3e-6, False)])  # errors ~5e-7, ~1.5e-6
+def test_gradcheck_tolerance_defaults_to_1e_6(slip, ok, rng):
+    result = gradcheck(lambda x: 2 * x, lambda g, x: 2 * g * (1 + slip), (rng.standard_normal(5),))
+    assert result.ok == ok, result.errors
+
+
+def test_gradcheck_takes_arrays_of_any_layout_and_leaves_them_alone(rng):
+    x = rng.standard_normal((4, 6))
+    read_only = x.copy()
+    read_only.flags.writeable = False
+    for a in (x[:, ::2], x.T, read_only):  # strided, Fortran-ordered, read-only
+        before = a.copy()
+        assert gradcheck(np.sin, lambda g, x: g * np.cos(x), (a,)).ok
+        np.testing.assert_array_equal(a, before)
+
+
 def test_gradcheck_rejects_misaligned_gradients(rng):
     x = rng.standard_normal(4)
     with pytest.raises(ValueError, match="differentiable"):

@@ -93,7 +93,8 @@ def gradcheck(
         torch.autograd.gradcheck (which compares entrywise rather than by relative error)
     """
     kwargs = {} if kwargs is None else dict(kwargs)
-    args = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args]
+    # C-ordered copies: the caller's arrays are never nudged, and any layout can be checked
+    args = [np.array(a, copy=True, order="C") if isinstance(a, np.ndarray) else a for a in args]
     arrays = [
         i
         for i, a in enumerate(args)
