@@ -46,6 +46,13 @@ def test_numpy_lenet_equals_torch_lenet(input_size, modern):
         assert g.shape == p.shape and np.abs(g - p.grad.numpy()).max() < 1e-12
 
 
+def test_numpy_lenet_defaults_are_the_torch_lenets():
+    ours, theirs = lenet5(rng=np.random.default_rng(0)), nets.lenet5()
+    assert [p.shape for p in ours.params] == [tuple(p.shape) for p in theirs.parameters()]
+    x = np.zeros((2, 1, 32, 32), np.float32)  # the default input_size, 32: C1 unpadded
+    assert ours(x).shape == tuple(theirs(torch.from_numpy(x)).shape) == (2, 10)
+
+
 def test_one_sgd_step_matches_torch():
     tnet = torch_lenet(28, True)
     net = lenet5(input_size=28, modern=True, dtype=np.float64)
