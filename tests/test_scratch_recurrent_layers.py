@@ -3,6 +3,7 @@ and truncated BPTT against torch.nn.utils and a torch training loop."""
 
 import copy
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -440,3 +441,15 @@ def test_rnn_lstm_and_gru_share_the_public_base_class_rnnbase():
         assert cls.forward is RNNBase.forward and cls.backward is RNNBase.backward
     assert (RNN.gates, LSTM.gates, GRU.gates) == (1, 4, 3)
     assert (RNN.n_states, LSTM.n_states, GRU.n_states) == (1, 2, 1)
+
+
+def test_a_subclass_keeping_rnnbases_constructor_gets_torchs_defaults():
+    # RNNBase's own defaults are torch.nn.RNNBase's (a subclass that only adds a cell uses them)
+    names = ["num_layers", "bias", "batch_first", "dropout", "bidirectional", "proj_size"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # dropout=0.0: no "dropout does nothing" warning
+        ours = RNNBase(3, 4)
+    theirs = torch.nn.RNNBase("RNN_TANH", 3, 4)
+    assert {k: getattr(ours, k) for k in names} == {k: getattr(theirs, k) for k in names}
+    assert list(ours.named_params()) == [name for name, _ in theirs.named_parameters()]
+    assert [p.shape for p in ours.params] == [tuple(p.shape) for p in theirs.parameters()]
