@@ -215,6 +215,9 @@ def main(argv=None) -> int:
             print(f"{m.module}.py:{m.line}  #{m.index}  {m.what}")
         return 0
 
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()  # fmt: skip  (what the clone holds)
     workdir = Path(tempfile.mkdtemp(prefix="dlbook-mutate-"))
     clone = workdir / "repo"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
@@ -229,7 +232,7 @@ def main(argv=None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     lines = ["# Mutation run over dlbook/scratch", "",
-             f"HEAD {subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()}, "  # noqa: E501
+             f"HEAD {head}, "
              f"{args.per_module or 'all'} mutants per module, seed {args.seed}.", "",
              "| module | mutants | killed | survived |", "|---|---|---|---|"]  # fmt: skip
     for module in args.modules:
