@@ -112,6 +112,21 @@ def test_cross_entropy_probabilities_with_weight_and_smoothing(case, label_smoot
     compare("cross_entropy", x, q, label_smoothing=label_smoothing, **kw)
 
 
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_targets_at_the_default_ignore_index_are_ignored_as_in_torch(name, reduction):
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    compare(name, x, np.array([2, -100, 0, -100]), reduction=reduction)  # -100: torch's default
+
+
+def test_a_class_index_out_of_range_is_refused_naming_ignore_index():
+    x, target = np.zeros((4, 3)), np.array([0, 3, 1, 2])
+    with pytest.raises(ValueError, match=r"in \[0, 2\] \(or ignore_index=-100\), got values"):
+        losses.cross_entropy(x, target)
+    with pytest.raises(ValueError, match=r"in \[0, 2\], got values"):  # no ignore_index here
+        losses.multi_margin_loss(x, target)
+
+
 def test_cross_entropy_all_targets_ignored_is_nan_like_torch():
     x = np.random.default_rng(0).standard_normal((3, 4))
     compare("cross_entropy", x, np.full(3, 2), ignore_index=2)
