@@ -6,14 +6,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 from helpers import assert_close, torch_forward_backward
+from threadpoolctl import threadpool_limits
 
 from dlbook import checks
 from dlbook.scratch import (
-    conv,
     conv2d,
     conv2d_backward,
     conv2d_backward_naive,
     conv2d_naive,
+    conv_core,
     conv_transpose2d,
     conv_transpose2d_backward,
     conv_transpose2d_naive,
@@ -22,27 +23,36 @@ from dlbook.scratch.im2col import im2col, windows
 
 
 @pytest.fixture
-def chunk_counts(monkeypatch):
-    """Record how many chunks every call of the vectorized core splits its batch into."""
-    counts = []
-    real = conv._chunks
+def plans(monkeypatch):
+    """Record how the engine cuts the batch on every call: one Plan per call."""
+    made = []
+    real = conv_core.plan
 
-    def spy(n, bytes_per_image):
-        parts = real(n, bytes_per_image)
-        counts.append(len(parts))
+    def spy(n, bytes_per_image, workers):
+        cut = real(n, bytes_per_image, workers)
+        made.append(cut)
         spy.bytes_per_image = bytes_per_image
-        return parts
+        return cut
 
-    monkeypatch.setattr(conv, "_chunks", spy)
-    return counts
+    monkeypatch.setattr(conv_core, "plan", spy)
+    return made
+
+
+def chunks(cut):
+    """The chunks a Plan makes, as (first, stop) pairs, worker by worker."""
+    return [
+        (s, min(s + cut.step, stop))
+        for first, stop in cut.ranges
+        for s in range(first, stop, cut.step)
+    ]
 
 
 # --- the chunked path -----------------------------------------------------------------------------
 
 
-def test_a_real_large_batch_is_chunked_and_still_equals_torch(chunk_counts, rng):
-    # 8 images of 16 channels, 32x32, 3x3 kernel: each image's columns take 16*9*30*32*8 bytes
-    # (1.1 MB) in float64, so 2 MiB holds one image at a time.
+def test_a_real_large_batch_is_chunked_and_still_equals_torch(plans, rng):
+    # 8 images of 16 channels, 32x32, 3x3 kernel: each image's columns take 16*9*32*34*8 bytes
+    # (1.25 MB, wide grid) in float64, so 2 MiB holds one image at a time.
     x = rng.standard_normal((8, 16, 32, 32))
     w = rng.standard_normal((8, 16, 3, 3))
     b = rng.standard_normal(8)
@@ -50,8 +60,8 @@ def test_a_real_large_batch_is_chunked_and_still_equals_torch(chunk_counts, rng)
     assert_close(conv2d(x, w, b), out)
     for ours, theirs in zip(conv2d_backward(g, x, w, b), grads):
         assert_close(ours, theirs, tol=1e-9)
-    assert len(chunk_counts) == 3  # forward, input gradient, weight gradient
-    assert min(chunk_counts) > 1, chunk_counts
+    assert len(plans) == 2  # the forward, and the backward's one pass
+    assert all(len(chunks(cut)) == 8 for cut in plans), plans
 
 
 @pytest.mark.parametrize(
@@ -59,31 +69,107 @@ def test_a_real_large_batch_is_chunked_and_still_equals_torch(chunk_counts, rng)
     [dict(), dict(stride=2, padding=1), dict(padding="same", dilation=(2, 1), groups=2)],
     ids=["plain", "strided", "same-dilated-grouped"],
 )
-def test_uneven_chunks_equal_torch(kw, monkeypatch, chunk_counts, rng):
+def test_uneven_chunks_equal_torch(kw, monkeypatch, plans, rng):
     # A small limit makes three images fit per chunk: 7 images -> chunks of 3, 3 and 1, so the
     # last one uses only part of the reused buffers.
     x = rng.standard_normal((7, 4, 6, 5))
     w = rng.standard_normal((6, 4 // kw.get("groups", 1), 3, 2))
     b = rng.standard_normal(6)
     conv2d(x, w, b, **kw)
-    monkeypatch.setattr(conv, "_CACHE_BYTES", 3 * conv._chunks.bytes_per_image)
-    chunk_counts.clear()
+    monkeypatch.setattr(conv_core, "CACHE_BYTES", 3 * conv_core.plan.bytes_per_image)
+    plans.clear()
     out, g, grads = torch_forward_backward(F.conv2d, (x, w, b), **kw)
     assert_close(conv2d(x, w, b, **kw), out)
     for ours, theirs in zip(conv2d_backward(g, x, w, b, **kw), grads):
         assert_close(ours, theirs)
-    assert chunk_counts == [3, 3, 3]
+    assert [chunks(cut) for cut in plans] == [[(0, 3), (3, 6), (6, 7)]] * 2
 
 
-def test_transposed_convolution_through_the_chunked_core(monkeypatch, chunk_counts, rng):
-    monkeypatch.setattr(conv, "_CACHE_BYTES", 1)  # one image per chunk
+def test_transposed_convolution_through_the_chunked_core(monkeypatch, plans, rng):
+    monkeypatch.setattr(conv_core, "CACHE_BYTES", 1)  # one image per chunk
     x, w, b = rng.standard_normal((5, 4, 4, 3)), rng.standard_normal((4, 3, 3, 3)), np.ones(3)
     kw = dict(stride=2, padding=1, output_padding=1)
     out, g, grads = torch_forward_backward(F.conv_transpose2d, (x, w, b), **kw)
     assert_close(conv_transpose2d(x, w, b, **kw), out)
     for ours, theirs in zip(conv_transpose2d_backward(g, x, w, b, **kw), grads):
         assert_close(ours, theirs)
-    assert chunk_counts == [5, 5, 5]
+    assert [len(chunks(cut)) for cut in plans] == [5, 5, 5]
+
+
+# --- the worker threads ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n,workers", [(7, 2), (9, 3), (2, 4)])
+def test_the_plan_splits_the_batch_into_even_ranges(n, workers, monkeypatch):
+    monkeypatch.setattr(conv_core, "PARALLEL_BYTES", 0)
+    cut = conv_core.plan(n, bytes_per_image=1 << 20, workers=workers)
+    assert len(cut.ranges) == min(n, workers)
+    assert cut.ranges[0][0] == 0 and cut.ranges[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(cut.ranges, cut.ranges[1:]))  # contiguous, no gap
+    sizes = [stop - first for first, stop in cut.ranges]
+    assert max(sizes) - min(sizes) <= 1
+    assert cut.step == min(2, max(sizes))  # 2 MiB of columns: two images of 1 MiB per chunk
+
+
+def test_a_small_batch_stays_in_one_thread():
+    assert len(conv_core.plan(8, bytes_per_image=1000, workers=2).ranges) == 1
+    assert len(conv_core.plan(8, bytes_per_image=1 << 20, workers=2).ranges) == 2
+
+
+def test_a_split_run_limits_blas_to_one_thread_and_restores_it():
+    cut = conv_core.Plan(ranges=((0, 1), (1, 2)), step=1)
+    with threadpool_limits(limits=2, user_api="blas"):
+        if conv_core.blas_threads() != 2:
+            pytest.skip("NumPy's BLAS here cannot run two threads")
+        seen = conv_core._run(lambda first, stop, step: conv_core.blas_threads(), cut)
+        assert seen == [1, 1]
+        assert conv_core.blas_threads() == 2
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [dict(padding=1), dict(stride=(2, 1), dilation=2, groups=2), dict(padding="same")],
+    ids=["padded", "strided-dilated-grouped", "same"],
+)
+def test_worker_threads_equal_torch(kw, monkeypatch, plans, rng):
+    # The tests run NumPy's BLAS on one thread, so the split path is forced: three workers over
+    # 8 images (2, 3 and 3) in chunks of 2, so two of the workers end on a partial chunk.
+    monkeypatch.setattr(conv_core, "blas_threads", lambda: 3)
+    monkeypatch.setattr(conv_core, "PARALLEL_BYTES", 0)
+    x, w, b = (
+        rng.standard_normal((8, 4, 7, 6)),
+        rng.standard_normal((6, 4 // kw.get("groups", 1), 3, 3)),
+        rng.standard_normal(6),
+    )
+    conv2d(x, w, b, **kw)
+    monkeypatch.setattr(conv_core, "CACHE_BYTES", 2 * conv_core.plan.bytes_per_image)
+    plans.clear()
+    out, g, grads = torch_forward_backward(F.conv2d, (x, w, b), **kw)
+    assert_close(conv2d(x, w, b, **kw), out)
+    for ours, theirs in zip(conv2d_backward(g, x, w, b, **kw), grads):
+        assert_close(ours, theirs)
+    assert [chunks(cut) for cut in plans] == [[(0, 2), (2, 4), (4, 5), (5, 7), (7, 8)]] * 2
+
+
+def test_worker_threads_for_the_transposed_convolution(monkeypatch, rng):
+    monkeypatch.setattr(conv_core, "blas_threads", lambda: 2)
+    monkeypatch.setattr(conv_core, "PARALLEL_BYTES", 0)
+    x, w, b = rng.standard_normal((5, 4, 4, 3)), rng.standard_normal((4, 6, 3, 3)), np.ones(12)
+    kw = dict(stride=2, padding=1, output_padding=1, groups=2)
+    out, g, grads = torch_forward_backward(F.conv_transpose2d, (x, w, b), **kw)
+    assert_close(conv_transpose2d(x, w, b, **kw), out)
+    for ours, theirs in zip(conv_transpose2d_backward(g, x, w, b, **kw), grads):
+        assert_close(ours, theirs)
+
+
+def test_an_error_in_a_worker_reaches_the_caller(monkeypatch):
+    cut = conv_core.Plan(ranges=((0, 1), (1, 2)), step=1)
+
+    def task(first, stop, step):
+        raise ValueError(f"worker {first} failed")
+
+    with pytest.raises(ValueError, match="worker 0 failed"):
+        conv_core._run(task, cut)
 
 
 # --- every padding string -------------------------------------------------------------------------

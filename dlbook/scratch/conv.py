@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook import checks
-from dlbook.scratch.im2col import col2im_add, im2col, pad_with_spare_row, windows
+from dlbook.scratch.conv_core import conv_forward, conv_gradients
+from dlbook.scratch.im2col import pad_with_spare_row, windows
 from dlbook.shapes import same_padding, window_count
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_naive", "conv2d_backward_naive"]
@@ -156,129 +157,6 @@ def _prepare(input, weight, bias, stride, padding, dilation, groups):
     return x, unbatched, conv_geometry(x, weight, bias, stride, padding, dilation, groups)
 
 
-# --- the vectorized core, shared with transposed convolution -----------------------------------
-#
-# Two choices make these fast, and neither changes the arithmetic:
-# * Chunks. A batch's column matrix is kh*kw times the size of its input (20 MB for a 32-image,
-#   16-channel, 32x32 batch), far more than the CPU cache; writing it out and reading it back for
-#   the GEMM costs more than the multiply-adds. Columns for a few images at a time stay in cache.
-# * Wide grids, when the stride along the width is 1 (see dlbook.scratch.im2col): whole padded rows
-#   are read, so every copy runs along long contiguous stretches; the junk columns are cut off.
-# Inputs arrive padded by pad_with_spare_row: (N, C, Hp + 1, Wp).
-
-_CACHE_BYTES = 2 << 20  # about what two cores' L2 caches hold
-
-
-def _chunks(n: int, bytes_per_image: int) -> list[slice]:
-    step = max(1, min(n, _CACHE_BYTES // max(1, bytes_per_image)))
-    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
-
-
-def _grid_width(out_w: int, stride_w: int, padded_w: int) -> int:
-    return padded_w if stride_w == 1 else out_w
-
-
-def conv_forward_padded(xp, weight, kernel, stride, dilation, out, groups, bias=None):
-    """``conv2d`` of an already padded input, the vectorized core of conv2d and of
-    conv_transpose2d_backward.
-
-    Per chunk of images: im2col, then one GEMM per group, ``W (Og, K) @ columns (K, oh*ow)``.
-
-    Shapes:
-        xp: (N, C, Hp + 1, Wp), padded by pad_with_spare_row; weight: (O, C / groups, kH, kW);
-        out: (oh, ow); bias: (O,) or None
-        returns: (N, O, oh, ow)
-    Formula:
-        y[n, o, i, j] = bias[o] + sum_{c,u,v} weight[o, c, u, v] * xp[n, g(o) C_g + c,
-        s_h i + d_h u, s_w j + d_w v]
-    Torch:
-        torch.nn.functional.conv2d with padding=0 on the padded input
-    """
-    n, c = xp.shape[:2]
-    o, (oh, ow) = weight.shape[0], out
-    gw = _grid_width(ow, stride[1], xp.shape[3])
-    k = (c // groups) * kernel[0] * kernel[1]
-    w = weight.reshape(groups, o // groups, k)
-    result = np.empty((n, o, oh, ow), dtype=xp.dtype)
-    parts = _chunks(n, c * kernel[0] * kernel[1] * oh * gw * xp.itemsize)
-    buffer = np.empty((parts[0].stop, groups, k, oh * gw), dtype=xp.dtype)
-    # A wide grid's products go to a scratch block the size of a chunk, still in cache when the
-    # junk columns are cut off; otherwise straight into the result.
-    wide = np.empty((parts[0].stop, o, oh, gw), dtype=xp.dtype) if gw != ow else None
-    for part in parts:
-        m = part.stop - part.start
-        cols = im2col(xp[part], kernel, stride, dilation, (oh, gw), groups, buffer[:m])
-        y = result[part] if wide is None else wide[:m]
-        np.matmul(w, cols, out=y.reshape(m, groups, o // groups, oh * gw))
-        if wide is not None and bias is None:
-            np.copyto(result[part], y[..., :ow])
-        elif bias is not None:
-            np.add(y[..., :ow], bias[:, None, None], out=result[part])
-    return result
-
-
-def conv_input_grad_padded(grad_out, weight, padded_shape, kernel, stride, dilation, groups):
-    """The gradient for the padded input: the transpose of :func:`conv_forward_padded`.
-
-    Each window's gradient is ``W^T @ grad_out`` (a column), and col2im adds the columns back onto
-    the pixels they were read from. It is also the forward of conv_transpose2d.
-
-    Shapes:
-        grad_out: (N, O, oh, ow); weight: (O, C / groups, kH, kW); padded_shape: (N, C, Hp, Wp)
-        returns: (N, C, Hp + 1, Wp) (the spare row included; crop it with the padding)
-    Formula:
-        gxp[n, g(o) C_g + c, s_h i + d_h u, s_w j + d_w v] += weight[o, c, u, v] * grad_out[n, o,
-        i, j], summed over o, i, j, u, v
-    Torch:
-        autograd through torch.nn.functional.conv2d (the input's gradient), or
-        torch.nn.functional.conv_transpose2d
-    """
-    n, o, oh, ow = grad_out.shape
-    _, c, h, w = padded_shape
-    gw = _grid_width(ow, stride[1], w)
-    wt = weight.reshape(groups, o // groups, -1).transpose(0, 2, 1)  # (G, K, Og)
-    gxp = np.zeros((n, c, h + 1, w), dtype=grad_out.dtype)
-    parts = _chunks(n, c * kernel[0] * kernel[1] * oh * gw * grad_out.itemsize)
-    g = np.zeros((parts[0].stop, o, oh, gw), dtype=grad_out.dtype)  # junk columns stay zero
-    for part in parts:
-        m = part.stop - part.start
-        g[:m, ..., :ow] = grad_out[part]
-        cols = np.matmul(wt, g[:m].reshape(m, groups, o // groups, oh * gw))  # (m, G, K, L)
-        col2im_add(cols, gxp[part], kernel, stride, dilation, (oh, gw))
-    return gxp
-
-
-def conv_weight_grad_padded(grad_out, xp, weight_shape, stride, dilation, groups):
-    """The gradient for the weight: every window times its output gradient, summed over the
-    batch and the positions, ``grad_out (Og, L) @ columns^T (L, K)`` per group and chunk.
-
-    Shapes:
-        grad_out: (N, O, oh, ow); xp: (N, C, Hp + 1, Wp), padded by pad_with_spare_row;
-        weight_shape: (O, C / groups, kH, kW)
-        returns: an array of weight_shape
-    Formula:
-        grad_weight[o, c, u, v] = sum_{n,i,j} grad_out[n, o, i, j] * xp[n, g(o) C_g + c,
-        s_h i + d_h u, s_w j + d_w v]
-    Torch:
-        autograd through torch.nn.functional.conv2d (the weight's gradient)
-    """
-    n, o, oh, ow = grad_out.shape
-    c, kernel = xp.shape[1], weight_shape[2:]
-    gw = _grid_width(ow, stride[1], xp.shape[3])
-    k = (c // groups) * kernel[0] * kernel[1]
-    total = np.zeros((groups, o // groups, k), dtype=grad_out.dtype)
-    parts = _chunks(n, c * kernel[0] * kernel[1] * oh * gw * xp.itemsize)
-    buffer = np.empty((parts[0].stop, groups, k, oh * gw), dtype=xp.dtype)
-    g = np.zeros((parts[0].stop, o, oh, gw), dtype=grad_out.dtype)  # junk columns stay zero
-    for part in parts:
-        m = part.stop - part.start
-        g[:m, ..., :ow] = grad_out[part]
-        cols = im2col(xp[part], kernel, stride, dilation, (oh, gw), groups, buffer[:m])
-        gm = g[:m].reshape(m, groups, o // groups, oh * gw)
-        total += np.matmul(gm, cols.transpose(0, 1, 3, 2)).sum(axis=0)
-    return total.reshape(weight_shape)
-
-
 # --- the public functions ----------------------------------------------------------------------
 
 
@@ -301,9 +179,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         torch.nn.functional.conv2d
     """
     x, unbatched, geo = _prepare(input, weight, bias, stride, padding, dilation, groups)
-    out = conv_forward_padded(
-        geo.pad(x), weight, geo.kernel, geo.stride, geo.dilation, geo.out, geo.groups, bias
-    )
+    out = conv_forward(x, weight, geo.pads, geo.stride, geo.dilation, geo.out, geo.groups, bias)
     return out[0] if unbatched else out
 
 
@@ -332,15 +208,18 @@ def conv2d_backward(
     gout = checks.check_grad_output(
         grad_output, (geo.n, geo.out_channels, *geo.out), x.dtype, unbatched=unbatched
     )
-    gxp = conv_input_grad_padded(
-        gout, weight, geo.padded_shape, geo.kernel, geo.stride, geo.dilation, geo.groups
+    gx, gw, gb = conv_gradients(
+        gout,
+        weight,
+        geo.pads,
+        geo.stride,
+        geo.dilation,
+        geo.in_size,
+        geo.groups,
+        x=x,
+        bias_grad=bias is not None,
     )
-    gx = geo.crop(gxp)
-    gw = conv_weight_grad_padded(
-        gout, geo.pad(x), weight.shape, geo.stride, geo.dilation, geo.groups
-    )
-    gb = None if bias is None else gout.sum(axis=(0, 2, 3))
-    return (gx[0] if unbatched else np.ascontiguousarray(gx)), gw, gb
+    return (gx[0] if unbatched else gx), gw, gb
 
 
 # --- the readable versions: loops, one window at a time -----------------------------------------

@@ -16,13 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook import checks
-from dlbook.scratch.conv import (
-    conv_forward_padded,
-    conv_input_grad_padded,
-    conv_weight_and_groups,
-    conv_weight_grad_padded,
-)
-from dlbook.scratch.im2col import pad_with_spare_row
+from dlbook.scratch.conv import conv_weight_and_groups
+from dlbook.scratch.conv_core import conv_forward, conv_gradients
 from dlbook.shapes import conv_transpose_output_size
 
 __all__ = ["conv_transpose2d", "conv_transpose2d_backward", "conv_transpose2d_naive"]
@@ -51,9 +46,11 @@ class _TransposeGeometry:
         (ph, pw), (oh, ow) = self.padding, self.out
         return full[:, :, ph : ph + oh, pw : pw + ow]
 
-    def pad(self, y: np.ndarray) -> np.ndarray:
+    @property
+    def pads(self):
+        """The matching conv2d's padding, ((top, bottom), (left, right))."""
         (ph, pw) = self.padding
-        return pad_with_spare_row(y, ((ph, ph), (pw, pw)))
+        return (ph, ph), (pw, pw)
 
 
 def _prepare(input, weight, bias, stride, padding, output_padding, groups, dilation):
@@ -104,10 +101,8 @@ def conv_transpose2d(
     x, unbatched, geo = _prepare(
         input, weight, bias, stride, padding, output_padding, groups, dilation
     )
-    full = conv_input_grad_padded(
-        x, weight, geo.full_shape, geo.kernel, geo.stride, geo.dilation, geo.groups
-    )
-    out = np.ascontiguousarray(geo.crop(full))
+    # conv2d's input gradient for the same weight, padding and output size
+    out, _, _ = conv_gradients(x, weight, geo.pads, geo.stride, geo.dilation, geo.out, geo.groups)
     if bias is not None:
         out += bias[:, None, None]
     return out[0] if unbatched else out
@@ -147,11 +142,10 @@ def conv_transpose2d_backward(
     gout = checks.check_grad_output(
         grad_output, (geo.n, geo.out_channels, *geo.out), x.dtype, unbatched=unbatched
     )
-    gp = geo.pad(gout)
-    gx = conv_forward_padded(
-        gp, weight, geo.kernel, geo.stride, geo.dilation, geo.in_size, geo.groups
+    gx = conv_forward(gout, weight, geo.pads, geo.stride, geo.dilation, geo.in_size, geo.groups)
+    _, gw, _ = conv_gradients(
+        x, weight, geo.pads, geo.stride, geo.dilation, geo.out, geo.groups, x=gout, input_grad=False
     )
-    gw = conv_weight_grad_padded(x, gp, weight.shape, geo.stride, geo.dilation, geo.groups)
     gb = None if bias is None else gout.sum(axis=(0, 2, 3))
     return (gx[0] if unbatched else gx), gw, gb
 
