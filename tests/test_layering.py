@@ -23,7 +23,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "dlbook"
 
-BOTTOM = ("seeding", "env", "checks", "shapes", "verify", "history", "claims", "timing", "devices")
+BOTTOM = (
+    "exercise",
+    "seeding",
+    "env",
+    "checks",
+    "shapes",
+    "verify",
+    "history",
+    "claims",
+    "timing",
+    "devices",
+)
 FLOORS = {
     "dlbook": 0,  # the top __init__ imports only devices; everything else loads lazily by name
     **{f"dlbook.{m}": 0 for m in BOTTOM},
