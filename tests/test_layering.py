@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1] / "dlbook"
 
 BOTTOM = (
     "exercise",
+    "prose",
     "seeding",
     "env",
     "checks",
