@@ -14,6 +14,10 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
+from dlbook import seeding
+from dlbook.exercise import Case, Report, check
+from dlbook.scratch import conv2d
+
 __all__ = [
     "ConvCost",
     "conv_cost",
@@ -23,6 +27,7 @@ __all__ = [
     "model_cost",
     "run",
     "KINDS",
+    "check_grouped_conv2d",
 ]
 
 KINDS = ("standard", "grouped", "separable")
@@ -214,3 +219,40 @@ def run(data, kinds=KINDS, seeds=(0, 1), epochs=15, lr=3e-3, width=32, batch_siz
                 )
             )
     return rows
+
+
+def check_grouped_conv2d(fn) -> Report:
+    """Hold the reader's ``fn(input, weight, groups)`` to :func:`dlbook.scratch.conv2d` with
+    ``groups`` (stride 1, no padding, no bias): groups 1, 2, a depthwise case with two filters
+    per channel, and a non-square one.
+
+    Shapes:
+        input: (N, C_in, H, W); weight: (C_out, C_in / groups, kH, kW); returns: a Report
+        fn returns (N, C_out, H - kH + 1, W - kW + 1)
+    Formula:
+        out[:, o] = sum_c input[:, (o // O_g) C_g + c] ⋆ weight[o, c], C_g = C_in / groups,
+        O_g = C_out / groups
+    Torch:
+        torch.nn.functional.conv2d
+    """
+    import torch
+    import torch.nn.functional as F
+
+    def reference(x, w, groups):
+        return conv2d(x, w, groups=groups)
+
+    def twin(x, w, groups):
+        return F.conv2d(torch.from_numpy(x), torch.from_numpy(w), groups=groups)
+
+    rng = seeding.rng(0)
+
+    def case(x_shape, w_shape, groups, label):
+        return Case((rng.standard_normal(x_shape), rng.standard_normal(w_shape), groups), {}, label)
+
+    cases = [
+        case((1, 2, 5, 5), (3, 2, 3, 3), 1, "groups 1: an ordinary convolution"),
+        case((2, 4, 5, 6), (6, 2, 3, 3), 2, "groups 2, 4 channels in, 6 out"),
+        case((1, 3, 5, 5), (6, 1, 3, 3), 3, "depthwise, two filters per channel"),
+        case((2, 6, 6, 7), (9, 2, 2, 3), 3, "groups 3, non-square kernel"),
+    ]
+    return check(fn, reference, cases, name="grouped conv2d", torch_twin=twin)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook import seeding
+from dlbook.exercise import Case, Report, check
 from dlbook.scratch import conv2d, conv2d_backward
 from dlbook.scratch.im2col import im2col
 
@@ -38,6 +39,7 @@ __all__ = [
     "loss_and_grad",
     "loss_hessian",
     "learn_kernel",
+    "check_conv2d",
 ]
 
 
@@ -181,3 +183,49 @@ def learn_kernel(
         kernels[t + 1] = w[0, 0]
     losses[steps], _ = loss_and_grad(x, y, w)
     return KernelRun(losses, kernels, target, float(lr), float(momentum))
+
+
+def _conv2d_cases() -> list[Case]:
+    rng = seeding.rng(0)
+    ints = np.random.default_rng(1)  # small integers: float32 sums of them are exact
+    return [
+        Case(
+            (rng.standard_normal((1, 1, 5, 5)), rng.standard_normal((1, 1, 3, 3))), {}, "5×5, 3×3"
+        ),
+        Case(
+            (rng.standard_normal((1, 1, 6, 7)), rng.standard_normal((1, 1, 2, 3))),
+            label="non-square image and kernel",
+        ),
+        Case(
+            (rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((4, 3, 3, 2))),
+            label="batch of 2, 3 channels in, 4 out",
+        ),
+        Case(
+            (
+                ints.integers(-3, 4, (1, 2, 4, 5)).astype(np.float32),
+                ints.integers(-3, 4, (3, 2, 2, 2)).astype(np.float32),
+            ),
+            label="float32",
+        ),
+    ]
+
+
+def check_conv2d(fn) -> Report:
+    """Hold the reader's ``fn(input, weight)`` to :func:`dlbook.scratch.conv2d` (stride 1, no
+    padding, no bias) on a square, a non-square, a batched multi-channel and a float32 case.
+
+    Shapes:
+        input: (N, C_in, H, W); weight: (C_out, C_in, kH, kW)
+        returns: a Report; fn must return (N, C_out, H - kH + 1, W - kW + 1) in input's dtype
+    Formula:
+        out[n, o, i, j] = sum_{c,u,v} weight[o, c, u, v] * input[n, c, i + u, j + v]
+    Torch:
+        torch.nn.functional.conv2d
+    """
+    import torch
+    import torch.nn.functional as F
+
+    def twin(x, w):
+        return F.conv2d(torch.from_numpy(x), torch.from_numpy(w))
+
+    return check(fn, conv2d, _conv2d_cases(), name="conv2d", torch_twin=twin)

@@ -26,6 +26,8 @@ import numpy as np
 
 from dlbook import seeding
 from dlbook.data import Split, load_digits
+from dlbook.exercise import Case, Report, check
+from dlbook.scratch import conv2d
 from dlbook.shapes import conv_output_size
 from dlbook.train import fit, seed_everything
 
@@ -41,6 +43,7 @@ __all__ = [
     "PatchBaseline",
     "patch_features",
     "patch_baseline",
+    "check_strided_conv2d",
 ]
 
 
@@ -372,3 +375,43 @@ def patch_baseline(
         tests.append(float(clf.score(scaler.transform(f_test), data.y_test)))
         trains.append(float(clf.score(scaler.transform(f_train), data.y_train)))
     return PatchBaseline(tests, trains, clusters, size)
+
+
+def _one_plane_conv2d(x, w, stride=1, padding=0, dilation=1):
+    return conv2d(x[None, None], w[None, None], None, stride, padding, dilation)[0, 0]
+
+
+def check_strided_conv2d(fn) -> Report:
+    """Hold the reader's ``fn(x, w, stride=1, padding=0, dilation=1)``, a one-channel
+    convolution with int settings, to :func:`dlbook.scratch.conv2d`, on one case per setting
+    (the floor of the size formula included) and one with all three and a non-square kernel.
+
+    Shapes:
+        x: (H, W); w: (kH, kW); returns: a Report
+        fn returns (H_out, W_out), H_out = floor((H + 2 p - d (kH - 1) - 1) / s) + 1
+    Formula:
+        out[i, j] = sum_{u,v} w[u, v] * x_pad[s i + d u, s j + d v]
+    Torch:
+        torch.nn.functional.conv2d
+    """
+    import torch
+    import torch.nn.functional as F
+
+    def twin(x, w, **kwargs):
+        return F.conv2d(torch.from_numpy(x)[None, None], torch.from_numpy(w)[None, None], **kwargs)[
+            0, 0
+        ]
+
+    rng = seeding.rng(0)
+
+    def case(h, w, kh, kw, label, **kwargs):
+        return Case((rng.standard_normal((h, w)), rng.standard_normal((kh, kw))), kwargs, label)
+
+    cases = [
+        case(5, 6, 3, 3, "defaults"),
+        case(5, 6, 3, 3, "padding 1", padding=1),
+        case(6, 7, 3, 3, "stride 2: the floor drops a row", stride=2),
+        case(7, 8, 3, 3, "dilation 2", dilation=2),
+        case(9, 8, 3, 2, "stride 2, padding 2, dilation 2", stride=2, padding=2, dilation=2),
+    ]
+    return check(fn, _one_plane_conv2d, cases, name="strided conv2d", torch_twin=twin)

@@ -22,6 +22,7 @@ import numpy as np
 
 from dlbook import seeding
 from dlbook.data import Split, load_image
+from dlbook.exercise import Case, Report, check
 from dlbook.scratch import conv2d, conv_transpose2d
 from dlbook.shapes import conv_transpose_output_size
 
@@ -37,6 +38,7 @@ __all__ = [
     "flat_contrast",
     "UpsamplingRun",
     "train_upsamplers",
+    "check_conv_transpose2d",
 ]
 
 # The learned layers the experiment compares, by the names the chapter prints.
@@ -341,3 +343,43 @@ def train_upsamplers(
         final=flat_contrast(bilinear, size, device),
     )
     return run
+
+
+def _one_plane_transposed(x, w, stride=1, padding=0):
+    return conv_transpose2d(x[None, None], w[None, None], None, stride, padding)[0, 0]
+
+
+def check_conv_transpose2d(fn) -> Report:
+    """Hold the reader's ``fn(x, w, stride=1, padding=0)``, a one-channel transposed
+    convolution with int settings, to :func:`dlbook.scratch.conv_transpose2d`: stride 1 (a full
+    convolution), stride 2 with and without padding, a non-square case and a kernel smaller than
+    its stride, which leaves holes.
+
+    Shapes:
+        x: (H, W); w: (kH, kW); returns: a Report
+        fn returns (H_out, W_out), H_out = (H - 1) s - 2 p + kH
+    Formula:
+        out[s a + u, s b + v] += x[a, b] * w[u, v], then p rows and columns cropped on each side
+    Torch:
+        torch.nn.functional.conv_transpose2d
+    """
+    import torch
+    import torch.nn.functional as F
+
+    def twin(x, w, **kwargs):
+        x, w = torch.from_numpy(x)[None, None], torch.from_numpy(w)[None, None]
+        return F.conv_transpose2d(x, w, **kwargs)[0, 0]
+
+    rng = seeding.rng(0)
+
+    def case(h, w, kh, kw, label, **kwargs):
+        return Case((rng.standard_normal((h, w)), rng.standard_normal((kh, kw))), kwargs, label)
+
+    cases = [
+        case(3, 3, 3, 3, "stride 1: a full convolution"),
+        case(3, 4, 3, 3, "stride 2", stride=2),
+        case(4, 4, 4, 4, "stride 2, padding 1", stride=2, padding=1),
+        case(3, 5, 3, 2, "non-square, stride 3, padding 1", stride=3, padding=1),
+        case(3, 3, 2, 2, "kernel smaller than the stride", stride=3),
+    ]
+    return check(fn, _one_plane_transposed, cases, name="conv_transpose2d", torch_twin=twin)
