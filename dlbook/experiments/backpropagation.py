@@ -8,7 +8,8 @@ Three pieces, for the backpropagation chapter:
   :func:`train_mlp`), its PyTorch twin (:func:`torch_mlp`), and a finite-difference check of
   every parameter of the whole network (:func:`network_gradcheck`);
 * the cost of a backward pass against a forward pass (:func:`matmul_counts`,
-  :func:`pass_times`).
+  :func:`pass_times`);
+* :func:`check_mlp_backward`, the checker of the chapter's write-it-yourself exercise.
 """
 
 from __future__ import annotations
@@ -21,8 +22,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook import seeding
+from dlbook.exercise import Case, Report, check
 from dlbook.history import Run  # model, history, seconds; .test_acc
-from dlbook.scratch import Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh, optim
+from dlbook.scratch import (
+    Flatten,
+    Linear,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+    linear,
+    linear_backward,
+    optim,
+    relu,
+    relu_backward,
+)
 from dlbook.scratch.gradcheck import numerical_gradient
 from dlbook.scratch.losses import cross_entropy, cross_entropy_backward
 from dlbook.timing import one_thread
@@ -33,7 +47,7 @@ __all__ = [
     "forward", "backward", "mlp", "torch_mlp", "CONFIG", "Run", "train_mlp", "train_recorded",
     "sweep", "sweep_runs", "dead_units", "one_blas_thread",
     "param_names", "loss_and_grads", "network_gradcheck", "difference_errors", "backward_trace",
-    "matmul_counts", "pass_times", "autograd_tree",
+    "matmul_counts", "pass_times", "autograd_tree", "check_mlp_backward",
 ]  # fmt: skip
 
 
@@ -347,3 +361,63 @@ def autograd_tree(tensor, names=None) -> str:
 
     walk(tensor.grad_fn, 0)
     return "\n".join(lines)
+
+
+# --- the write-it-yourself exercise: an MLP's backward pass ---------------------------------------
+
+
+def _mlp_gradients(x, y, W1, b1, W2, b2):
+    """The book's answer: the gradients of the mean cross-entropy of ``relu(x W1^T + b1) W2^T + b2``
+    for ``(W1, b1, W2, b2)``, from the scratch layers' backward passes."""
+    z1 = linear(x, W1, b1)
+    h = relu(z1)
+    g2 = cross_entropy_backward(1.0, linear(h, W2, b2), y)
+    gh, gW2, gb2 = linear_backward(g2, h, W2, b2)
+    _, gW1, gb1 = linear_backward(relu_backward(gh, z1), x, W1, b1)
+    return gW1, gb1, gW2, gb2
+
+
+def check_mlp_backward(fn) -> Report:
+    """Hold the reader's ``fn(x, y, W1, b1, W2, b2)`` to the book's backward pass of a
+    one-hidden-layer ReLU MLP with a mean cross-entropy loss, and say in words what is wrong.
+
+    The cases catch the usual mistakes: a forgotten transpose (the shapes are all different,
+    then all equal, so a wrong product shows either as a shape or as wrong values), a forgotten
+    ``1/N`` of the mean or a bias gradient averaged instead of summed (batches of 1 and of 7), and
+    the ReLU's mask taken from the wrong array (negative biases switch many units off).
+
+    Shapes:
+        fn: (x (N, D), y (N,) class indices, W1 (H, D), b1 (H,), W2 (C, H), b2 (C,))
+            -> (grad_W1, grad_b1, grad_W2, grad_b2), each of its parameter's shape; returns a Report
+    Formula:
+        loss = cross_entropy(relu(x W1^T + b1) W2^T + b2, y), the mean over the N examples
+    Torch:
+        autograd through torch.nn.functional.cross_entropy of the same MLP
+    """
+    rng = seeding.rng(5)
+
+    def case(n, d, h, c, shift, label):
+        x, y = rng.standard_normal((n, d)), rng.integers(0, c, n)
+        w1, b1 = rng.standard_normal((h, d)) / math.sqrt(d), rng.standard_normal(h) + shift
+        w2, b2 = rng.standard_normal((c, h)) / math.sqrt(h), rng.standard_normal(c)
+        return Case((x, y, w1, b1, w2, b2), {}, label)
+
+    cases = [
+        case(7, 5, 6, 3, 0.0, "N=7, D=5, H=6, C=3"),
+        case(1, 5, 6, 3, 0.0, "a batch of one"),
+        case(4, 4, 4, 4, 0.0, "N = D = H = C = 4"),
+        case(7, 5, 6, 3, -1.0, "biases lowered by 1: many units off"),
+    ]
+
+    def torch_twin(x, y, *params):
+        import torch
+        import torch.nn.functional as F
+
+        w1, b1, w2, b2 = (torch.tensor(p, requires_grad=True) for p in params)
+        h = torch.relu(F.linear(torch.from_numpy(x), w1, b1))
+        F.cross_entropy(F.linear(h, w2, b2), torch.from_numpy(y)).backward()
+        return w1.grad, b1.grad, w2.grad, b2.grad
+
+    outputs = ("grad_W1", "grad_b1", "grad_W2", "grad_b2")
+    return check(fn, _mlp_gradients, cases, name="mlp_backward", outputs=outputs,
+                 torch_twin=torch_twin)  # fmt: skip

@@ -10,7 +10,8 @@ r"""Measurements for the weight-initialization chapter.
   bias-free MLP, :math:`h_l = f(h_{l-1} W_l^\top)`, by hand and by autograd;
 * :func:`depth_statistics` and :func:`torch_depth_statistics`: activation and gradient spread,
   layer by layer (:class:`DepthStats`);
-* :func:`make_torch_mlp`, :func:`init_torch_` and :func:`train_grid`: the training comparison.
+* :func:`make_torch_mlp`, :func:`init_torch_` and :func:`train_grid`: the training comparison;
+* :func:`check_kaiming_std`: the checker of the chapter's write-it-yourself exercise.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook import seeding
+from dlbook.exercise import Case, Report, check
 from dlbook.scratch import init as scratch_init
 from dlbook.scratch.activations import (
     relu,
@@ -37,7 +39,7 @@ __all__ = [
     "symmetry_runs", "implied_scale", "scratch_init_scale", "torch_init_scale", "trace",
     "mlp_forward", "mlp_backward", "torch_trace", "DepthStats", "depth_statistics",
     "torch_depth_statistics", "make_torch_mlp", "init_torch_", "train_grid",
-    "initial_weight_grads",
+    "initial_weight_grads", "check_kaiming_std",
 ]  # fmt: skip
 
 SCHEMES = ("zero", "small", "large", "xavier", "kaiming")
@@ -424,3 +426,42 @@ def initial_weight_grads(data, scheme, activation="relu", depth=10, width=96, ba
     F.cross_entropy(model(x), y).backward()
     weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
     return np.array([w.grad.abs().max().item() for w in weights])
+
+
+# --- the write-it-yourself exercise: Kaiming's standard deviation ---------------------------------
+
+
+def check_kaiming_std(fn) -> Report:
+    """Hold the reader's ``fn(shape, a=0.0, mode="fan_in", nonlinearity="leaky_relu")``, the
+    standard deviation that ``kaiming_normal_`` draws a weight of that shape with, to the std
+    that :func:`dlbook.scratch.init.kaiming_normal_` really draws with (read off its output by
+    :func:`scratch_init_scale`), and say in words what is wrong.
+
+    The cases catch the usual mistakes: fan-in and fan-out swapped (a non-square linear weight),
+    a convolution's receptive field size left out of the fans, ``mode`` or ``nonlinearity``
+    ignored (fan-out with ReLU, tanh's gain 5/3), and the leaky ReLU's slope ``a`` left out of
+    its gain.
+
+    Shapes:
+        fn: (shape, a, mode, nonlinearity) -> a number; returns a Report
+    Formula:
+        std = gain / sqrt(fan), fan = (in or out) * prod(kernel), gain = calculate_gain(...)
+    Torch:
+        the std torch.nn.init.kaiming_normal_ draws with (read off its output)
+    """
+    cases = [
+        Case(((128, 256),), {}, "nn.Linear(256, 128), the defaults"),
+        Case(((64, 3, 3, 3),), {}, "nn.Conv2d(3, 64, 3), the defaults"),
+        Case(((128, 256),), {"mode": "fan_out", "nonlinearity": "relu"}, "fan_out, ReLU"),
+        Case(((10, 20),), {"nonlinearity": "tanh"}, "tanh"),
+        Case(((32, 16, 5, 5),), {"a": 0.2}, "a conv, leaky ReLU of slope 0.2"),
+    ]
+
+    def reference(shape, **kwargs):
+        return scratch_init_scale("kaiming_normal_", shape, **kwargs)
+
+    def torch_twin(shape, **kwargs):
+        return torch_init_scale("kaiming_normal_", shape, **kwargs)
+
+    return check(fn, reference, cases, name="kaiming_std", outputs=("the std",),
+                 torch_twin=torch_twin)  # fmt: skip

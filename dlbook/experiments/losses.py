@@ -12,7 +12,8 @@
    :func:`summarize` and :func:`over_seeds` reduce the runs to the numbers the chapter quotes.
 
 :func:`torch_cases` lists every scratch loss with its torch twin and the inputs the chapter holds
-them to each other on.
+them to each other on. :func:`check_cross_entropy` is the checker of the chapter's
+write-it-yourself exercise.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dlbook import seeding
-from dlbook.scratch.losses import l1_loss, l1_loss_backward, mse_loss, mse_loss_backward
+from dlbook.exercise import Case, Report, check
+from dlbook.scratch.losses import (
+    cross_entropy,
+    l1_loss,
+    l1_loss_backward,
+    mse_loss,
+    mse_loss_backward,
+)
 from dlbook.timing import one_thread
 
 __all__ = [
@@ -44,6 +52,7 @@ __all__ = [
     "compare_losses_over_seeds",
     "summarize",
     "over_seeds",
+    "check_cross_entropy",
 ]
 
 # --- 0. every scratch loss next to its torch twin -------------------------------------------------
@@ -385,3 +394,47 @@ def over_seeds(summaries, reduce=np.mean):
         loss: {key: float(reduce([s[loss][key] for s in summaries])) for key in numbers}
         for loss, numbers in summaries[0].items()
     }
+
+
+# --- 3. the write-it-yourself exercise: cross-entropy ---------------------------------------------
+
+
+def check_cross_entropy(fn) -> Report:
+    """Hold the reader's ``fn(input, target)`` (mean softmax cross-entropy of logits ``(N, C)``
+    and class indices ``(N,)``) to :func:`dlbook.scratch.cross_entropy`, and say in words what
+    is wrong.
+
+    The cases catch the usual mistakes: the textbook softmax, which gives ``inf`` or ``nan`` at
+    logits of ±800; a sum where the mean belongs; the per-example losses returned unreduced; the
+    true class read from the wrong place (labels are unsorted and repeat); a batch of one.
+
+    Shapes:
+        fn: (input (N, C) logits, target (N,) class indices) -> a number; returns a Report
+    Formula:
+        loss = (1/N) sum_n (log sum_c exp(input[n, c]) - input[n, target[n]])
+    Torch:
+        torch.nn.functional.cross_entropy
+    """
+    rng = seeding.rng(11)
+    cases = [
+        Case((rng.standard_normal((4, 5)), np.array([0, 3, 1, 4])), {}, "4 examples, 5 classes"),
+        Case((rng.standard_normal((1, 3)), np.array([2])), {}, "a batch of one"),
+        Case((3 * rng.standard_normal((6, 10)), np.array([7, 7, 2, 9, 0, 2])), {},
+             "6 examples, 10 classes, repeated labels"),
+        Case((np.array([[800.0, -800.0, 0.0], [-800.0, 800.0, 0.0]]), np.array([1, 1])), {},
+             "logits of ±800"),
+    ]  # fmt: skip
+
+    def reference(input, target):
+        return float(cross_entropy(input, target))
+
+    def torch_twin(input, target):
+        import torch
+
+        return torch.nn.functional.cross_entropy(
+            torch.from_numpy(input), torch.from_numpy(target)
+        ).item()
+
+    with np.errstate(all="ignore"):
+        return check(fn, reference, cases, name="cross_entropy", outputs=("the loss",),
+                     torch_twin=torch_twin)  # fmt: skip

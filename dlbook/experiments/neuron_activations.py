@@ -13,7 +13,8 @@ r"""Measurements for the chapter on the neuron and its activation functions.
   :func:`dead_unit_run`, :func:`lr_sweep`, :func:`compare_activations` and
   :func:`sweep_activations` (each activation at each learning rate and seed, with
   :func:`best_learning_rates` to pick each one's rate on a validation split), which train with
-  :func:`dlbook.train.fit`.
+  :func:`dlbook.train.fit`;
+* :func:`check_elu_backward`: the checker of the chapter's write-it-yourself exercise.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from dlbook import seeding
+from dlbook.exercise import Case, Report, check
 from dlbook.scratch import activations as A
 from dlbook.scratch import linear, linear_backward
 from dlbook.timing import one_thread
@@ -35,6 +37,7 @@ __all__ = [
     "GradientProfile", "deep_gradients", "relu_interpolant", "sigmoid_staircase",
     "approximation_errors", "moons", "make_mlp", "dead_fractions", "dead_unit_run", "lr_sweep",
     "compare_activations", "sweep_activations", "best_learning_rates", "epochs_to",
+    "check_elu_backward",
 ]  # fmt: skip
 
 # name -> (scratch forward, scratch backward, torch.nn class name, keyword arguments)
@@ -396,3 +399,47 @@ def epochs_to(history, threshold):
     acc = np.asarray(history["test_acc"])
     hits = np.flatnonzero(acc >= threshold)
     return int(hits[0]) + 1 if hits.size else None
+
+
+# --- the write-it-yourself exercise: ELU's backward pass -----------------------------------------
+
+
+def check_elu_backward(fn) -> Report:
+    """Hold the reader's ``fn(grad_output, input, alpha=1.0)`` to :func:`elu_backward
+    <dlbook.scratch.elu_backward>`, and say in words what is wrong.
+
+    The cases catch the usual mistakes: a forgotten ``grad_output`` (a random one, not ones), a
+    forgotten ``alpha`` or the wrong side of the kink at an exact 0 (torch takes
+    :math:`\\alpha e^0 = \\alpha` there), ``nan`` from ``inf * 0`` where ``exp`` overflows at +800,
+    and a float32 input that must give a float32 gradient.
+
+    Shapes:
+        fn: (grad_output, input, alpha) -> grad_input, all of the input's shape; returns a Report
+    Formula:
+        grad_input = grad_output * (1 if input > 0 else alpha * exp(input))
+    Torch:
+        autograd through torch.nn.functional.elu
+    """
+    rng = seeding.rng(7)
+    x = np.linspace(-3.0, 3.0, 7)
+    cases = [
+        Case((np.ones(7), x), {}, "grad_output of ones"),
+        Case((rng.standard_normal(7), x), {}, "random grad_output"),
+        Case((rng.standard_normal(5), np.array([-2.0, -0.5, 0.0, 0.5, 2.0])), {"alpha": 0.5},
+             "alpha=0.5, an exact 0"),
+        Case((np.ones(4), np.array([-800.0, -1.0, 1.0, 800.0])), {}, "inputs of ±800"),
+        Case((rng.standard_normal((2, 3, 4)).astype(np.float32),
+              rng.standard_normal((2, 3, 4)).astype(np.float32)), {"alpha": 1.5},
+             "float32, (2, 3, 4)"),
+    ]  # fmt: skip
+
+    def torch_twin(grad_output, input, alpha=1.0):
+        import torch
+
+        x = torch.tensor(input, requires_grad=True)
+        torch.nn.functional.elu(x, alpha).backward(torch.from_numpy(grad_output))
+        return x.grad
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        return check(fn, A.elu_backward, cases, name="elu_backward", outputs=("grad_input",),
+                     torch_twin=torch_twin)  # fmt: skip
