@@ -17,8 +17,9 @@ from torch import nn
 
 from dlbook import seeding
 from dlbook.checks import check_int
+from dlbook.exercise import Case, Report, check
 from dlbook.nets import count_parameters  # re-exported for the chapter
-from dlbook.scratch import attention_weights
+from dlbook.scratch import attention_weights, scaled_dot_product_attention
 from dlbook.train import train_steps
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "make_model",
     "length_sweep",
     "focus",
+    "check_attention",
 ]
 
 
@@ -336,3 +338,41 @@ def focus(maps, which):
         "query": float(np.mean(last[:, 0, -1].argmax(-1) == 2 * which + 1)),
         "previous key": float(np.mean(first[:, 0, values_at].argmax(-1) == values_at - 1)),
     }
+
+
+# --- the exercise: attention written by the reader -----------------------------------------------
+
+
+def _attention_cases() -> list[Case]:
+    rng = seeding.rng(11)
+    r = rng.standard_normal
+    causal = np.tril(np.ones((4, 4), dtype=bool))
+    return [
+        Case((r((3, 4)), r((3, 4)), r((3, 4))), label="self-attention, L = S = 3, E = 4"),
+        Case((r((2, 4)), r((5, 4)), r((5, 3))), label="2 queries, 5 keys, values of width 3"),
+        Case((r((2, 3, 6)), r((2, 4, 6)), r((2, 4, 2))), label="a batch of 2, (N, L, E)"),
+        Case((r((4, 3)), r((4, 3)), r((4, 2))), {"attn_mask": causal}, label="causal mask"),
+    ]
+
+
+def check_attention(fn) -> Report:
+    """Hold the reader's ``fn(query, key, value, attn_mask=None)`` to
+    :func:`dlbook.scratch.scaled_dot_product_attention`: self-attention, more keys than queries
+    with values narrower than the keys, a batch, and a boolean causal mask (True = may attend).
+
+    Shapes:
+        query: (..., L, E); key: (..., S, E); value: (..., S, Ev); attn_mask: (L, S) or None
+        returns: a Report; fn must return (..., L, Ev)
+    Formula:
+        out = softmax(Q K^T / sqrt(E), masked entries -inf, along the keys) V
+    Torch:
+        torch.nn.functional.scaled_dot_product_attention
+    """
+
+    def twin(query, key, value, attn_mask=None):
+        mask = None if attn_mask is None else torch.from_numpy(attn_mask)
+        q, k, v = (torch.from_numpy(a) for a in (query, key, value))
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+    return check(fn, scaled_dot_product_attention, _attention_cases(), name="attention",
+                 torch_twin=twin)  # fmt: skip

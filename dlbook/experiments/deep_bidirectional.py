@@ -27,6 +27,7 @@ from torch import nn
 
 from dlbook import seeding
 from dlbook.data.offline import Split
+from dlbook.exercise import Case, Report, check
 from dlbook.nets import count_parameters  # re-exported for the chapter
 from dlbook.scratch import GRU, LSTM, RNN
 from dlbook.scratch.gradcheck import numerical_gradient
@@ -53,6 +54,7 @@ __all__ = [
     "offset_task",
     "Tagger",
     "train_tagger",
+    "check_bidirectional_gru",
 ]
 
 KINDS = {"rnn": (RNN, nn.RNN), "lstm": (LSTM, nn.LSTM), "gru": (GRU, nn.GRU)}
@@ -383,3 +385,67 @@ def train_tagger(train, test, bidirectional, hidden_size=24, epochs=6, batch_siz
     with torch.no_grad():
         right = ((model(xt) > 0) == (yt > 0.5)) & mt
     return (right.sum(dim=(0, 1)) / mt.sum(dim=(0, 1))).cpu().numpy()
+
+
+# --- the exercise: a bidirectional layer composed by the reader ----------------------------------
+
+_GRU_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def _cell_state(weights, weights_reverse):
+    state = {f"{k}_l0": v for k, v in zip(_GRU_NAMES, weights)}
+    return state | {f"{k}_l0_reverse": v for k, v in zip(_GRU_NAMES, weights_reverse)}
+
+
+def _bidirectional_reference(input, hx, weights, weights_reverse):
+    """:class:`dlbook.scratch.GRU` with ``bidirectional=True``, loaded with the two cells."""
+    layer = GRU(input.shape[-1], hx.shape[-1], bidirectional=True, dtype=input.dtype)
+    layer.load_state_dict(_cell_state(weights, weights_reverse))
+    return layer(input, hx)
+
+
+def _bidirectional_twin(input, hx, weights, weights_reverse):
+    net = nn.GRU(input.shape[-1], hx.shape[-1], bidirectional=True, dtype=torch.float64)
+    net.load_state_dict(
+        {k: torch.from_numpy(v) for k, v in _cell_state(weights, weights_reverse).items()}
+    )
+    with torch.no_grad():
+        return net(torch.from_numpy(input), torch.from_numpy(hx))
+
+
+def _bidirectional_cases() -> list[Case]:
+    rng = seeding.rng(5)
+
+    def args(t, n, d, h):
+        def cell():
+            shapes = ((3 * h, d), (3 * h, h), (3 * h,), (3 * h,))
+            return tuple(rng.standard_normal(s) for s in shapes)
+
+        return rng.standard_normal((t, n, d)), rng.standard_normal((2, n, h)), cell(), cell()
+
+    return [
+        Case(args(4, 1, 2, 3), label="4 steps, one sequence, D = 2, H = 3"),
+        Case(args(6, 3, 1, 2), label="6 steps, batch of 3, D = 1, H = 2"),
+        Case(args(5, 2, 3, 4), label="5 steps, batch of 2, D = 3, H = 4"),
+    ]
+
+
+def check_bidirectional_gru(fn) -> Report:
+    """Hold the reader's one-layer bidirectional GRU ``fn(input, hx, weights, weights_reverse)``,
+    built from :func:`dlbook.scratch.gru`, to :class:`dlbook.scratch.GRU` with
+    ``bidirectional=True`` on three sequences of different lengths, batches and sizes, each
+    from a random initial state.
+
+    Shapes:
+        input: (T, N, D); hx: (2, N, H), row 0 the forward cell's, row 1 the reverse cell's
+        weights, weights_reverse: (weight_ih (3H, D), weight_hh (3H, H), bias_ih (3H,),
+            bias_hh (3H,)) of each cell
+        returns: a Report; fn must return (output (T, N, 2H), h_n (2, N, H))
+    Formula:
+        output[t] = [forward h_t ; reverse h_t], the reverse cell run on input[::-1] and its
+        outputs flipped back; h_n = [forward h_{T-1}, reverse h_0]
+    Torch:
+        torch.nn.GRU(D, H, bidirectional=True)
+    """
+    return check(fn, _bidirectional_reference, _bidirectional_cases(), name="bidirectional_gru",
+                 outputs=("output", "h_n"), torch_twin=_bidirectional_twin)  # fmt: skip

@@ -13,6 +13,7 @@ their gates, and measuring how far back a gradient reaches on the adding problem
   finds the unit that holds the answer and :func:`memory_stats` what its gates do, and
   :func:`forget_shift_mse` measures what happens when the forget gate is pushed shut or open,
   :func:`length_mse` on sequences of other lengths.
+* :func:`check_lstm_cell`: the checker of the exercise in which the reader writes one LSTM step.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from torch import nn
 
 from dlbook import seeding
 from dlbook.data.sequences import adding_problem
+from dlbook.exercise import Case, Report, check
 from dlbook.scratch import (
     gru,
     gru_backward,
@@ -55,6 +57,7 @@ __all__ = [
     "model_gates",
     "forget_shift_mse",
     "length_mse",
+    "check_lstm_cell",
 ]
 
 # kind -> (forward, backward, torch module, number of H-row blocks, names of the final states)
@@ -405,3 +408,61 @@ def length_mse(model, lengths, n=200, seed=11) -> np.ndarray:
         x, y = adding_problem(n, int(length), seed=seed)
         out.append(np.mean((model_gates(model, x)["y_hat"] - y) ** 2))
     return np.array(out)
+
+
+# --- the exercise: one LSTM step written by the reader -------------------------------------------
+
+
+def _lstm_cell_reference(input, hx, cx, weight_ih, weight_hh, bias_ih, bias_hh):
+    """One step of :func:`dlbook.scratch.lstm`: ``(h_1, c_1)``."""
+    _, h_1, c_1 = lstm(input[None], hx, cx, weight_ih, weight_hh, bias_ih, bias_hh)
+    return h_1, c_1
+
+
+def _lstm_cell_cases() -> list[Case]:
+    rng = seeding.rng(3)
+
+    def args(n, d, h, forget_bias=0.0):
+        x, hx, cx = (
+            rng.standard_normal((n, d)),
+            rng.standard_normal((n, h)),
+            rng.standard_normal((n, h)),
+        )
+        w_ih, w_hh = rng.standard_normal((4 * h, d)), rng.standard_normal((4 * h, h))
+        b_ih, b_hh = rng.standard_normal(4 * h), rng.standard_normal(4 * h)
+        b_ih[h : 2 * h] += forget_bias  # torch's gate order: i, f, g, o
+        return x, hx, cx, w_ih, w_hh, b_ih, b_hh
+
+    return [
+        Case(args(1, 2, 2), label="one sequence, D = H = 2"),
+        Case(args(4, 5, 3), label="batch of 4, D = 5, H = 3"),
+        Case(args(3, 1, 4, forget_bias=3.0), label="forget gates near 1"),
+    ]
+
+
+def _lstm_cell_twin(input, hx, cx, weight_ih, weight_hh, bias_ih, bias_hh):
+    """The same step by ``torch.nn.LSTMCell``, in float64."""
+    cell = nn.LSTMCell(input.shape[1], hx.shape[1], dtype=torch.float64)
+    arrays = dict(weight_ih=weight_ih, weight_hh=weight_hh, bias_ih=bias_ih, bias_hh=bias_hh)
+    cell.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
+    with torch.no_grad():
+        return cell(torch.from_numpy(input), (torch.from_numpy(hx), torch.from_numpy(cx)))
+
+
+def check_lstm_cell(fn) -> Report:
+    """Hold the reader's ``fn(input, hx, cx, weight_ih, weight_hh, bias_ih, bias_hh)``, one LSTM
+    step in torch's layout, to one step of :func:`dlbook.scratch.lstm`: one sequence with D = H,
+    a batch with D != H, and forget gates pushed near 1 by their bias.
+
+    Shapes:
+        input: (N, D); hx, cx: (N, H); weight_ih: (4H, D); weight_hh: (4H, H)
+        bias_ih, bias_hh: (4H,); the row blocks are the gates i, f, g, o
+        returns: a Report; fn must return (h_1, c_1), each (N, H)
+    Formula:
+        i, f, o = sigmoid(a_i), sigmoid(a_f), sigmoid(a_o); g = tanh(a_g),
+        a = x W_ih^T + b_ih + h W_hh^T + b_hh; c_1 = f c + i g; h_1 = o tanh(c_1)
+    Torch:
+        torch.nn.LSTMCell
+    """
+    return check(fn, _lstm_cell_reference, _lstm_cell_cases(), name="lstm_cell",
+                 outputs=("h_1", "c_1"), torch_twin=_lstm_cell_twin)  # fmt: skip

@@ -12,6 +12,7 @@ r"""The RNN chapter's experiments: gradients measured across time, clipping, a c
   (one-hot inputs, :class:`dlbook.scratch.RNN`, a :class:`dlbook.scratch.Linear` readout,
   :func:`dlbook.scratch.train_tbptt`). Its PyTorch twin is written out in the chapter.
   :func:`unigram_loss` and :func:`bigram_loss` are the baselines it must beat.
+* :func:`check_rnn_backward`: the checker of the exercise in which the reader writes BPTT.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from torch import nn
 
 from dlbook import seeding
 from dlbook.data.sequences import sine_forecast
+from dlbook.exercise import Case, Report, check
 from dlbook.scratch import (
     RNN,
     Linear,
@@ -64,6 +66,7 @@ __all__ = [
     "CharRun",
     "train_char",
     "sample",
+    "check_rnn_backward",
 ]
 
 
@@ -427,3 +430,73 @@ def sample(model, readout, vocab, prompt, length=200, temperature=0.8, seed=0) -
             ids.append(int(rng.choice(v, p=p / p.sum())))
             out, state = model(one_hot(np.array([[ids[-1]]]), v), state)
     return prompt + vocab.decode(ids)
+
+
+# --- the exercise: BPTT written by the reader ----------------------------------------------------
+
+
+def _rnn_backward_cases() -> list[Case]:
+    rng = seeding.rng(7)
+
+    def args(t, n, d, h, dtype=np.float64, last_only=False):
+        g = rng.standard_normal((t, n, h))
+        if last_only:  # no gradient at the outputs but the last: only the recurrence carries it
+            g[:-1] = 0
+        x, h0 = rng.standard_normal((t, n, d)), rng.standard_normal((n, h))
+        w = [rng.standard_normal(s) / 2 for s in ((h, d), (h, h))]
+        b = [rng.standard_normal(h) / 5 for _ in range(2)]
+        return tuple(a.astype(dtype) for a in (g, x, h0, *w, *b))
+
+    return [
+        Case(args(1, 1, 3, 3), label="one step, one sequence"),
+        Case(args(5, 3, 2, 4), label="5 steps, batch of 3, D = 2, H = 4"),
+        Case(args(6, 2, 3, 2, last_only=True), label="gradient at the last output only"),
+        Case(args(4, 2, 3, 5, dtype=np.float32), label="float32"),
+    ]
+
+
+def _rnn_backward_twin(grad_output, input, hx, weight_ih, weight_hh, bias_ih, bias_hh):
+    """The same gradients from autograd through ``torch.nn.RNN``, in the input's dtype."""
+    h, d = weight_ih.shape
+    dtype = torch.float32 if input.dtype == np.float32 else torch.float64
+    net = nn.RNN(d, h, dtype=torch.float64)
+    names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+    arrays = (weight_ih, weight_hh, bias_ih, bias_hh)
+    net.load_state_dict({k: torch.from_numpy(v.astype(np.float64)) for k, v in zip(names, arrays)})
+    x = torch.tensor(input, dtype=torch.float64, requires_grad=True)
+    h0 = torch.tensor(hx[None], dtype=torch.float64, requires_grad=True)
+    out, _ = net(x, h0)
+    out.backward(torch.from_numpy(grad_output.astype(np.float64)))
+    grads = [x.grad, h0.grad[0], *(p.grad for p in net.parameters())]
+    return tuple(g.to(dtype) for g in grads)
+
+
+def check_rnn_backward(fn) -> Report:
+    """Hold the reader's BPTT ``fn(grad_output, input, hx, weight_ih, weight_hh, bias_ih,
+    bias_hh)`` for the tanh RNN to :func:`dlbook.scratch.rnn_backward`: one step, a batch with
+    D != H, a gradient that arrives at the last output only (so that only the recurrence carries
+    it back), and float32.
+
+    Shapes:
+        grad_output: (T, N, H); input: (T, N, D); hx: (N, H)
+        weight_ih: (H, D); weight_hh: (H, H); bias_ih, bias_hh: (H,)
+        returns: a Report; fn must return (grad_input, grad_hx, grad_weight_ih, grad_weight_hh,
+            grad_bias_ih, grad_bias_hh), each shaped like its argument, in input's dtype
+    Formula:
+        delta_t = (g_t + W_hh^T delta_{t+1}) * (1 - h_t^2); dx_t = W_ih^T delta_t;
+        dh_0 = W_hh^T delta_1; dW_hh = sum_t delta_t h_{t-1}^T; dW_ih = sum_t delta_t x_t^T;
+        db = sum_t delta_t
+    Torch:
+        autograd through torch.nn.RNN
+    """
+    outputs = ("grad_input", "grad_hx", "grad_weight_ih", "grad_weight_hh", "grad_bias_ih",
+               "grad_bias_hh")  # fmt: skip
+    cases = _rnn_backward_cases()
+    # torch is held to the reference in float64 only: float32 rounds differently in each library.
+    exact = [c for c in cases if c.args[0].dtype == np.float64]
+    if not check(lambda *a: rnn_backward(*a), _rnn_backward_twin, exact, outputs=outputs):
+        raise ValueError("the reference rnn_backward disagrees with torch")
+    report = check(fn, lambda *a: rnn_backward(*a), cases, name="rnn_backward", outputs=outputs,
+                   atol=1e-6, rtol=1e-5)  # fmt: skip
+    report.notes.append(f"  (the reference equals torch on the {len(exact)} float64 cases)")
+    return report
