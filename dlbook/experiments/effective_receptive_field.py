@@ -12,7 +12,8 @@ pixels, averaged over random inputs (and here over random weight draws too). Thi
   (:func:`measure`, :func:`depth_sweep`, :func:`compare`);
 * the training experiment: texture patches (:func:`texture_patches`), a small fully
   convolutional network (:func:`make_fcn`) and its ERF before and after training
-  (:func:`train_and_measure`).
+  (:func:`train_and_measure`);
+* the exercise's checker, :func:`check_erf`, and its reference, :func:`erf_of_kernels`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from scipy.special import comb
 from torch import nn
 
 from dlbook import seeding
+from dlbook.exercise import Case, Report, check
 from dlbook.receptive import effective_receptive_field, receptive_field
 from dlbook.scratch import conv2d, conv2d_backward
 
@@ -37,7 +39,7 @@ __all__ = [
     "convolution_power", "erf_std", "mass_width", "profile", "GaussianFit", "fit_gaussian",
     "loglog_slope", "Residual", "make_stack", "field_size", "measure", "depth_sweep", "Measured",
     "compare", "CONFIGS", "TEXTURES", "texture_patches", "mask_centre", "make_fcn", "erf_on",
-    "train_and_measure", "train_seeds", "torch_checks",
+    "train_and_measure", "train_seeds", "torch_checks", "erf_of_kernels", "check_erf",
 ]  # fmt: skip
 
 
@@ -560,3 +562,59 @@ def torch_checks(x, depth: int = 6):
         ),
     }
     return rows, w_relu
+
+
+def erf_of_kernels(kernels, size):
+    r"""The ERF of the centre unit of a linear stack of single-channel, stride-1, ``'same'``
+    zero-padded cross-correlations, on a ``size × size`` input: :func:`erf_numpy` with one input
+    (a linear stack's gradient does not depend on it).
+
+    Shapes:
+        kernels: a list of (k, k) arrays, k odd, applied first to last
+        returns: (size, size)
+    Formula:
+        ERF[i, j] = |∂ y[c, c] / ∂ x[i, j]|, c = size // 2, y = w_L ⋆ (... ⋆ (w_1 ⋆ x))
+    Torch:
+        autograd through torch.nn.functional.conv2d with padding='same'
+    """
+    weights = [np.asarray(w, dtype=np.float64)[None, None] for w in kernels]
+    return erf_numpy(np.zeros((1, 1, size, size)), weights)
+
+
+def check_erf(fn) -> Report:
+    """Hold the reader's ``fn(kernels, size)`` to :func:`erf_of_kernels` on a lopsided kernel
+    (which catches a flip), two layers of different sizes with negative weights (which catch a
+    missing absolute value), and a field wider than the input (which catches the padding).
+
+    Shapes:
+        kernels: a list of (k, k) float64 arrays, k odd; size: an odd int
+        returns: a Report; fn must return the (size, size) float64 map
+    Formula:
+        ERF[i, j] = |∂ y[c, c] / ∂ x[i, j]|, c = size // 2
+    Torch:
+        autograd through torch.nn.functional.conv2d with padding='same'
+    """
+    import torch.nn.functional as F
+
+    def twin(kernels, size):
+        x = torch.zeros(1, 1, size, size, dtype=torch.float64, requires_grad=True)
+        y = x
+        for w in kernels:
+            y = F.conv2d(y, torch.from_numpy(w)[None, None], padding="same")
+        y[0, 0, size // 2, size // 2].backward()
+        return x.grad[0, 0].abs()
+
+    rng = seeding.rng(7)
+    lopsided = np.array([[0.0, 1.0, 2.0], [0.0, 3.0, 0.0], [0.0, 0.0, 0.0]])
+    cases = [
+        Case(([lopsided], 7), label="one lopsided 3×3 kernel"),
+        Case(
+            ([rng.standard_normal((3, 3)), rng.standard_normal((5, 5))], 11),
+            label="a 3×3 layer, then a 5×5 one, with negative weights",
+        ),
+        Case(
+            ([rng.standard_normal((3, 3)) for _ in range(4)], 5),
+            label="four 3×3 layers on a 5×5 input: the padding cuts the 9-pixel field",
+        ),
+    ]
+    return check(fn, erf_of_kernels, cases, name="erf", torch_twin=twin)

@@ -7,7 +7,8 @@ as MNIST's digits are (:func:`dlbook.data.load_digits` with ``size=28``); LeNet-
 pads them to the 32x32 it was designed for.
 
 :func:`finite_difference_errors` checks the NumPy network's gradients from the definition of a
-derivative, without PyTorch.
+derivative, without PyTorch. :func:`check_confusion_matrix` holds the reader's confusion matrix
+(the chapter's exercise) to :func:`dlbook.metrics.confusion_matrix`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import time
 import numpy as np
 
 from dlbook import seeding
+from dlbook.exercise import Case, Report, check
 from dlbook.history import Run
+from dlbook.metrics import confusion_matrix
 
-__all__ = ["CONFIG", "Run", "train_numpy", "train_torch", "step_speed", "finite_difference_errors"]
+__all__ = ["CONFIG", "Run", "train_numpy", "train_torch", "step_speed", "finite_difference_errors",
+           "check_confusion_matrix"]  # fmt: skip
 
 # Adam, with settings per layer plan: "classic" is the paper's (scaled tanh, average pooling),
 # trained alike in NumPy and in PyTorch; "modern" adds ReLU, max pooling and batch norm.
@@ -135,3 +139,41 @@ def finite_difference_errors(net, x, y, grads, names, rng, h: float = 1e-6, pick
         numeric = numerical_gradient(loss, p, h=h, entries=picked)  # nudges net's own weights
         errors[name] = relative_error(g.reshape(-1)[picked], numeric)
     return errors
+
+
+def _confusion(y_true, y_pred, num_classes):
+    return confusion_matrix(y_true, y_pred, labels=range(num_classes))
+
+
+def check_confusion_matrix(fn) -> Report:
+    """Hold the reader's ``fn(y_true, y_pred, num_classes)`` to
+    :func:`dlbook.metrics.confusion_matrix` on a lopsided case (which catches rows and columns
+    swapped), classes that are never predicted or never present, and 200 random labels.
+
+    Shapes:
+        y_true, y_pred: (N,) integer class labels in 0 .. num_classes - 1
+        returns: a Report; fn must return C, (num_classes, num_classes) int64
+    Formula:
+        C[i, j] = #{n : y_true[n] = i and y_pred[n] = j}
+    Torch:
+        none (torch.bincount(num_classes * y_true + y_pred) counts the same pairs)
+    """
+    import torch
+
+    def twin(y_true, y_pred, num_classes):
+        pairs = torch.from_numpy(num_classes * y_true + y_pred)
+        return torch.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+    rng = seeding.rng(5)
+    cases = [
+        Case((np.array([0, 0, 0, 1, 2]), np.array([0, 1, 2, 1, 1]), 3), label="three classes"),
+        Case(
+            (np.array([3, 3, 1, 0]), np.array([3, 0, 1, 0]), 5),
+            label="classes 2 and 4 never appear",
+        ),
+        Case(
+            (rng.integers(0, 10, 200), rng.integers(0, 10, 200), 10),
+            label="200 random labels, 10 classes",
+        ),
+    ]
+    return check(fn, _confusion, cases, name="confusion_matrix", torch_twin=twin)

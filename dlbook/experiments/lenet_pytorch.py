@@ -6,6 +6,8 @@
   recorded weights into test-set predictions, epoch by epoch.
 - :func:`shift` and :func:`shift_accuracy`: how much a trained LeNet cares where the digit is.
 - :func:`feature_maps`: what each stage of a trained LeNet computes for one digit.
+- :func:`check_train_step` holds the reader's training step (the chapter's exercise) to
+  :func:`train_step`, the four lines the chapter shows.
 - The chapter's figures and its explorer live in :mod:`dlbook.viz.lenet_pytorch`.
 """
 
@@ -17,11 +19,12 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from dlbook.exercise import Case, Report, check
 from dlbook.nets import LeNet5, LeNet5Modern
 
 __all__ = [
     "Snapshots", "watch_epochs", "replay", "weight_change", "shift", "shift_accuracy",
-    "feature_maps", "predict_proba",
+    "feature_maps", "predict_proba", "train_step", "check_train_step",
 ]  # fmt: skip
 
 _LENETS = (LeNet5, LeNet5Modern)
@@ -160,3 +163,76 @@ def feature_maps(model, image, device=None) -> dict[str, np.ndarray]:
         out["p"] = torch.softmax(model.classifier[-1](f6), 1)[0].cpu().numpy()
     model.train(was)
     return out
+
+
+def train_step(model, optimizer, xb, yb) -> float:
+    """One step of training: clear the gradients, the mean cross-entropy of the batch, its
+    gradient by autograd, one update; returns the loss as a float.
+
+    Shapes:
+        xb: (B, 1, H, W) tensor; yb: (B,) class indices (int64 tensor)
+        returns: the batch's loss before the update, a float
+    Formula:
+        L = -(1/B) sum_i log softmax(model(x_i))[y_i];  θ <- optimizer's update with ∇_θ L
+    Torch:
+        torch.nn.functional.cross_entropy, Tensor.backward, torch.optim.Optimizer.step
+    """
+    import torch.nn.functional as F
+
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(xb), yb)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _replay_steps(step):
+    """``run(seed, steps, modern)``: ``steps`` calls of ``step`` on a fresh float64 LeNet-5 with
+    SGD (momentum 0.9), each on its own batch of 8 random images; returns every weight after
+    the last step, flattened, and the losses the calls returned."""
+
+    def run(seed, steps, modern=False):
+        torch.manual_seed(seed)
+        model = (LeNet5Modern if modern else LeNet5)(input_size=28).double()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        generator = torch.Generator().manual_seed(seed)
+        losses = []
+        for _ in range(steps):
+            xb = torch.rand(8, 1, 28, 28, dtype=torch.float64, generator=generator)
+            yb = torch.randint(0, 10, (8,), generator=generator)
+            loss = step(model, optimizer, xb, yb)
+            losses.append(float(loss.detach() if hasattr(loss, "detach") else loss))
+        weights = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+        return weights.numpy(), np.array(losses)
+
+    return run
+
+
+def check_train_step(fn) -> Report:
+    """Hold the reader's ``fn(model, optimizer, xb, yb)`` to :func:`train_step`: both drive a
+    fresh float64 LeNet-5 with SGD and momentum for one and for three steps (which catches
+    gradients that are never cleared), and the modern LeNet-5 with batch norm.
+
+    Shapes:
+        fn: (model, optimizer, xb (B, 1, 28, 28), yb (B,)) -> the loss, a float
+        returns: a Report on the weights after the steps and the losses fn returned
+    Formula:
+        L = mean cross-entropy of the batch; θ <- SGD with momentum, ∇_θ L
+    Torch:
+        torch.nn.functional.cross_entropy, Tensor.backward, torch.optim.Optimizer.step
+    """
+    if not callable(fn):
+        raise ValueError(f"fn must be a function, got {type(fn).__name__}")
+    cases = [
+        Case((0, 1), label="one step"),
+        Case((1, 3), label="three steps"),
+        Case((2, 2, True), label="two steps of the modern LeNet-5"),
+    ]
+    return check(
+        _replay_steps(fn),
+        _replay_steps(train_step),
+        cases,
+        name=getattr(fn, "__name__", "train_step"),
+        outputs=("the weight vector after the steps", "the list of losses returned"),
+        atol=1e-10,
+    )

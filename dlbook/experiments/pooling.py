@@ -13,6 +13,9 @@
 
 :func:`torch_pairs` pairs every scratch pooling function, forward and backward, loops and
 vectorized, with its PyTorch twin, for the chapter's check in float64.
+
+:func:`check_max_pool2d_backward` holds the reader's max-pool backward (the chapter's exercise)
+to the book's, case by case.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 
 from dlbook import seeding
 from dlbook.data import load_digits
+from dlbook.exercise import Case, Report, check
 from dlbook.nets import (
     count_parameters as count_params,  # re-exported: the chapter calls E.count_params
 )
@@ -44,7 +48,8 @@ from dlbook.scratch import (
 from dlbook.train import evaluate, seed_everything, shuffled_batches, train_steps
 
 __all__ = ["HEADS", "build_model", "count_params", "HeadResult", "train", "run", "shift_change",
-           "shift_poolings", "shift_changes", "unchanged_max_share", "torch_pairs"]  # fmt: skip
+           "shift_poolings", "shift_changes", "unchanged_max_share", "torch_pairs",
+           "check_max_pool2d_backward"]  # fmt: skip
 
 HEADS = {
     "fc": "flatten → linear",
@@ -319,3 +324,56 @@ def torch_pairs(x, rng, max_args: dict, avg_args: dict):
     rows["global avg: output"] = (global_avg_pool2d(x), out_t)
     rows["global avg: grad input"] = (global_avg_pool2d_backward(g, x), grad_t)
     return lines, rows
+
+
+def _max_pool_backward_cases() -> list[Case]:
+    rng = seeding.rng(3)
+
+    def distinct(*shape):  # a permutation: no ties, so every window has one maximum
+        return rng.permutation(int(np.prod(shape))).reshape(shape).astype(np.float64)
+
+    def case(x, kernel_size, stride, label):
+        n, c, h, w = x.shape
+        s = kernel_size if stride is None else stride
+        oh, ow = (h - kernel_size) // s + 1, (w - kernel_size) // s + 1
+        g = rng.integers(1, 10, (n, c, oh, ow)).astype(x.dtype)
+        return Case((g, x, kernel_size, stride), label=label)
+
+    return [
+        case(distinct(1, 1, 4, 4), 2, None, "2×2 windows, stride 2"),
+        case(distinct(1, 1, 7, 7), 3, 2, "overlapping 3×3 windows, stride 2, on a 7×7 map"),
+        case(distinct(2, 3, 6, 8), 2, None, "batch of 2, 3 channels, a 6×8 map"),
+        case(np.ones((1, 2, 4, 4)), 2, None, "ties: every window holds four equal values"),
+        case(distinct(1, 2, 5, 4).astype(np.float32), 2, 1, "float32, stride 1"),
+    ]
+
+
+def check_max_pool2d_backward(fn) -> Report:
+    """Hold the reader's ``fn(grad_output, input, kernel_size, stride=None)`` (square windows, no
+    padding) to :func:`dlbook.scratch.max_pool2d_backward` on non-overlapping and overlapping
+    windows, a batched multi-channel non-square map, ties and float32.
+
+    Shapes:
+        grad_output: (N, C, H_out, W_out); input: (N, C, H, W)
+        returns: a Report; fn must return grad_input, (N, C, H, W) in input's dtype
+    Formula:
+        grad_input[n, c, r, q] = sum of grad_output[n, c, u, v] over the windows (u, v) whose
+        first maximum (row-major) is input[n, c, r, q]
+    Torch:
+        autograd through torch.nn.functional.max_pool2d
+    """
+    import torch
+    import torch.nn.functional as F
+
+    def twin(g, x, kernel_size, stride=None):
+        xt = torch.from_numpy(x).requires_grad_()
+        F.max_pool2d(xt, kernel_size, stride).backward(torch.from_numpy(g))
+        return xt.grad
+
+    return check(
+        fn,
+        max_pool2d_backward,
+        _max_pool_backward_cases(),
+        name="max_pool2d_backward",
+        torch_twin=twin,
+    )

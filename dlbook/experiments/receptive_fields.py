@@ -15,6 +15,8 @@ input pixels that get a gradient with ``receptive_field``'s region.
 
 *Linear, multiplicative, exponential.* :func:`field_growth` measures the fields of plain,
 strided and dilated 3x3 stacks (:func:`conv_stack`) as they deepen, and their weights.
+
+*The exercise.* :func:`check_receptive_field` holds the reader's recurrence to the book's.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ import torch
 from torch import nn
 
 from dlbook import seeding
+from dlbook.exercise import Case, Report, check
+from dlbook.receptive.field import Field
 
 __all__ = [
     "HEIGHT", "WIDTH", "GAP", "MARGIN", "make_pairs", "GlobalMax", "build", "run",
     "random_stack", "check_random_stacks", "STACK_KINDS", "conv_stack", "field_growth",
+    "field_of_layers", "check_receptive_field",
 ]  # fmt: skip
 
 HEIGHT, WIDTH, GAP, MARGIN = 4, 32, 10, 8
@@ -190,3 +195,76 @@ def field_growth(depths, size: int = 256, channels: int = 64) -> dict:
         big = sorted({r for rs in sizes.values() for r in rs})
         big_params = [count_parameters(nn.Conv2d(channels, channels, r)) for r in big]
     return dict(sizes=sizes, jumps=jumps, params=params, big=big, big_params=big_params)
+
+
+def field_of_layers(layers) -> tuple[int, int, int]:
+    """The size, jump and effective padding ``(r, j, p)`` along one axis after a stack of
+    sliding-window layers, each ``(kernel, stride, padding, dilation)``, by the recurrence
+    :meth:`dlbook.receptive.field.Field.through`.
+
+    Shapes:
+        layers: a list of (k, s, q, d) tuples of ints
+        returns: (r, j, p), three ints
+    Formula:
+        r' = r + d (k - 1) j,  j' = s j,  p' = p + q j, from r = j = 1, p = 0
+    Torch:
+        none (torch has no receptive-field function; dlbook.receptive_field traces nn.Modules)
+    """
+    field = Field()
+    for k, s, q, d in layers:
+        field = field.through((k, k), (s, s), (q, q), (d, d))
+    return field.size[0], field.stride[0], field.padding[0]
+
+
+def _field_by_autograd(layers, length: int = 512) -> tuple[int, int, int]:
+    """``(r, j, p)`` read off gradients: a stack of ``nn.Conv1d`` with weights of ones, and the
+    input pixels that reach two neighbouring units in the middle of the output."""
+    stack = nn.Sequential(
+        *(nn.Conv1d(1, 1, k, s, q, d, bias=False, dtype=torch.float64) for k, s, q, d in layers)
+    )
+    for conv in stack:
+        nn.init.ones_(conv.weight)
+    x = torch.zeros(1, 1, length, dtype=torch.float64, requires_grad=True)
+    y = stack(x)
+    u = y.shape[-1] // 2 - 1
+    first, last = [], []
+    for unit in (u, u + 1):
+        (g,) = torch.autograd.grad(y[0, 0, unit], x, retain_graph=True)
+        reached = np.flatnonzero(g[0, 0].numpy() > 0)
+        first.append(int(reached[0]))
+        last.append(int(reached[-1]))
+    jump = first[1] - first[0]
+    return last[0] - first[0] + 1, jump, u * jump - first[0]
+
+
+def check_receptive_field(fn) -> Report:
+    """Hold the reader's ``fn(layers)`` to :func:`field_of_layers` on plain, pooled, strided and
+    dilated stacks and AlexNet's feature extractor; each of ``layers`` is ``(kernel, stride,
+    padding, dilation)``, and ``fn`` returns ``(r, j, p)`` along one axis.
+
+    Shapes:
+        layers: a list of (k, s, q, d) tuples of ints
+        returns: a Report; fn must return (r, j, p), three ints
+    Formula:
+        r' = r + d (k - 1) j,  j' = s j,  p' = p + q j, from r = j = 1, p = 0
+    Torch:
+        none (the reference is checked against autograd through a torch.nn.Conv1d stack)
+    """
+    conv3 = (3, 1, 1, 1)
+    alexnet = [(11, 4, 2, 1), (3, 2, 0, 1), (5, 1, 2, 1), (3, 2, 0, 1), (3, 1, 1, 1),
+               (3, 1, 1, 1), (3, 1, 1, 1), (3, 2, 0, 1)]  # fmt: skip
+    cases = [
+        Case(([conv3, conv3, conv3],), label="three 3×3 convolutions, padding 1"),
+        Case(([conv3, (2, 2, 0, 1), conv3],), label="a 2×2 pooling between two convolutions"),
+        Case(([(3, 2, 1, 1)] * 3,), label="three 3×3 convolutions with stride 2"),
+        Case(([conv3, (3, 1, 2, 2), (3, 1, 4, 4)],), label="dilations 1, 2, 4"),
+        Case((alexnet,), label="AlexNet's feature extractor"),
+    ]
+    report = check(
+        fn, field_of_layers, cases, name="receptive_field", outputs=("r", "j", "p"), atol=0
+    )
+    for case in cases:  # the reference itself, against autograd
+        if field_of_layers(*case.args) != _field_by_autograd(*case.args):
+            raise ValueError(f"the recurrence disagrees with autograd on {case.label}")
+    report.notes.append(f"  (the reference equals autograd's field on these {len(cases)} cases)")
+    return report
