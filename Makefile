@@ -102,14 +102,18 @@ nbval: $(STAMP)
 	if [ $$status -eq 5 ]; then echo "nbval: no notebooks to test"; status=0; fi; \
 	exit $$status
 
+# Trusted, so that the stored animations and explorers display before any cell is run.
 lab: $(STAMP)
+	$(VENV)/bin/jupyter trust $(NB)
 	$(KERNEL_ENV) $(VENV)/bin/jupyter lab notebooks
 
 # Store the notebooks executed, top to bottom in a fresh kernel, as nbval will re-run them: after
-# changing dlbook, run this and commit the new outputs.  Two notebooks at a time.
+# changing dlbook, run this and commit the new outputs.  Two notebooks at a time.  Then each
+# Markdown cell's inline results are stored for jupyterlab-myst (scripts/user_expressions.py).
 execute: $(STAMP)
 	printf '%s\n' $(NB) | xargs -P 2 -I{} $(KERNEL_ENV) $(VENV)/bin/jupyter nbconvert \
 		--to notebook --execute --inplace --ExecutePreprocessor.timeout=600 {}
+	$(PY) scripts/user_expressions.py $(NB)
 
 # Not part of make test (about half an hour on 2 cores): every notebook, 3 seed offsets x 2
 # numeric set-ups (the stored one; one thread with native kernels).  Fails if any claim fails.
