@@ -394,7 +394,8 @@ def check_mlp_backward(fn) -> Report:
     Torch:
         autograd through torch.nn.functional.cross_entropy of the same MLP
     """
-    rng = seeding.rng(5)
+    # Fixed cases, the same under any DLBOOK_SEED: the report is a printout that nbval compares.
+    rng = np.random.default_rng(5)
 
     def case(n, d, h, c, shift, label):
         x, y = rng.standard_normal((n, d)), rng.integers(0, c, n)

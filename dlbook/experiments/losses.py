@@ -415,7 +415,8 @@ def check_cross_entropy(fn) -> Report:
     Torch:
         torch.nn.functional.cross_entropy
     """
-    rng = seeding.rng(11)
+    # Fixed cases, the same under any DLBOOK_SEED: the report is a printout that nbval compares.
+    rng = np.random.default_rng(11)
     cases = [
         Case((rng.standard_normal((4, 5)), np.array([0, 3, 1, 4])), {}, "4 examples, 5 classes"),
         Case((rng.standard_normal((1, 3)), np.array([2])), {}, "a batch of one"),

@@ -420,7 +420,8 @@ def check_elu_backward(fn) -> Report:
     Torch:
         autograd through torch.nn.functional.elu
     """
-    rng = seeding.rng(7)
+    # Fixed cases, the same under any DLBOOK_SEED: the report is a printout that nbval compares.
+    rng = np.random.default_rng(7)
     x = np.linspace(-3.0, 3.0, 7)
     cases = [
         Case((np.ones(7), x), {}, "grad_output of ones"),
