@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from dlbook import seeding
+from dlbook.exercise import Case, Report, check
 
 __all__ = [
     "NORMS",
@@ -45,6 +46,7 @@ __all__ = [
     "cumulative_vs_torch",
     "naive_vs_torch",
     "final_accuracies",
+    "check_batch_norm_backward",
 ]
 
 NORMS = ("none", "batch", "noisy", "drift", "layer")
@@ -611,3 +613,62 @@ def final_accuracies(sweep, norm, lr, key="test_acc"):
     if not found:
         raise ValueError(f"no runs with norm={norm!r} and lr={lr!r} in the sweep")
     return 100 * np.array(found)
+
+
+# --- the write-it-yourself exercise: batch norm's backward pass in training mode ----------------
+
+
+def check_batch_norm_backward(fn) -> Report:
+    """Hold the reader's ``fn(grad_output, input, weight, eps=1e-5)``, the gradients of
+    training-mode batch norm, to :func:`dlbook.scratch.batch_norm_backward`, and say in words
+    what is wrong.
+
+    The cases catch the usual mistakes: the third term (the path through the variance)
+    forgotten; the statistics taken over the batch axis alone for an image batch (they run over
+    N, H and W); the unbiased variance where the biased one belongs; ``weight`` not multiplied
+    into the input gradient; a float64 result for a float32 input.
+
+    Shapes:
+        fn: (grad_output (N, C) or (N, C, H, W), input of the same shape, weight (C,), eps)
+            -> (grad_input like input, grad_weight (C,), grad_bias (C,)); returns a Report
+    Formula:
+        grad_input = weight / sqrt(var + eps) (g - mean(g) - x_hat mean(g x_hat)),
+        grad_weight = sum(g x_hat), grad_bias = sum(g), sums and means over all axes but C
+    Torch:
+        autograd through torch.nn.functional.batch_norm (training=True)
+    """
+    from dlbook.scratch import batch_norm_backward  # here: the chapter module stays light
+
+    rng = seeding.rng(21)
+
+    def inputs(shape, dtype=np.float64, scale=2.0, shift=1.0):
+        x = (shift + scale * rng.standard_normal(shape)).astype(dtype)
+        g = rng.standard_normal(shape).astype(dtype)
+        return g, x, rng.normal(1.0, 0.5, shape[1]).astype(dtype)
+
+    cases = [
+        Case(inputs((6, 3)), {}, "(N, C) = (6, 3)"),
+        Case(inputs((4, 3, 5, 5)), {}, "an image batch (4, 3, 5, 5)"),
+        Case(inputs((2, 5, 3, 4), shift=-3.0, scale=0.5), dict(eps=1e-3), "eps = 1e-3"),
+        Case(inputs((5, 2, 3, 3), np.float32), {}, "float32 in, float32 out"),
+    ]
+
+    def reference(grad_output, input, weight, eps=1e-5):
+        # Computed in float64 and rounded to the input's dtype, so that torch's float64 twin
+        # holds the same numbers.
+        as64 = [a.astype(np.float64) for a in (grad_output, input, weight)]
+        grads = batch_norm_backward(as64[0], as64[1], None, None, as64[2], np.zeros_like(as64[2]),
+                                    training=True, eps=eps)  # fmt: skip
+        return tuple(gr.astype(input.dtype) for gr in grads)
+
+    def torch_twin(grad_output, input, weight, eps=1e-5):
+        x = torch.tensor(input, dtype=torch.float64, requires_grad=True)
+        w = torch.tensor(weight, dtype=torch.float64, requires_grad=True)
+        b = torch.zeros_like(w, requires_grad=True)
+        out = torch.nn.functional.batch_norm(x, None, None, w, b, training=True, eps=eps)
+        out.backward(torch.as_tensor(grad_output, dtype=torch.float64))
+        return tuple(t.grad.numpy().astype(input.dtype) for t in (x, w, b))
+
+    return check(fn, reference, cases, name="batch_norm_backward",
+                 outputs=("grad_input", "grad_weight", "grad_bias"), torch_twin=torch_twin,
+                 atol=1e-5, rtol=1e-5)  # fmt: skip

@@ -28,6 +28,7 @@ from torch import nn
 
 from dlbook import seeding
 from dlbook.data.offline import Split
+from dlbook.exercise import Case, Report, check
 
 __all__ = [
     "ReplayGenerator",
@@ -42,6 +43,7 @@ __all__ = [
     "mc_predict",
     "mc_curve",
     "scaling_check",
+    "check_dropout",
 ]
 
 
@@ -334,3 +336,44 @@ def scaling_check(data, p=0.5, seed=0, epochs=30, lr=1e-3, batch_size=20, device
             logits[name] = model.eval()(xs).abs().mean().item()
     result["logit_ratio"] = logits["identity"] / logits["scaled"]
     return result
+
+
+# --- the write-it-yourself exercise: inverted dropout, given its uniform numbers -----------------
+
+
+def check_dropout(fn) -> Report:
+    """Hold the reader's ``fn(input, p, u)``, inverted dropout in training mode with the uniform
+    numbers ``u`` (one per value, in ``[0, 1)``) given, to :func:`dlbook.scratch.dropout` fed the
+    same numbers (a :class:`ReplayGenerator`), and say in words what is wrong.
+
+    A value is kept where ``u >= p``. The cases catch the usual mistakes: the kept values not
+    scaled by ``1 / (1 - p)``; the comparison the wrong way round (keeping where ``u < p``);
+    ``p = 1`` dividing by zero (torch returns zeros); ``p = 0`` not the identity; a float32 input
+    returned as float64.
+
+    Shapes:
+        fn: (input any shape, p a probability, u of input's shape) -> input's shape and dtype;
+            returns a Report
+    Formula:
+        out = input * (u >= p) / (1 - p), and 0 everywhere when p = 1
+    Torch:
+        none (torch.nn.functional.dropout draws its own mask; the mask here comes from u)
+    """
+    from dlbook.scratch import dropout  # here: the chapter module stays light
+
+    rng = seeding.rng(22)
+    x, u = rng.standard_normal((4, 6)), rng.random((4, 6))
+    image = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
+    cases = [
+        Case((x, 0.5, u), {}, "p = 0.5"),
+        Case((x, 0.2, u), {}, "p = 0.2"),
+        Case((image, 0.3, rng.random(image.shape)), {}, "float32 images, p = 0.3"),
+        Case((x, 0.0, u), {}, "p = 0: keep everything"),
+        Case((x, 1.0, u), {}, "p = 1: drop everything"),
+    ]
+
+    def reference(input, p, u):
+        return dropout(input, p, training=True, rng=ReplayGenerator(u))
+
+    with np.errstate(all="ignore"):
+        return check(fn, reference, cases, name="dropout", outputs=("the output",))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dlbook import seeding
+from dlbook.exercise import Case, Report, check
 
 __all__ = [
     "SPACE",
@@ -38,6 +39,7 @@ __all__ = [
     "search",
     "best",
     "simulate_search",
+    "check_roc_auc",
 ]
 
 # name -> (low, high), both searched on a log scale: AdamW's step size and its decoupled
@@ -326,3 +328,43 @@ def simulate_search(weights, space=SPACE, per_axis=3, repeats=2000, seed=0) -> d
         return np.min(np.sum(w * (points - optimum) ** 2, axis=-1), axis=-1)
 
     return {"grid": regret(grid[None]), "random": regret(random)}
+
+
+# --- the write-it-yourself exercise: the area under the ROC curve --------------------------------
+
+
+def check_roc_auc(fn) -> Report:
+    """Hold the reader's ``fn(y_true, y_score)``, the area under the ROC curve of binary labels
+    (1 positive, 0 negative) and scores, to :func:`dlbook.metrics.roc_auc`, and say in words what
+    is wrong.
+
+    The cases catch the usual mistakes: ties between a positive and a negative not counted as
+    one half; the roles of positives and negatives swapped (``1 - AUC``); an accuracy at a
+    threshold of 0.5 in place of the ranking; unsorted scores and unequal class sizes.
+
+    Shapes:
+        fn: (y_true (n,) of 0 and 1, y_score (n,)) -> a number; returns a Report
+    Formula:
+        AUC = (1 / (P N)) sum over positives i and negatives j of
+              [s_i > s_j] + 1/2 [s_i = s_j]
+    Torch:
+        none (torch has no ROC AUC; sklearn.metrics.roc_auc_score is the usual twin)
+    """
+    from dlbook.metrics import roc_auc  # here: the chapter module stays light
+
+    rng = seeding.rng(25)
+    y = (rng.random(40) < 0.3).astype(int)
+    s = np.clip(0.35 + 0.3 * y + rng.normal(0, 0.2, 40), 0, 1)
+    cases = [
+        Case((np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])), {}, "4 examples"),
+        Case((y, s), {}, "40 examples, 30% positive, unsorted"),
+        Case((y, np.round(s, 1)), {}, "the same scores rounded to 0.1: many ties"),
+        Case((np.array([1, 0, 1, 0, 0]), np.array([0.2, 0.3, 0.9, 0.6, 0.1])), {},
+             "scores well below 0.5 count too"),
+    ]  # fmt: skip
+
+    def reference(y_true, y_score):
+        return float(roc_auc(y_true, y_score))
+
+    return check(fn, reference, cases, name="roc_auc", outputs=("the AUC",),
+                 atol=1e-12, rtol=1e-10)  # fmt: skip

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook import seeding
+from dlbook.exercise import Case, Report, check
 from dlbook.scratch import optim as scratch_optim
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "make_cnn",
     "compare_on_digits",
     "lr_sweep",
+    "check_adam_step",
 ]
 
 # name -> (scratch class name, the settings that make it this optimizer); torch's class has the
@@ -395,3 +397,68 @@ def lr_sweep(data, grid=None, settings=None, val_fraction=0.2, **kwargs):
             )
             table[name][lr] = runs[name][0].final["val_acc"]
     return table
+
+
+# --- the write-it-yourself exercise: one step of Adam ---------------------------------------------
+
+
+def check_adam_step(fn) -> Report:
+    """Hold the reader's ``fn(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9,
+    0.999), eps=1e-8)``, one Adam update returning new arrays ``(param, exp_avg, exp_avg_sq)``,
+    to :class:`dlbook.scratch.optim.Adam`, and say in words what is wrong.
+
+    ``step`` is the number of this step, 1 for the first. The cases catch the usual mistakes:
+    no bias correction (or one with ``step - 1``); ``g`` where ``g**2`` belongs; ``eps`` inside the
+    square root or before the bias correction (a case with gradients of 1e-9 shows it); the
+    moments returned un-updated; one learning rate or beta ignored.
+
+    Shapes:
+        fn: (param, grad, exp_avg, exp_avg_sq: arrays of one shape, step an int >= 1, ...)
+            -> (param, exp_avg, exp_avg_sq) of that shape; returns a Report
+    Formula:
+        m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+        param = param - lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    Torch:
+        torch.optim.Adam (one step from the given state)
+    """
+    rng = seeding.rng(23)
+
+    def state(shape, step, g_scale=1.0):
+        param, grad = rng.standard_normal(shape), g_scale * rng.standard_normal(shape)
+        if step == 1:
+            return param, grad, np.zeros(shape), np.zeros(shape), step
+        return (param, grad, g_scale * rng.standard_normal(shape) * 0.3,
+                g_scale**2 * rng.uniform(0.1, 1.0, shape), step)  # fmt: skip
+
+    cases = [
+        Case(state((3, 4), 1), {}, "the first step"),
+        Case(state((5,), 7), {}, "step 7"),
+        Case(state((2, 3), 3), dict(lr=0.1, betas=(0.8, 0.99)), "lr 0.1, betas (0.8, 0.99)"),
+        Case(state((4,), 2, g_scale=1e-9), dict(eps=1e-8), "gradients of 1e-9: where eps sits"),
+    ]
+
+    def reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        opt = scratch_optim.Adam([param.copy()], lr=lr, betas=betas, eps=eps)
+        opt.state[0] = {"step": step - 1, "exp_avg": exp_avg.copy(),
+                        "exp_avg_sq": exp_avg_sq.copy()}  # fmt: skip
+        opt.step([grad])
+        return opt.params[0], opt.state[0]["exp_avg"], opt.state[0]["exp_avg_sq"]
+
+    def torch_twin(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        import torch
+
+        p = torch.tensor(param, requires_grad=True)
+        opt = torch.optim.Adam([p], lr=lr, betas=betas, eps=eps)
+        opt.state[p] = {
+            "step": torch.tensor(float(step - 1)),
+            "exp_avg": torch.tensor(exp_avg),
+            "exp_avg_sq": torch.tensor(exp_avg_sq),
+        }
+        p.grad = torch.tensor(grad)
+        opt.step()
+        s = opt.state[p]
+        return p.detach().numpy(), s["exp_avg"].numpy(), s["exp_avg_sq"].numpy()
+
+    return check(fn, reference, cases, name="adam_step",
+                 outputs=("param", "exp_avg", "exp_avg_sq"), torch_twin=torch_twin,
+                 atol=1e-12, rtol=1e-9)  # fmt: skip

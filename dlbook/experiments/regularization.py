@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook import seeding
+from dlbook.exercise import Case, Report, check
 from dlbook.scratch import cross_entropy_backward, linear, linear_backward, mse_loss_backward
 from dlbook.scratch.optim import SGD, Adam, AdamW
 
@@ -54,6 +55,7 @@ __all__ = [
     "early_stopping",
     "augmentation",
     "logistic_l1_torch",
+    "check_proximal_step",
 ]
 
 
@@ -508,3 +510,48 @@ def logistic_l1_torch(data, l1, proximal=False, steps=200, lr=0.5, device=None, 
         x_test = torch.as_tensor(data.x_test, device=device).reshape(len(data.x_test), -1)
         pred = model(x_test).argmax(1).cpu().numpy()
     return model.weight.detach().cpu().numpy(), float(np.mean(pred == data.y_test))
+
+
+# --- the write-it-yourself exercise: one proximal gradient (ISTA) step for L1 --------------------
+
+
+def check_proximal_step(fn) -> Report:
+    """Hold the reader's ``fn(weight, grad, lr, lam)``, one proximal gradient step for a loss
+    plus :func:`l1_penalty` (a gradient step on the loss, then :func:`soft_threshold`), to the
+    chapter's own step, and say in words what is wrong.
+
+    The cases catch the usual mistakes: the threshold ``lam`` where ``lr * lam`` belongs; the
+    subgradient step ``w - lr (g + lam sign(w))``, which overshoots zero instead of stopping at
+    it; thresholding before the gradient step; the sign lost (``max(v - t, 0)``); ``lam = 0``
+    not plain gradient descent.
+
+    Shapes:
+        fn: (weight (d,) or (m, d), grad of weight's shape, lr > 0, lam >= 0) -> weight's shape;
+            returns a Report
+    Formula:
+        v = weight - lr grad; out = sign(v) max(|v| - lr lam, 0)
+    Torch:
+        torch.nn.functional.softshrink(weight - lr grad, lr lam)
+    """
+    rng = seeding.rng(24)
+    w, g = rng.standard_normal(8), rng.standard_normal(8)
+    cases = [
+        Case((w, g, 0.1, 1.0), {}, "lr 0.1, lam 1"),
+        Case((w, g, 0.5, 0.3), {}, "lr 0.5, lam 0.3"),
+        Case((rng.standard_normal((3, 5)), rng.standard_normal((3, 5)), 0.2, 2.0), {},
+             "a (3, 5) weight, lam 2"),
+        Case((np.array([0.05, -0.05, 0.0, 1.0]), np.array([0.0, 0.0, 1.0, 0.0]), 0.1, 1.0),
+             {}, "small weights that must stop at 0"),
+        Case((w, g, 0.3, 0.0), {}, "lam = 0: plain gradient descent"),
+    ]  # fmt: skip
+
+    def reference(weight, grad, lr, lam):
+        return soft_threshold(weight - lr * grad, lr * lam)
+
+    def torch_twin(weight, grad, lr, lam):
+        import torch
+
+        return torch.nn.functional.softshrink(torch.from_numpy(weight - lr * grad), lr * lam)
+
+    return check(fn, reference, cases, name="proximal_step", outputs=("the new weight",),
+                 torch_twin=torch_twin, atol=1e-12, rtol=1e-10)  # fmt: skip

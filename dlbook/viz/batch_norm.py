@@ -45,7 +45,7 @@ def normalize_figure(stages, titles, bins=40):
     """Per-channel histograms of a few ``(N, C, H, W)`` arrays, one panel per stage (e.g. the
     convolution's output, the normalized ``x_hat``, and ``gamma * x_hat + beta``), with each
     channel's mean and standard deviation in the legend."""
-    fig, axes = plt.subplots(1, len(stages), figsize=(3.6 * len(stages), 2.9))
+    fig, axes = plt.subplots(1, len(stages), figsize=(3.3 * len(stages), 2.9))
     for ax, a, title in zip(np.atleast_1d(axes), stages, titles):
         for c in range(a.shape[1]):
             v = a[:, c].ravel()
@@ -54,7 +54,7 @@ def normalize_figure(stages, titles, bins=40):
         ax.set_title(title, fontsize=10)
         ax.set_yticks([])
         ax.set_xlabel("value")
-        ax.legend(fontsize=7, loc="upper right", title="mean ± std", title_fontsize=7)
+        ax.legend(fontsize=9, loc="upper right", title="mean ± std", title_fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -75,7 +75,7 @@ def _grid(ax, n, c, hw, shaded, title, colour):
     ax.set_ylim(-0.2, n + 0.2)
     ax.set_xticks([hw * (k + 0.5) for k in range(c)], [f"channel {k}" for k in range(c)])
     ax.set_yticks([n - 0.5 - i for i in range(n)], [f"example {i}" for i in range(n)])
-    ax.tick_params(length=0, labelsize=8)
+    ax.tick_params(length=0, labelsize=9)
     ax.set_title(title, fontsize=10)
     ax.set_aspect("equal")
 
@@ -101,7 +101,7 @@ def sweep_figure(rows):
     epoch at each learning rate (solid: first seed, dotted: the others)."""
     lrs = sorted({r["lr"] for r in rows})
     norms = list(dict.fromkeys(r["norm"] for r in rows))
-    fig = plt.figure(figsize=(11, 3.3))
+    fig = plt.figure(figsize=(10, 3.5))
     grid = fig.add_gridspec(1, len(lrs) + 2, width_ratios=[2.2, 0.35] + [1] * len(lrs))
     ax = fig.add_subplot(grid[0])
     for norm in norms:
@@ -119,7 +119,7 @@ def sweep_figure(rows):
     ax.set_ylabel("test accuracy after training (%)")
     ax.set_ylim(0, 100)
     ax.axhline(10, color="0.6", ls=":", lw=1)
-    ax.text(lrs[0], 12, "chance", fontsize=7, color="0.5")
+    ax.text(lrs[0], 12, "chance", fontsize=9, color="0.5")
     ax.set_title("final accuracy", fontsize=10)
     ax.grid(alpha=0.3)
     seeds = sorted({r.get("seed", 0) for r in rows})
@@ -131,12 +131,12 @@ def sweep_figure(rows):
             sub.plot(np.arange(1, len(acc) + 1), acc, ls, color=COLOURS[r["norm"]], lw=1.2)
         sub.set_ylim(0, 100)
         sub.set_title(f"lr = {lr:g}", fontsize=9)
-        sub.set_xlabel("epoch", fontsize=8)
-        sub.tick_params(labelsize=7)
+        sub.set_xlabel("epoch", fontsize=9)
+        sub.tick_params(labelsize=9)
         if k:
             sub.set_yticklabels([])
         else:
-            sub.set_ylabel("test accuracy (%)", fontsize=8)
+            sub.set_ylabel("test accuracy (%)", fontsize=9)
         sub.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     styles = [("-", f"seed {seeds[0]}")]
@@ -147,7 +147,7 @@ def sweep_figure(rows):
     for ls, label in styles:
         handles.append(Line2D([], [], color="0.3", ls=ls))
         labels.append(f"{label} (right panels)")
-    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
 
@@ -155,7 +155,7 @@ def sweep_figure(rows):
 def shift_figure(records, channels=(0, 1, 2, 3)):
     """Per-step mean (top) and standard deviation (bottom) of a few ``channels`` of the watched
     pre-activations, one column per :func:`~dlbook.experiments.batch_norm.watch_shift` record."""
-    size = (3.6 * len(records), 4.6)
+    size = (2.5 * len(records), 4.6)
     fig, axes = plt.subplots(2, len(records), figsize=size, sharex=True, sharey="row")
     axes = np.atleast_2d(axes.reshape(2, -1))
     for j, rec in enumerate(records):
@@ -199,7 +199,7 @@ def ics_figure(records):
     for ax in axes:
         ax.set_xlabel("training step")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -209,7 +209,7 @@ def histogram_animation(records, bins=48, lim=(-6.0, 6.0), ymax=0.16, dpi=72, in
     record, with the batch-norm-free network on the left; bar heights are fractions of the values.
     Returns a ``FuncAnimation``."""
     frames = len(records[0]["snap_steps"])
-    fig, axes = plt.subplots(1, len(records), figsize=(3.1 * len(records), 2.5), dpi=dpi)
+    fig, axes = plt.subplots(1, len(records), figsize=(2.5 * len(records), 2.7), dpi=dpi)
     axes = np.atleast_1d(axes)
     edges = np.linspace(*lim, bins + 1)
     panels = []
@@ -219,10 +219,10 @@ def histogram_animation(records, bins=48, lim=(-6.0, 6.0), ymax=0.16, dpi=72, in
         ax.set_xlim(*lim)
         ax.set_ylim(0, ymax)
         ax.set_yticks([])
-        ax.set_xlabel("value (clipped to the range)", fontsize=7)
+        ax.set_xlabel("value (clipped to the range)", fontsize=9)
         ax.set_title(LABELS[rec["norm"]], fontsize=9)
-        ax.tick_params(labelsize=7)
-        text = ax.text(0.03, 0.95, "", transform=ax.transAxes, va="top", fontsize=7)
+        ax.tick_params(labelsize=9)
+        text = ax.text(0.03, 0.95, "", transform=ax.transAxes, va="top", fontsize=9)
         panels.append((bars, text, rec["snap_values"]))
     heading = fig.suptitle("", fontsize=9)
     fig.tight_layout()
@@ -259,7 +259,7 @@ def batch_size_figure(acc, eval_acc, recalibrated_acc=None):
     ax.set_xlabel("batch size at test time")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("The same trained network, normalized by its batch", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=9, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -281,33 +281,35 @@ def running_figure(ax_mean, ax_var, mean=2.0, std=3.0, batch_size=8, momentum=0.
     ax_var.axhline(std**2 * (batch_size - 1) / batch_size, color="C0", ls=":", lw=1)
     for ax in (ax_mean, ax_var):
         ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=9)
     if legend:
-        ax_mean.legend(fontsize=7, loc="lower right")
-        ax_var.legend(fontsize=7, loc="lower right")
+        ax_mean.legend(fontsize=9, loc="lower right")
+        ax_var.legend(fontsize=9, loc="lower right")
     return r
 
 
 def running_grid(momenta=(0.01, 0.1, 0.9), batch_sizes=(4, 64), steps=100, mean=2.0, std=3.0):
-    """The explorer's picture at a grid of settings: one row per batch size, and for each
-    momentum a pair of panels (running mean, running variance)."""
-    size = (4.6 * len(momenta), 2.2 * len(batch_sizes))
-    fig, axes = plt.subplots(len(batch_sizes), 2 * len(momenta), figsize=size, sharex=True)
+    """The explorer's picture at a grid of settings: one row per momentum, and for each batch
+    size a pair of columns (running mean, running variance)."""
+    size = (2.5 * 2 * len(batch_sizes), 1.9 * len(momenta) + 0.7)
+    fig, axes = plt.subplots(len(momenta), 2 * len(batch_sizes), figsize=size, sharex=True)
     axes = np.atleast_2d(axes)
-    for i, b in enumerate(batch_sizes):
-        for j, m in enumerate(momenta):
+    for i, m in enumerate(momenta):
+        for j, b in enumerate(batch_sizes):
             am, av = axes[i, 2 * j], axes[i, 2 * j + 1]
             running_figure(am, av, mean, std, b, m, steps, legend=False)
             am.set_ylim(-1, 2 * mean + 1)
             av.set_ylim(0, 2.2 * std**2)
-            am.set_title(f"momentum {m:g}, batch {b}: mean", fontsize=8)
-            av.set_title(f"momentum {m:g}, batch {b}: var", fontsize=8)
+            if i == 0:
+                am.set_title(f"batch {b}: mean", fontsize=10)
+                av.set_title(f"batch {b}: variance", fontsize=10)
+        axes[i, 0].set_ylabel(f"momentum {m:g}", fontsize=10)
     for ax in axes[-1]:
-        ax.set_xlabel("step", fontsize=8)
+        ax.set_xlabel("step", fontsize=9)
     handles = [h for ax in axes[0, :2] for h in ax.get_legend_handles_labels()[0]]
     labels = [h for ax in axes[0, :2] for h in ax.get_legend_handles_labels()[1]]
-    fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 

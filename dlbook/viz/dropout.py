@@ -110,7 +110,7 @@ def expectation_figure(x, p=0.5, samples=2000, seed=0, track=0):
     a.set_xlabel("input value $x_i$")
     a.set_ylabel(f"mean of {samples} dropout outputs")
     a.set_title(f"Expectation over masks, p = {p:g}", fontsize=10)
-    a.legend(fontsize=8)
+    a.legend(fontsize=9)
     a.grid(alpha=0.3)
     k = np.arange(1, samples + 1)
     v = x[track]
@@ -125,7 +125,7 @@ def expectation_figure(x, p=0.5, samples=2000, seed=0, track=0):
     b.set_xlabel("number of masks $k$")
     b.set_ylabel("mean of the first $k$ outputs")
     b.set_title("One value, averaged over more and more masks", fontsize=10)
-    b.legend(fontsize=8, loc="upper right")
+    b.legend(fontsize=9, loc="upper right")
     b.grid(alpha=0.3)
     fig.tight_layout()
     return fig, draws
@@ -182,7 +182,7 @@ def _mean_panel(ax, image, p, n, rng):
     predicted = float(np.sqrt(np.mean(image**2) * p / ((1 - p) * n)))
     ax.imshow(mean, cmap="gray", vmin=0, vmax=image.max())
     what = "one sample" if n == 1 else f"mean of {n}"
-    ax.set_title(f"{what}: RMS error {err:.3f}\n(predicted {predicted:.3f})", fontsize=8)
+    ax.set_title(f"{what}: RMS error {err:.3f}\n(predicted {predicted:.3f})", fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
     return err, predicted
@@ -190,7 +190,7 @@ def _mean_panel(ax, image, p, n, rng):
 
 def _show_input(ax, image, title="input (= evaluation output)"):
     ax.imshow(image, cmap="gray", vmin=0, vmax=image.max())
-    ax.set_title(title, fontsize=8)
+    ax.set_title(title, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -266,7 +266,7 @@ def curves_figure(rows):
     for ax in (a, b):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8, title=f"mean of {n_seeds} seeds", title_fontsize=8)
+        ax.legend(fontsize=9, title=f"mean of {n_seeds} seeds", title_fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -292,7 +292,7 @@ def mc_figure(curves, deterministic):
         ax.set_xscale("log")
         ax.set_xlabel("masks averaged, $t$")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -73,7 +73,7 @@ def _threshold_axes(axes, positive, scores, bins=25):
     ax_h.yaxis.set_minor_locator(plt.NullLocator())  # minor log ticks make every frame slow
     ax_h.set_xlabel("score")
     ax_h.set_ylabel("samples (log scale)")
-    ax_h.legend(fontsize=7, loc="upper center")
+    ax_h.legend(fontsize=9, loc="upper center")
     line = ax_h.axvline(0.5, color="k", lw=1.2)
     shade = ax_h.axvspan(0.5, 1, color="0.5", alpha=0.15)
     fpr, tpr, _ = roc_curve(positive, scores, pos_label=True)
@@ -190,7 +190,7 @@ def roc_figure(y_true, probs, classes=(1, 8, 9), zoom=0.2):
     axes[1].set_ylim(1 - 2 * zoom if zoom < 0.5 else 0, 1.01)
     axes[0].set_title("one-vs-rest ROC curves", fontsize=10)
     axes[1].set_title(f"the top-left corner (FPR ≤ {zoom:g})", fontsize=10)
-    axes[0].legend(fontsize=8, loc="lower right")
+    axes[0].legend(fontsize=9, loc="lower right")
     fig.tight_layout()
     return fig
 
@@ -232,11 +232,11 @@ def pr_figure(positive, scores, marks=(0.1, 0.5, 0.9)):
             (recall[k], precision[k]),
             textcoords="offset points",
             xytext=(-18, -12),
-            fontsize=8,
+            fontsize=9,
         )
     for a in (ax, ax_pr):
         a.grid(alpha=0.3)
-        a.legend(fontsize=8, loc="lower left")
+        a.legend(fontsize=9, loc="lower left")
     fig.tight_layout()
     return fig
 
@@ -264,7 +264,7 @@ def range_test_figure(result, ax=None):
     ax.set(xlabel="learning rate (log scale)", ylabel="cross-entropy")
     ax.set_title("learning-rate range test: one pass, rate growing each batch", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     return ax
 
 
@@ -276,7 +276,7 @@ def search_figure(results, x="lr", y="weight_decay", space=None):
     accs = [t.val_acc for trials in results.values() for t in trials]
     norm = plt.Normalize(min(accs), max(accs))
     n = len(results)
-    fig, axes = plt.subplots(1, n + 1, figsize=(4.2 * (n + 1), 3.6), layout="constrained")
+    fig, axes = plt.subplots(1, n + 1, figsize=(3.3 * (n + 1), 3.6), layout="constrained")
     for k, (ax, (name, trials)) in enumerate(zip(axes, results.items())):
         xs, ys = ([t.params[v] for t in trials] for v in (x, y))
         acc = [t.val_acc for t in trials]
@@ -288,7 +288,7 @@ def search_figure(results, x="lr", y="weight_decay", space=None):
                 textcoords="offset points",
                 xytext=(0, 6),
                 ha="center",
-                fontsize=7,
+                fontsize=9,
             )
         top = max(trials, key=lambda t: t.val_acc)
         ax.scatter(
@@ -305,13 +305,13 @@ def search_figure(results, x="lr", y="weight_decay", space=None):
         ax.set_title(f"{name}: {len(set(xs))} distinct values of {x}", fontsize=10)
         if space is not None:  # a little room, so that dots on the edge stay whole
             ax.set(xlim=np.multiply(space[x], (0.7, 1.4)), ylim=np.multiply(space[y], (0.6, 1.7)))
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=9, loc="upper left")
         axes[-1].plot(xs, 100 * np.array(acc), "os"[k % 2], color=f"C{k}", alpha=0.8, label=name)
     fig.colorbar(dots, ax=axes[n - 1], label="validation accuracy")
     axes[-1].set(xscale="log", xlabel=x, ylabel="validation accuracy (%)")
     axes[-1].set_title(f"every trial, projected onto {x}", fontsize=10)
     axes[-1].grid(alpha=0.3)
-    axes[-1].legend(fontsize=8)
+    axes[-1].legend(fontsize=9)
     return fig
 
 

@@ -93,14 +93,14 @@ def paths_figure(panels, families=FAMILIES, dots=10):
                     ms=3, label=_label(name, lr), zorder=10 - k, **_style(name))  # fmt: skip
         steps = len(next(iter(paths.values()))[1]) - 1
         ax.set_title(f"{surface.name}: {steps} steps", fontsize=10)
-        ax.legend(fontsize=7, loc="lower right", framealpha=0.85)
+        ax.legend(fontsize=9, loc="lower right", framealpha=0.85)
     fig.tight_layout()
     return fig
 
 
 def loss_figure(panels):
     """The loss above the minimum, per step, on a log scale: one panel per ``(surface, paths)``."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.0), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.0), squeeze=False)
     for ax, (surface, paths) in zip(axes[0], panels):
         best = surface.f(np.array(surface.minimum))
         for name, (lr, pts) in paths.items():
@@ -110,7 +110,7 @@ def loss_figure(panels):
         ax.set_ylabel("loss $-$ minimum")
         ax.set_title(surface.name, fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0, -1].legend(fontsize=7, loc="lower left", framealpha=0.85)
+    axes[0, -1].legend(fontsize=9, loc="lower left", framealpha=0.85)
     fig.tight_layout()
     return fig
 
@@ -133,10 +133,10 @@ def paths_animation(panels, families=FAMILIES, frames=40, dpi=72, interval=150):
             (line,) = ax.plot([], [], lw=1.3, label=name, zorder=10 - k, **_style(name))
             (head,) = ax.plot([], [], "o", color=_colour(name), ms=4, zorder=20 - k)
             drawn.append((line, head, pts))
-        ax.legend(fontsize=6, loc="lower right", framealpha=0.85)
+        ax.legend(fontsize=9, loc="lower right", framealpha=0.85)
         ax.set_xlabel("")
         ax.set_ylabel("")
-        ax.set_title(surface.name, fontsize=8)
+        ax.set_title(surface.name, fontsize=9)
     heading = fig.suptitle("", fontsize=9)
     fig.tight_layout()
     _freeze_background(fig, keep=[a for line, head, _ in drawn for a in (line, head)])
@@ -190,7 +190,7 @@ def sensitivity_figure(sweeps, chosen, floor=1e-12):
         ax.set_ylabel("final loss")
         ax.set_title(surface_name, fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0, -1].legend(fontsize=7, loc="lower left", framealpha=0.85)
+    axes[0, -1].legend(fontsize=9, loc="lower left", framealpha=0.85)
     fig.tight_layout()
     return fig
 
@@ -229,10 +229,10 @@ def momentum_grid(surface, lrs, momenta, steps=40):
         for ax, lr in zip(row, lrs):
             pts = _sgd_panel(ax, surface, lr, mu, steps)
             ax.set_title(f"lr {lr:.3g}, momentum {mu:.2g}\n{_summary(surface, pts, lr, mu)}",
-                         fontsize=7.5)  # fmt: skip
+                         fontsize=9)  # fmt: skip
             ax.set_xlabel("")
             ax.set_ylabel("")
-            ax.tick_params(labelsize=6)
+            ax.tick_params(labelsize=9)
     what = "Plain SGD" if not any(momenta) else "SGD with momentum"
     fig.suptitle(f"{what} on the {surface.name}, {steps} steps", fontsize=10)
     fig.tight_layout()
@@ -285,7 +285,7 @@ def decay_figure(
         ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("mean weight")
-    axes[0].legend(fontsize=7, loc="lower left")
+    axes[0].legend(fontsize=9, loc="lower left")
     fig.tight_layout()
     return fig
 
@@ -311,7 +311,7 @@ def curves_figure(histories, settings=None):
     for ax in (ax_acc, ax_loss):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-    ax_acc.legend(fontsize=7, loc="lower right", ncol=2)
+    ax_acc.legend(fontsize=9, loc="lower right", ncol=2)
     seeds = len(next(iter(histories.values())))
     fig.suptitle(f"The same CNN trained by each optimizer: mean (line) and range (band) over "
                  f"{seeds} seeds", fontsize=10)  # fmt: skip

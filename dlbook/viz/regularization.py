@@ -34,7 +34,7 @@ def penalty_figure(lam=1.0, step=0.5):
     """Three panels for one weight: the penalties, their (sub)gradients, and what one step of
     size ``step`` does to the weight when only the penalty acts."""
     w = np.linspace(-2, 2, 401)
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
     curves = {
         "L1": (reg.l1_penalty, reg.l1_penalty_backward, {}),
         "L2": (reg.l2_penalty, reg.l2_penalty_backward, {}),
@@ -47,7 +47,7 @@ def penalty_figure(lam=1.0, step=0.5):
         jump = np.abs(np.diff(grad)) > 0.5 * lam  # do not join the two sides of L1's step
         axes[1].plot(w, np.where(np.r_[jump, False], np.nan, grad), color=COLOURS[name])
     axes[1].plot([0, 0], [-lam, lam], color=COLOURS["L1"], lw=3, alpha=0.35)
-    axes[1].annotate("subgradients\nat 0: [-λ, λ]", (0, 0.5 * lam), (0.25, 1.2 * lam), fontsize=8)
+    axes[1].annotate("subgradients\nat 0: [-λ, λ]", (0, 0.5 * lam), (0.25, 1.2 * lam), fontsize=9)
     t = step * lam
     axes[2].plot(w, w * (1 - t), color=COLOURS["L2"], label="L2: w(1 - ηλ)")
     axes[2].plot(w, w - t * np.sign(w), color=COLOURS["L1"], ls="--", label="L1 subgradient")
@@ -63,8 +63,8 @@ def penalty_figure(lam=1.0, step=0.5):
         ax.set_xlabel("weight w")
         ax.axhline(0, color="gray", lw=0.5)
         ax.axvline(0, color="gray", lw=0.5)
-    axes[0].legend(fontsize=8)
-    axes[2].legend(fontsize=7, loc="upper left")
+    axes[0].legend(fontsize=9)
+    axes[2].legend(fontsize=9, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -99,7 +99,7 @@ def geometry_figure(center=(2.0, 1.0), budget=1.0):
         ax.set_ylabel("$w_2$")
         ax.axhline(0, color="k", lw=0.5)
         ax.axvline(0, color="k", lw=0.5)
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(fontsize=9, loc="lower left")
     fig.tight_layout()
     return fig
 
@@ -123,7 +123,7 @@ def weights_figure(weights, w_true):
         ax.set_title(f"{name}\n{exact.sum()} exact zeros", fontsize=9)
         ax.set_xlabel("|w|")
     axes[0].set_ylabel("number of weights")
-    axes[0].legend(fontsize=7, loc="upper left")
+    axes[0].legend(fontsize=9, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -169,7 +169,7 @@ def poly_animation(problem, curve, interval=700):
               ylabel="mean squared error")  # fmt: skip
     right.set_yticks([1e-4, 1e-2, 1, 1e2])
     right.minorticks_off()  # fewer labels to lay out: every frame is redrawn in full
-    right.legend(fontsize=7, loc="upper left")
+    right.legend(fontsize=9, loc="upper left")
     fig.tight_layout()
     xs = np.linspace(-1, 1, 300)
 
@@ -196,13 +196,13 @@ def capacity_figure(curve, widths):
     a.axvline(best, color="gray", ls=":", label=f"best degree {best}")
     a.set(yscale="log", ylim=(1e-4, 1e2), xlabel="polynomial degree (capacity)",
           ylabel="mean squared error", title="Polynomials: the U-shape")  # fmt: skip
-    a.legend(fontsize=8)
+    a.legend(fontsize=9)
     w = [r["width"] for r in widths]
     b.plot(w, [100 * r["train_acc"] for r in widths], "o-", ms=3, label="train")
     b.plot(w, [100 * r["test_acc"] for r in widths], "o-", ms=3, color="C3", label="test")
     b.set(xscale="log", xlabel="hidden units (capacity)", ylabel="accuracy (%)",
           title="An MLP on 300 digits: no U", ylim=(0, 101))  # fmt: skip
-    b.legend(fontsize=8)
+    b.legend(fontsize=9)
     for ax in (a, b):
         ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -218,7 +218,7 @@ def decay_figure(result, lr, weight_decay, steps):
     ax.axhline((1 - lr * weight_decay) ** steps, color="gray", ls=":", label="(1 - ηλ)$^T$")
     ax.set(xscale="log", xlabel="gradient noise scale of the weight", ylim=(-0.05, 1.05),
            ylabel=f"mean weight after {steps} steps", title="Same λ, same gradients")  # fmt: skip
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -235,7 +235,7 @@ def early_stopping_figure(results):
         ax.axvline(len(stop), color="k", ls="--", lw=1, label=f"stopped at epoch {len(stop)}")
         ax.axvline(stop.best_epoch, color="gray", ls=":", label=f"best epoch {stop.best_epoch}")
         ax.set(xlabel="epoch", title=label)
-        ax.legend(fontsize=8, loc="best")
+        ax.legend(fontsize=9, loc="best")
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("test accuracy (%)")
     fig.tight_layout()
@@ -252,8 +252,8 @@ def augment_examples(images, augment, copies=7):
             axes[i, j].imshow(img[0], cmap="gray_r", vmin=0, vmax=1)
             axes[i, j].set_xticks([])  # keep the frame: it shows where the image ends
             axes[i, j].set_yticks([])
-    axes[0, 0].set_title("original", fontsize=8)
-    axes[0, 1].set_title(repr(augment), fontsize=8, loc="left")
+    axes[0, 0].set_title("original", fontsize=9)
+    axes[0, 1].set_title(repr(augment), fontsize=9, loc="left")
     fig.tight_layout()
     return fig
 
@@ -324,6 +324,6 @@ def weight_images(weights):
             ax.set_yticks([])
             if row is axes[0]:
                 ax.set_title(str(digit), fontsize=9)
-        row[0].set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
+        row[0].set_ylabel(name, fontsize=9, rotation=0, ha="right", va="center")
     fig.tight_layout()
     return fig
