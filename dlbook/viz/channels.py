@@ -223,12 +223,22 @@ def draw_separable(ax, c_in, c_out, k=3):
     ax.axis("off")
 
 
-def groups_grid(c_in=8, c_out=8, groups=(1, 2, 4, 8), k=3):
-    """One connection diagram per ``groups`` value, then the depthwise-separable pair."""
-    fig, axes = plt.subplots(1, len(groups) + 1, figsize=(2.3 * (len(groups) + 1), 3.4))
+def groups_grid(c_in=8, c_out=8, groups=(1, 2, 4, 8), k=3, ncols=None):
+    """One connection diagram per ``groups`` value, then the depthwise-separable pair.
+
+    ``ncols`` panels a row (default: at most 3, in rows as even as can be), so that the figure
+    fits the book's column with its text readable.
+    """
+    n = len(groups) + 1
+    ncols = ncols or -(-n // -(-n // 3))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 3.0 * nrows + 0.4), squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
     for ax, g in zip(axes, groups):
         draw_groups(ax, c_in, c_out, g, k)
-    draw_separable(axes[-1], c_in, c_out, k)
+    draw_separable(axes[n - 1], c_in, c_out, k)
     fig.suptitle(
         f"{c_in} → {c_out} channels, {k}×{k} kernels: each line is one {k}×{k} slice", fontsize=11
     )
@@ -236,7 +246,7 @@ def groups_grid(c_in=8, c_out=8, groups=(1, 2, 4, 8), k=3):
     return fig
 
 
-def build_animation(x, w, names=RGB, dpi=64):
+def build_animation(x, w, names=RGB, dpi=80):
     """Output channels built one at a time: each input plane meets its kernel slice, the
     ``C_in`` maps are summed, and the sum joins the output stack.
 
@@ -280,7 +290,7 @@ def build_animation(x, w, names=RGB, dpi=64):
     ax_out = [fig.add_subplot(sub[o]) for o in range(c_out)]
     for o, ax in enumerate(ax_out):
         _show(ax, blank, None, 1.0)
-        ax.set_ylabel(f"{o}", rotation=0, labelpad=8, fontsize=8)
+        ax.set_ylabel(f"{o}", rotation=0, labelpad=8, fontsize=9)
 
     def update(frame):
         o, step = divmod(frame, c_in + 1)
@@ -289,10 +299,10 @@ def build_animation(x, w, names=RGB, dpi=64):
         kmax = float(np.abs(w[o]).max()) or 1.0
         for c in range(c_in):
             ims_k[c].images[0].set_data(w[o, c] / kmax)
-            ims_k[c].set_title(f"w[{o}, {c}]", fontsize=8)
+            ims_k[c].set_title(f"w[{o}, {c}]", fontsize=9)
             shown = done or c < step or step == c_in
             ims_p[c].images[0].set_data(parts[o, c] / scale[o] if shown else blank)
-            ims_p[c].set_title(f"x[{c}] $\\star$ w[{o}, {c}]" if shown else "", fontsize=8)
+            ims_p[c].set_title(f"x[{c}] $\\star$ w[{o}, {c}]" if shown else "", fontsize=9)
         summed = done or step == c_in
         ax_sum.images[0].set_data(outs[o] / scale[o] if summed else blank)
         ax_sum.set_title(

@@ -107,10 +107,11 @@ def show_images(images, titles=None, ncols=None, cmap="gray", size=2.6, symmetri
     return fig
 
 
-def kernels_and_responses(kernels: dict, responses: dict, size=2.3, fmt="{:.3g}"):
+def kernels_and_responses(kernels: dict, responses: dict, size=1.8, fmt="{:.3g}"):
     """Two rows: each kernel as a numbered grid, and under it its response (both dicts by name).
 
-    Responses with negative values are drawn on a grey scale centred on zero.
+    Responses with negative values are drawn on a grey scale centred on zero. A kernel wider than
+    3 with fractional weights is written in thousandths, so that its numbers fit their cells.
     """
     if list(kernels) != list(responses):
         raise ValueError("responses must have the same names, in the same order, as kernels")
@@ -121,7 +122,10 @@ def kernels_and_responses(kernels: dict, responses: dict, size=2.3, fmt="{:.3g}"
     axes = np.asarray(axes).reshape(2, n)
     for j, name in enumerate(kernels):
         k = np.asarray(kernels[name])
-        draw_grid(axes[0, j], k, name, fmt=fmt, fontsize=8 if k.shape[0] > 3 else 10)
+        if k.shape[1] > 3 and not np.array_equal(k, np.round(k)):
+            draw_grid(axes[0, j], 1000 * k, f"{name}\n(weights × 1000)", fmt="{:.0f}", fontsize=8)
+        else:
+            draw_grid(axes[0, j], k, name, fmt=fmt, fontsize=8 if k.shape[0] > 3 else 10)
         r = np.asarray(responses[name])
         _imshow(axes[1, j], r, "response", "gray", bool(r.min() < 0))
     fig.tight_layout()
@@ -198,7 +202,8 @@ def sliding_window_animation(
     ax_x, ax_w, ax_o = (fig.add_subplot(grid[0, k]) for k in range(3))
     ax_sum = fig.add_subplot(grid[1, :])
     ax_sum.axis("off")
-    draw_grid(ax_x, xp, "input" + (" (zero-padded)" if p.any() else ""), colour=False)
+    title = "input" + (" (zero-padded)" if p.any() else "")
+    draw_grid(ax_x, xp, title, colour=False, fontsize=9 if max(xp.shape) > 5 else None)
     h, w_ = xp.shape
     for xy, width, height in (  # grey strips over the zero padding
         ((-0.5, -0.5), w_, p[0]),
@@ -212,7 +217,7 @@ def sliding_window_animation(
     for t in ax_o.texts:
         t.set_text("")
     cells = [ax_x.add_patch(Rectangle((0, 0), 1, 1, fc=WINDOW, alpha=0.5)) for _ in w.ravel()]
-    tag_size = 7 if max(xp.shape) <= 5 else 6
+    tag_size = 8.5  # at least 9 px at the notebook's 80 dpi
     tags = [ax_x.text(0, 0, "", fontsize=tag_size, color="#9c3d00", ha="right") for _ in cells]
     current = ax_o.add_patch(Rectangle((0, 0), 1, 1, fc=WINDOW, alpha=0.5))
     sum_text = ax_sum.text(

@@ -252,7 +252,7 @@ def draw_conv(
     ax=None,
     show_unused=True,
     caption=True,
-    fontsize=9.0,
+    fontsize=10.0,
 ):
     """Draw one setting with the kernel on output pixel ``position``; returns the Axes.
 
@@ -266,18 +266,20 @@ def draw_conv(
     return ax
 
 
-def plot_cases(cases, ncols: int = 3, panel=(2.7, 2.4), fontsize=8.0):
+def plot_cases(cases, ncols: int = 3, panel=(2.7, 2.4), fontsize=8.5):
     """A figure with one static diagram per setting; ``cases`` holds dicts of draw_conv's args.
 
-    ``panel`` is one diagram's (width, height) in inches; the figure is drawn at 80 dpi.
+    ``panel`` is one diagram's (width, height) in inches; the figure is drawn at the dpi that
+    makes it as wide as the book's 720 px column (at most 100 dpi).
     """
     cases = list(cases.values()) if isinstance(cases, dict) else list(cases)
     if not cases:
         raise ValueError("cases must hold at least one setting")
     ncols = min(_int(ncols, "ncols", 1), len(cases))
     nrows = -(-len(cases) // ncols)
+    width = panel[0] * ncols
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(panel[0] * ncols, panel[1] * nrows), dpi=80, squeeze=False
+        nrows, ncols, figsize=(width, panel[1] * nrows), dpi=min(100, 720 / width), squeeze=False
     )
     for ax, case in zip(axes.flat, cases):
         draw_conv(**case, ax=ax, fontsize=fontsize)
@@ -362,7 +364,7 @@ def _accuracy_panel(ax, rows, label, colour):
     ax.set_xlabel("stride of both convolutions")
     ax.set_ylabel("test accuracy after the last epoch (%)")
     ax.set_title(f"Head: {label}, {len(rows[0].curves[0])} epochs", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
 
 
 def stride_figure(flatten, gap):
@@ -372,7 +374,7 @@ def stride_figure(flatten, gap):
     left: the mean learning curves of both heads; bottom right: the flatten network's multiply-adds
     per image. Returns the figure.
     """
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7), dpi=80)
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6.6), dpi=80)  # 720 px: the book's column
     heads = [(flatten, "flatten → linear", "-"), (gap, "global avg pool → linear", "--")]
     for ax, (rows, label, _), colour in zip(axes[0], heads, ["C0", "C1"]):
         _accuracy_panel(ax, rows, label, colour)
@@ -390,7 +392,7 @@ def stride_figure(flatten, gap):
     ax_curve.set_xlabel("epoch")
     ax_curve.set_ylabel("test accuracy (%), mean over seeds")
     ax_curve.set_title("Learning curves", fontsize=10)
-    ax_curve.legend(fontsize=7, ncol=2, loc="center right")
+    ax_curve.legend(fontsize=8.5, ncol=2, loc="center right")
     strides = [r.stride for r in flatten]
     ax_cost.bar(strides, [r.macs for r in flatten], color="tab:gray")
     ax_cost.set_yscale("log")
@@ -400,6 +402,6 @@ def stride_figure(flatten, gap):
     ax_cost.set_ylabel("multiply-adds per image (log)")
     ax_cost.set_title("Cost of the flatten network", fontsize=10)
     for s, r in zip(strides, flatten):
-        ax_cost.text(s, r.macs, f"{r.macs:,}", ha="center", va="bottom", fontsize=8)
+        ax_cost.text(s, r.macs, f"{r.macs:,}", ha="center", va="bottom", fontsize=9)
     fig.tight_layout()
     return fig

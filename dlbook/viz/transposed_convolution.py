@@ -87,11 +87,11 @@ def matrix_figure(matrix, input_hw, weight, cmap="Blues"):
     ):
         ax = axes[key]
         ax.imshow(m, cmap=cmap, vmin=0 if m.min() >= 0 else -vmax, vmax=vmax)
-        _annotate(ax, m, size=7)
+        _annotate(ax, m, size=9)
         _grid(ax, m.shape)
         # Number the rows and columns: they are the pixel numbers drawn below.
-        ax.set_xticks(range(m.shape[1]), labels=range(m.shape[1]), fontsize=7)
-        ax.set_yticks(range(m.shape[0]), labels=range(m.shape[0]), fontsize=7)
+        ax.set_xticks(range(m.shape[1]), labels=range(m.shape[1]), fontsize=9)
+        ax.set_yticks(range(m.shape[0]), labels=range(m.shape[0]), fontsize=9)
         ax.tick_params(labelbottom=False, labeltop=True, labelleft=True)
         ax.set_title(title, fontsize=10)
     axes["C"].set_ylabel("output", fontsize=9)
@@ -237,7 +237,7 @@ def overlap_figure(cases, in_size=5, ncols=None, size=2.6, annotate=144):
             continue
         ax.imshow(counts, cmap="viridis", vmin=0, vmax=max(counts.max(), 1))
         if counts.size <= annotate:
-            size = 6 if counts.shape[0] > 12 else 8
+            size = 7 if counts.shape[0] > 12 else 8
             _annotate(ax, counts, "{:.0f}", size, threshold=counts.max() * 0.55, dark_low=True)
         _grid(ax, counts.shape)
         lo, hi = int(counts.min()), int(counts.max())
@@ -274,20 +274,29 @@ def overlap_explorer(in_size=5):
     return make_explorer(list(controls.values()), draw, output=True, dpi=None)
 
 
-def image_grid(images, titles, crop=None, size=2.6, cmap="gray", vmin=0.0, vmax=1.0):
-    """Images side by side; with ``crop=(rows, cols)`` slices, a second row zooms into that patch.
+def image_grid(images, titles, crop=None, size=1.8, cmap="gray", vmin=0.0, vmax=1.0, ncols=None):
+    """Images side by side, ``ncols`` a row (default: all of up to 4, else at most 3 a row, in
+    rows as even as can be); with ``crop=(rows, cols)`` slices, a row of zooms
+    into that patch under each row of images.
 
     ``images`` is a list of 2-D arrays; ``crop`` is in the largest image's pixels and scaled for
     smaller ones. The zoom uses nearest-neighbour display, so every pixel
     (and every checkerboard) stays visible.
     """
-    nrows = 1 if crop is None else 2
+    per = 1 if crop is None else 2  # rows of axes per row of images
+    n = len(images)
+    ncols = min(ncols or (n if n <= 4 else -(-n // -(-n // 3))), n)
+    nrows = -(-len(images) // ncols) * per
     biggest = max(img.shape[0] for img in images)
     fig, axes = plt.subplots(
-        nrows, len(images), figsize=(size * len(images), size * nrows + 0.4), squeeze=False
+        nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False
     )
-    for col, (img, title) in enumerate(zip(images, titles)):
-        ax = axes[0, col]
+    for ax in axes.flat:
+        ax.set_visible(False)
+    for k, (img, title) in enumerate(zip(images, titles)):
+        row, col = per * (k // ncols), k % ncols
+        ax = axes[row, col]
+        ax.set_visible(True)
         ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()
@@ -299,7 +308,8 @@ def image_grid(images, titles, crop=None, size=2.6, cmap="gray", vmin=0.0, vmax=
             ax.add_patch(
                 Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False, ec="red", lw=1)
             )
-            zoom = axes[1, col]
+            zoom = axes[row + 1, col]
+            zoom.set_visible(True)
             zoom.imshow(img[r0:r1, c0:c1], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
             zoom.set_title("zoom (red box)", fontsize=8)
             zoom.set_axis_off()
