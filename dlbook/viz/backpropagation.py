@@ -110,7 +110,7 @@ def _legend(ax, fontsize=9):
     ax.text(0.0, 0.0, "red: ∂L/∂(node)", color=BACKWARD, **kw)
 
 
-def graph_figure(graph, leaves, output, layout=None, title=None, size=1.45):
+def graph_figure(graph, leaves, output, layout=None, title=None, size=1.4):
     """The whole graph after both passes: every value and every gradient."""
     layout = NEURON_LAYOUT if layout is None else layout
     values = E.forward(graph, leaves)
@@ -156,19 +156,19 @@ def graph_frames(graph, leaves, output):
     return frames
 
 
-def graph_animation(graph, leaves, output, layout=None, interval=1100, size=1.3, dpi=72):
+def graph_animation(graph, leaves, output, layout=None, interval=1100, size=1.4, dpi=72):
     """A ``FuncAnimation`` of :func:`graph_frames` (``2 * len(graph) + 2`` frames)."""
     layout = NEURON_LAYOUT if layout is None else layout
     frames = graph_frames(graph, leaves, output)
     fig, ax = _graph_axes(layout, size)
     fig.set_dpi(dpi)
-    title = fig.text(0.5, 0.97, "", ha="center", va="top", fontsize=9)  # cheaper than a title
+    title = fig.text(0.5, 0.97, "", ha="center", va="top", fontsize=10)  # cheaper than a title
 
     def update(i):
         ax.clear()
         values, grads, complete, active, caption = frames[i]
-        draw_graph(ax, graph, layout, values, grads, complete, active, bool(grads), fontsize=8)
-        _legend(ax, fontsize=8)
+        draw_graph(ax, graph, layout, values, grads, complete, active, bool(grads), fontsize=9)
+        _legend(ax, fontsize=9)
         title.set_text(f"step {i}/{len(frames) - 1}: {caption}")
         return []
 
@@ -280,11 +280,11 @@ def weights_animation(snapshots, units=16, cols=8, interval=400, dpi=72):
     losses = [s["loss"] for s in snapshots]
     curve.loglog(steps, losses, color="0.7")
     (dot,) = curve.loglog([], [], "o", color=BACKWARD)
-    curve.set_xlabel("step", fontsize=8)
+    curve.set_xlabel("step", fontsize=9)
     curve.set_title("training loss", fontsize=9)
-    curve.tick_params(labelsize=7)
+    curve.tick_params(labelsize=9)
     title = fig.suptitle("", fontsize=10)
-    fig.subplots_adjust(left=0.01, right=0.98, bottom=0.18, top=0.8, wspace=0.15)
+    fig.subplots_adjust(left=0.01, right=0.98, bottom=0.18, top=0.8, wspace=0.3)
 
     def update(i):
         s = snapshots[i]
@@ -312,7 +312,7 @@ def sweep_figure(results: dict, key="test_acc"):
             ax.plot(epochs, values, marker="o", ms=2,
                     label=f"{h} hidden: {100 * values[-1]:.1f}%")  # fmt: skip
         ax.set(title=f"learning rate {lr:g}", xlabel="epoch")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=9, loc="lower right")
     np.atleast_1d(axes)[0].set_ylabel(key.replace("_", " "))
     fig.tight_layout()
     return fig

@@ -65,7 +65,7 @@ def depth_figure(stats, schemes=E.SCHEMES, activations=E.ACTIVATIONS):
         ("grad_std", r"std of gradient $\partial L/\partial h_{l-1}$"),
         ("weight_grad_std", r"std of weight gradient $\partial L/\partial W_l$"),
     ]
-    fig, axes = plt.subplots(len(activations), 3, figsize=(12, 3.3 * len(activations)))
+    fig, axes = plt.subplots(len(activations), 3, figsize=(10, 3.2 * len(activations)))
     axes = np.atleast_2d(axes)
     for ax_row, act in zip(axes, activations):
         for ax, (field, label) in zip(ax_row, columns):
@@ -76,13 +76,13 @@ def depth_figure(stats, schemes=E.SCHEMES, activations=E.ACTIVATIONS):
             ax.set_title(f"{act}: {label}", fontsize=10)
             ax.grid(alpha=0.3, which="major")
         if ("zero", act) in stats:
-            ax_row[0].text(0.02, 0.03, "zero init: every value is exactly 0", fontsize=8,
+            ax_row[0].text(0.02, 0.03, "zero init: every value is exactly 0", fontsize=9,
                            transform=ax_row[0].transAxes, color="0.4")  # fmt: skip
         ax_row[1].annotate("", xy=(0.1, 0.93), xytext=(0.35, 0.93), xycoords="axes fraction",
                            arrowprops=dict(arrowstyle="->", color="0.4"))  # fmt: skip
-        ax_row[1].text(0.37, 0.91, "backward pass", fontsize=8, color="0.4",
+        ax_row[1].text(0.37, 0.91, "backward pass", fontsize=9, color="0.4",
                        transform=ax_row[1].transAxes)  # fmt: skip
-    axes[0, 0].legend(fontsize=8)
+    axes[0, 0].legend(fontsize=9, loc="center right")
     fig.tight_layout()
     return fig
 
@@ -96,7 +96,7 @@ def _hist(values, activation):
     return counts / max(len(v), 1), edges
 
 
-def _draw_hist(ax, values, activation, colour, title=None):
+def _draw_hist(ax, values, activation, colour, title=None, fontsize=8):
     heights, edges = _hist(values, activation)
     bars = ax.stairs(heights, edges, fill=True, color=colour)
     lo, hi = edges[0], edges[-1]
@@ -104,11 +104,12 @@ def _draw_hist(ax, values, activation, colour, title=None):
     ax.set_xticks([lo, (lo + hi) / 2, hi])
     ax.set_ylim(0, max(heights.max(), 1e-9) * 1.15)
     ax.set_yticks([])
-    ax.tick_params(labelsize=7)
-    label = ax.text(0.97, 0.95, "", transform=ax.transAxes, ha="right", va="top", fontsize=7)
+    ax.tick_params(labelsize=fontsize)
+    label = ax.text(0.97, 0.95, "", transform=ax.transAxes, ha="right", va="top",
+                    fontsize=fontsize)  # fmt: skip
     label.set_text(f"std {values.std():.1e}")
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=fontsize + 1)
     return bars, label
 
 
@@ -145,10 +146,10 @@ def histogram_animation(stats, schemes=("small", "large", "xavier", "kaiming"),
         lo, hi = _RANGE[act]
         for ax, s in zip(ax_row, schemes):
             title = E.LABELS[s] if i == 0 else None
-            bars, label = _draw_hist(ax, stats[s, act].samples[0], act, COLOURS[s], title)
+            bars, label = _draw_hist(ax, stats[s, act].samples[0], act, COLOURS[s], title, 9)
             ax.set_xticklabels([])  # text is most of a frame's cost: the range is in the row label
             panels.append((ax, bars, label, stats[s, act].samples, act))
-        ax_row[0].set_ylabel(f"{act}\n{lo:g} to {hi:g}", fontsize=8)
+        ax_row[0].set_ylabel(f"{act}\n{lo:g} to {hi:g}", fontsize=9)
     heading = fig.suptitle("", fontsize=10)
     fig.tight_layout()
 
@@ -169,7 +170,7 @@ def histogram_animation(stats, schemes=("small", "large", "xavier", "kaiming"),
 def gain_grid(sweep, activations=E.ACTIVATIONS):
     """``sweep`` maps ``(activation, multiplier)`` to a :class:`DepthStats` for Kaiming weights
     scaled by ``multiplier``. Columns: activations; rows: activation std and gradient std."""
-    fig, axes = plt.subplots(2, len(activations), figsize=(5.2 * len(activations), 6.2))
+    fig, axes = plt.subplots(2, len(activations), figsize=(4.8 * len(activations), 6.2))
     axes = np.atleast_2d(axes)
     for j, act in enumerate(activations):
         mults = sorted(m for a, m in sweep if a == act)
@@ -182,7 +183,7 @@ def gain_grid(sweep, activations=E.ACTIVATIONS):
             axes[1, j].semilogy(layers, st.grad_std, color=c, lw=width)
         axes[0, j].set_title(f"{act}: std of activations", fontsize=10)
         axes[1, j].set_title(f"{act}: std of gradient at layer input", fontsize=10)
-        axes[0, j].legend(fontsize=7)
+        axes[0, j].legend(fontsize=9)
         for ax in axes[:, j]:
             ax.set_xlabel("layer $l$")
             ax.grid(alpha=0.3)
@@ -196,7 +197,7 @@ def torch_numpy_figure(torch_stats, stats, device_type, schemes=("xavier", "kaim
     measurement (``torch_stats``, solid) and, dotted, the NumPy one (``stats``) where it has the
     same scheme. Both map ``(scheme, activation)`` to a :class:`DepthStats`; ``device_type``
     names where torch ran."""
-    fig, axes = plt.subplots(1, len(activations), figsize=(5 * len(activations), 3.4))
+    fig, axes = plt.subplots(1, len(activations), figsize=(4.8 * len(activations), 3.4))
     axes = np.atleast_1d(axes)
     for ax, a in zip(axes, activations):
         for s in schemes:
@@ -209,7 +210,7 @@ def torch_numpy_figure(torch_stats, stats, device_type, schemes=("xavier", "kaim
         ax.set_title(f"{a}: std of activations, torch on {device_type} vs NumPy", fontsize=10)
         ax.set_xlabel("layer $l$")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -217,7 +218,7 @@ def torch_numpy_figure(torch_stats, stats, device_type, schemes=("xavier", "kaim
 def training_figure(rows, schemes=E.SCHEMES + ("default",), activations=E.ACTIVATIONS):
     """Test accuracy per epoch of :func:`~dlbook.experiments.initialization.train_grid`'s runs, one
     panel per activation."""
-    fig, axes = plt.subplots(1, len(activations), figsize=(5.2 * len(activations), 3.4))
+    fig, axes = plt.subplots(1, len(activations), figsize=(4.8 * len(activations), 3.4))
     axes = np.atleast_1d(axes)
     for ax, act in zip(axes, activations):
         for s in schemes:
@@ -227,14 +228,14 @@ def training_figure(rows, schemes=E.SCHEMES + ("default",), activations=E.ACTIVA
                     ax.plot(np.arange(1, len(acc) + 1), acc, marker="o", ms=3, color=COLOURS[s],
                             label=E.LABELS[s], ls="--" if s == "default" else "-")  # fmt: skip
         ax.axhline(10, color="0.6", ls=":", lw=1)
-        ax.text(1, 12, "chance (10%): the runs that did not learn", fontsize=7, color="0.4")
+        ax.text(1, 12, "chance (10%): the runs that did not learn", fontsize=9, color="0.4")
         ax.set_title(f"{act} network", fontsize=10)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (%)")
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -107,7 +107,7 @@ def _binary_curves(m):
     }
 
 
-def loss_grid(size=(12, 6.4)):
+def loss_grid(size=(10, 6)):
     """A 2×3 grid: the losses (top) and their derivatives (bottom), for regression against the
     residual, for a binary classifier against the margin :math:`yz`, and for ten classes against
     the true class's lead over the other logits."""
@@ -144,7 +144,7 @@ def loss_grid(size=(12, 6.4)):
         top.set(title=title, ylabel="loss", ylim=(-0.2, 4.5))
         bottom.set(xlabel=xlabel, ylabel="d loss / d input")
         bottom.axhline(0, color="k", lw=0.5)
-        top.legend(fontsize=8, loc="upper center" if col == 0 else "upper right")
+        top.legend(fontsize=9, loc="upper center" if col == 0 else "upper right")
     axes[1, 0].set_ylim(-3.2, 3.2)
     fig.tight_layout()
     return fig
@@ -194,7 +194,7 @@ def mean_median_figure(sample, outlier=None, size=(10, 3.2)):
     for value, name, color in [(mean, "mean", COLORS["MSE"]), (median, "median", COLORS["MAE"])]:
         ax_data.axvline(value, color=color, lw=2, label=f"{name} = {value:.2f}")
     ax_data.set(title="the data", xlabel="value", yticks=[], ylim=(-0.6, 0.6))
-    ax_data.legend(fontsize=8, loc="upper right")
+    ax_data.legend(fontsize=9, loc="upper right")
     c = np.linspace(sample.min() - 1, sample.max() + 1, 500)
     residuals = sample[None, :] - c[:, None]
     curves = [("MSE", (residuals**2).mean(1), mean), ("MAE", np.abs(residuals).mean(1), median)]
@@ -203,7 +203,7 @@ def mean_median_figure(sample, outlier=None, size=(10, 3.2)):
         ax_loss.plot(c, loss / loss.max(), color=COLORS[name], lw=2, label=label)
         ax_loss.axvline(best, color=COLORS[name], lw=1, ls=":")
     ax_loss.set(title="loss of a constant guess c (scaled to max 1)", xlabel="c", ylabel="loss")
-    ax_loss.legend(fontsize=8)
+    ax_loss.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -237,7 +237,7 @@ def line_fit_animation(data, fits, exact=None, frames=None, interval=300, dpi=72
         if exact is not None:
             ax_path.plot(*exact[fit.loss], "x", color=color, ms=10, mew=2)
     ax.set(xlim=(-1.05, 1.05), ylim=(-3.2, 2.6), xlabel="x", ylabel="y")
-    ax.legend(fontsize=7, loc="lower left", ncol=2)
+    ax.legend(fontsize=9, loc="lower left", ncol=2)
     ax_path.set(xlabel="slope", ylabel="intercept", xlim=(-0.1, 1.8), ylim=(-0.15, 0.65))
     ax_path.set_title("(slope, intercept): ● now, × minimum, ★ truth", fontsize=10)
     for axis in (ax.xaxis, ax.yaxis, ax_path.xaxis, ax_path.yaxis):
@@ -281,7 +281,7 @@ def _softmax_legend(ax):
         Patch(color="tab:blue", label="p, other classes"),
         Patch(color="k", alpha=0.45, label="onehot − p"),
     ]
-    ax.legend(handles=handles, fontsize=7, loc="lower left")
+    ax.legend(handles=handles, fontsize=8, loc="lower left")
 
 
 def softmax_grid(cases, temperatures=(0.25, 1.0, 4.0), size=2.9):
@@ -358,7 +358,7 @@ def sweep_figure(results, size=(6, 3.6)):
     return fig
 
 
-def curves_figure(results, size=(11, 3.6)):
+def curves_figure(results, size=(10, 3.4)):
     """Test accuracy per epoch at each loss's chosen learning rate: from torch's default start
     (left, its y axis zoomed in) and from the confidently wrong start (right)."""
     from matplotlib.ticker import MaxNLocator
@@ -381,6 +381,6 @@ def curves_figure(results, size=(11, 3.6)):
         ax.grid(alpha=0.3)
     axes[0].set_ylim(max(0.0, 100 * low - 5), 100)
     axes[1].set_ylim(0, 100)
-    axes[1].legend(fontsize=8, loc="lower right")
+    axes[1].legend(fontsize=9, loc="lower right")
     fig.tight_layout()
     return fig

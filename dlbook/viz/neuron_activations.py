@@ -48,7 +48,7 @@ def activation_grid(names=tuple(E.ACTIVATIONS), x=None, level=0.01):
     x = np.linspace(-5, 5, 501) if x is None else np.asarray(x, float)
     ncols = 4
     nrows = -(-(len(names) + 1) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(12, 2.7 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(10, 2.6 * nrows), squeeze=False)
     for ax, name in zip(axes.flat, names):
         d = E.derivative(name, x)
         _shade_small(ax, x, d, level)
@@ -63,7 +63,7 @@ def activation_grid(names=tuple(E.ACTIVATIONS), x=None, level=0.01):
         ax.axhline(0, color="k", lw=0.5)
         ax.axvline(0, color="k", lw=0.5)
         ax.set_xlabel("x")
-    axes.flat[0].legend(fontsize=7, loc="upper left")
+    axes.flat[0].legend(fontsize=9, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -79,7 +79,7 @@ def _softmax_panel(ax, x):
     ax.plot(x, dp1, color="C0", ls="--", lw=1.5, label="∂p₁/∂z")
     ax.set_title("softmax of (z, 1, −1)", fontsize=10)
     ax.set_ylim(-0.1, 1.1)
-    ax.legend(fontsize=7, loc="center left")
+    ax.legend(fontsize=9, loc="center left")
 
 
 def neuron_plane(w, b, names=("identity", "sigmoid", "relu"), extent=3.0):
@@ -171,7 +171,7 @@ def approximation_animation(f, a, b, ns, ylim=(-1.5, 1.5), interval=500, dpi=72)
         (total,) = ax.plot([], [], color="C3", lw=2, label="sum of the units")
         ax.set(xlim=(a, b), ylim=ylim, xlabel="x")
         parts.append((kind, units, total, ax.set_title("", fontsize=9)))
-    axes[0].legend(fontsize=7, loc="lower left")
+    axes[0].legend(fontsize=9, loc="lower left")
 
     def frame(i):
         for kind, units, total, title in parts:
@@ -241,14 +241,14 @@ def explorer(names=("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "sil
 def explorer_grid(names=("sigmoid", "tanh", "relu"), settings=((1, 0), (4, 0), (1, 3), (-2, 1))):
     """The explorer's settings as a static grid: one row per activation, one column per
     ``(w, b)``."""
-    size = (3 * len(settings), 2.3 * len(names))
+    size = (2.4 * len(settings), 2.3 * len(names))
     fig, axes = plt.subplots(len(names), len(settings), figsize=size, sharey=True, squeeze=False)
     for row, name in zip(axes, names):
         for ax, (w, b) in zip(row, settings):
             draw_neuron_1d(ax, name, w, b)
     for ax in axes[-1]:
         ax.set_xlabel("x")
-    axes[0, 0].legend(fontsize=6, loc="upper left")
+    axes[0, 0].legend(fontsize=9, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -275,7 +275,7 @@ def unit_lines(ax, weight, bias, x, lim=3.0):
 def dead_units_figure(x, y, panels):
     """``panels`` maps a title to a first layer's ``(weight, bias)``; each panel shows the data
     (coloured by class) and that layer's unit lines (:func:`unit_lines`)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.6))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4))
     for ax, (title, (weight, bias)) in zip(np.atleast_1d(axes), panels.items()):
         ax.scatter(x[:, 0], x[:, 1], c=y, cmap="coolwarm", s=6, lw=0)
         n_dead = unit_lines(ax, weight, bias, x)
@@ -302,7 +302,7 @@ def lr_sweep_figure(sweeps):
     for a in (ax, bx):
         a.set_xlabel("learning rate (plain SGD)")
         a.grid(alpha=0.3, which="both")
-        a.legend(fontsize=8)
+        a.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
