@@ -32,9 +32,9 @@ __all__ = [
 MODELS = {"attention": "C3", "LSTM": "C0"}
 
 
-def heatmap(ax, weights, xlabels=None, ylabels=None, title=None, vmax=1.0):
-    """Draw attention weights ``(L, S)`` (row = query, column = key) on ``ax``; masked
-    (exactly zero) weights are white. Returns the image."""
+def heatmap(ax, weights, xlabels=None, ylabels=None, title=None, vmax=1.0, fontsize=8):
+    """Draw attention weights ``(L, S)`` (row = query, column = key) on ``ax``, its tick labels
+    ``fontsize`` points tall; masked (exactly zero) weights are white. Returns the image."""
     weights = np.asarray(weights, dtype=np.float64)
     if weights.ndim != 2:
         raise ValueError(f"weights must be 2-D (L, S), got shape {weights.shape}")
@@ -44,7 +44,7 @@ def heatmap(ax, weights, xlabels=None, ylabels=None, title=None, vmax=1.0):
         (ax.yaxis, ylabels, len(weights)),
     ):
         axis.set_ticks(range(n))
-        axis.set_ticklabels(range(n) if labels is None else list(labels), fontsize=7)
+        axis.set_ticklabels(range(n) if labels is None else list(labels), fontsize=fontsize)
     if title:
         ax.set_title(title, fontsize=9)
     return im
@@ -56,11 +56,11 @@ def lookup_figure(scales=(0.5, 2.0, 8.0, 32.0)):
     angles = np.deg2rad([10, 70, 130, 190, 250, 310])
     keys = 1.6 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     query = 1.4 * np.array([[np.cos(np.deg2rad(45)), np.sin(np.deg2rad(45))]])
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw=dict(width_ratios=(1, 1.5)))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3.4), gridspec_kw=dict(width_ratios=(1, 1.5)))
     w = attention_weights(query, keys, scale=scales[1])[0]
     a.scatter(*keys.T, s=1500 * w + 20, c="C0", alpha=0.6)
     for j, (x, y) in enumerate(keys):
-        a.text(1.45 * x, 1.3 * y, f"key {j}\n$a$={w[j]:.2f}", fontsize=7, ha="center", va="center")
+        a.text(1.45 * x, 1.3 * y, f"key {j}\n$a$={w[j]:.2f}", fontsize=8, ha="center", va="center")
     a.annotate("", query[0], (0, 0), arrowprops=dict(arrowstyle="->", color="C3", lw=2))
     a.text(*query[0] * 0.45, "query ", color="C3", fontsize=9, ha="right")
     a.set(xlim=(-3, 3), ylim=(-2.8, 2.8), aspect="equal", xticks=[], yticks=[])
@@ -82,7 +82,7 @@ def scaling_figure(stats):
     :func:`~dlbook.experiments.attention.score_statistics`: the spread of the scores, the
     largest softmax weight, and the size of the softmax's Jacobian, raw against scaled."""
     d = stats["dims"]
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
     panels = [
         ("std", "standard deviation of the scores", "Scores spread like $\\sqrt{d}$"),
         ("max", "mean largest weight", "The raw softmax saturates"),
@@ -96,7 +96,7 @@ def scaling_figure(stats):
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
     axes[0].set_yscale("log", base=2)
     fig.tight_layout()
     return fig
@@ -144,7 +144,7 @@ def recall_maps_figure(maps, texts, which, example=0):
     for every probe, one row each, its tokens written in the cells. Red boxes: the value of the
     queried pair, the right place to look."""
     last = np.asarray(maps[-1])[:, 0, -1]  # (probes, T)
-    fig = plt.figure(figsize=(10, 7.5))
+    fig = plt.figure(figsize=(7.2, 6.6))
     grid = fig.add_gridspec(2, 2, height_ratios=(1.4, 1))
     labels = list(texts[example])
     for i, m in enumerate(maps[:2]):
@@ -178,7 +178,7 @@ def curves_figure(hists):
     for ax in (a, b):
         ax.set_xlabel("step (64 fresh examples each)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -202,7 +202,7 @@ def length_figure(pairs, acc, by_pair, baselines):
         ax.set_ylabel("test accuracy (%)")
         ax.set_ylim(0, 105)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -211,15 +211,15 @@ def training_animation(hist, texts, which, dpi=72, interval=400):
     """One frame per record of ``train_recall``: layer 1's map of probe 0 (left), layer 2's
     query row for every probe (middle), and the test accuracy so far (right)."""
     maps = hist["maps"]
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), dpi=dpi,
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), dpi=dpi,
                              gridspec_kw=dict(width_ratios=(1, 1.6, 1)))  # fmt: skip
     labels = list(texts[0])
-    first = heatmap(axes[0], maps[0][0][0, 0], labels, labels, "layer 1, probe 0")
-    second = heatmap(axes[1], maps[0][1][:, 0, -1], labels, None)
+    first = heatmap(axes[0], maps[0][0][0, 0], labels, labels, "layer 1, probe 0", fontsize=9)
+    second = heatmap(axes[1], maps[0][1][:, 0, -1], labels, None, fontsize=9)
     for p in range(len(texts)):
         _box(axes[1], p, 2 * which[p] + 1)
-    axes[1].set_xlabel("position (tokens of probe 0)", fontsize=8)
-    axes[1].set_ylabel("probe", fontsize=8)
+    axes[1].set_xlabel("position (tokens of probe 0)", fontsize=9)
+    axes[1].set_ylabel("probe", fontsize=9)
     (line,) = axes[2].plot([], [], color=MODELS["attention"])
     (dot,) = axes[2].plot([], [], "o", color=MODELS["attention"])
     axes[2].set(xlim=(0, hist["step"][-1]), ylim=(0, 105), xlabel="step")
@@ -252,7 +252,7 @@ def _explorer_panel(axes, query, key, mask, scale, row):
     return w
 
 
-def scale_animation(query, key, scales, row=3, mask="causal", dpi=72, interval=300):
+def scale_animation(query, key, scales, row=3, mask="causal", dpi=90, interval=300):
     """The explorer's picture with the scale sweeping through ``scales``: the weights go from
     uniform (small scale) to a hard, one-hot choice (large scale). Returns a ``FuncAnimation``."""
     fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2), dpi=dpi)
@@ -290,7 +290,7 @@ def explorer(query, key, scale=None, row=3, mask="none"):
 
 def explorer_grid(query, key, scales, masks=("none", "causal", "padding")):
     """The explorer's weight matrices for every mask (rows) and scale (columns), for the book."""
-    fig, axes = plt.subplots(len(masks), len(scales), figsize=(2.6 * len(scales), 2.5 * len(masks)))
+    fig, axes = plt.subplots(len(masks), len(scales), figsize=(2.4 * len(scales), 2.4 * len(masks)))
     axes = np.atleast_2d(axes)
     for i, mask in enumerate(masks):
         for j, s in enumerate(scales):

@@ -93,7 +93,7 @@ def grids_figure(length=5, num_layers=2):
     """The two grids side by side: a stacked unidirectional network and a stacked bidirectional
     one, both with ``num_layers`` layers, over ``length`` steps."""
     _check_sizes(length, num_layers)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ax, bi in zip(axes, (False, True)):
         draw_grid(ax, length, num_layers, bi)
         kind = "bidirectional" if bi else "unidirectional"
@@ -109,7 +109,7 @@ def schedule_animation(length=6, num_layers=2, interval=600):
     _check_sizes(length, num_layers)
     steps = {bi: schedule(length, num_layers, bi) for bi in (False, True)}
     last = {bi: int(s.max()) for bi, s in steps.items()}
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
 
     def update(k):
         now = k + 1
@@ -146,14 +146,18 @@ def sensitivity_figure(panels):
     exact zeros grey); ``panels`` is a list of ``(title, matrix)``."""
     if not panels:
         raise ValueError("panels must hold at least one (title, matrix) pair")
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels) + 1.0, 3.4),
+    # At most two panels a row, so that the titles stay legible in the book's column.
+    cols, rows = min(len(panels), 2), -(-len(panels) // 2)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols + 1.0, 3.2 * rows), squeeze=False,
                              layout="constrained")  # fmt: skip
-    axes = np.atleast_1d(axes)
+    axes = axes.ravel()
     for i, (ax, (title, m)) in enumerate(zip(axes, panels)):
         im = _heatmap(ax, np.asarray(m), title)
-        if i:
+        if i % cols:
             ax.set_ylabel("")
-    fig.colorbar(im, ax=list(axes), shrink=0.85, label="relative size (log)")
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    fig.colorbar(im, ax=list(axes[: len(panels)]), shrink=0.85, label="relative size (log)")
     return fig
 
 
@@ -213,7 +217,7 @@ def curves_figure(results):
     for ax in (a, b):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 

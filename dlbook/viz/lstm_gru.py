@@ -19,6 +19,7 @@ from dlbook.viz.common import make_explorer
 __all__ = [
     "COLOURS",
     "cell_diagram",
+    "cells_figure",
     "sensitivity_figure",
     "curves_figure",
     "gates_figure",
@@ -144,6 +145,16 @@ def cell_diagram(kind, ax=None):
     return ax.figure
 
 
+def cells_figure():
+    """The LSTM cell above the GRU cell, each drawn by :func:`cell_diagram`; one above the
+    other, so that the figure fits the book's column without shrinking its text."""
+    fig, axes = plt.subplots(2, 1, figsize=(7.2, 9.4))
+    cell_diagram("lstm", axes[0])
+    cell_diagram("gru", axes[1])
+    fig.tight_layout()
+    return fig
+
+
 # --- gradients and training -----------------------------------------------------------------------
 
 
@@ -159,7 +170,7 @@ def sensitivity_figure(panels):
         ax.set_xlabel("distance $T - t$ (steps back from the end)")
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
     np.atleast_1d(axes)[0].set_ylabel(r"mean $\|\partial \hat y / \partial x_t\|$")
     fig.tight_layout()
     return fig
@@ -220,7 +231,7 @@ def _heatmap(ax, values, marks, label, order, cmap="viridis", vmin=0, vmax=1):
         ax.axvline(m, color="w", ls="--", lw=0.8)
     ax.set_ylabel(label, fontsize=9)
     ax.set_yticks([0])
-    ax.set_yticklabels(["memory\nunit"], fontsize=7)
+    ax.set_yticklabels(["memory\nunit"], fontsize=9)
     return im
 
 
@@ -255,7 +266,7 @@ def gates_figure(x, lstm, gru, example, lstm_unit, gru_unit):
     return fig
 
 
-def cell_animation(x, lstm, example, unit, every=2, dpi=64, interval=250):
+def cell_animation(x, lstm, example, unit, every=2, dpi=72, interval=250):
     """The trained LSTM reading one sequence (``lstm`` from
     :func:`~dlbook.experiments.lstm_gru.model_gates`): the inputs, every unit's cell state, and the
     memory unit's gates and cell state, revealed ``every`` steps per frame."""
@@ -295,7 +306,7 @@ def cell_animation(x, lstm, example, unit, every=2, dpi=64, interval=250):
     lines["c"] = axes[3].plot([], [], color=PATH)[0]
     axes[2].set_ylim(-0.05, 1.05)
     axes[2].set_ylabel("gates of the\nmemory unit", fontsize=9)
-    axes[2].legend(fontsize=7, loc="center left", ncol=3)
+    axes[2].legend(fontsize=9, loc="center left", ncol=3)
     axes[3].set_ylim(c[:, unit].min() - 0.1, c[:, unit].max() + 0.1)
     axes[3].set_ylabel("its cell\nstate $c_t$", fontsize=9)
     axes[3].set_xlim(0.5, t_len + 0.5)
@@ -333,7 +344,10 @@ def knobs_figure(lstm_by_shift, example, unit, shifts, mse, lengths, mse_by_leng
         raise ValueError(f"mse must have one value per shift ({len(shifts)}), got {len(mse)}")
     if any(len(v) != len(lengths) for v in mse_by_length.values()):
         raise ValueError(f"mse_by_length must have one value per length ({len(lengths)})")
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(13, 3.4))
+    # The cell state across the top, the two error curves below: legible in the book's column.
+    fig = plt.figure(figsize=(7.2, 6.4), layout="constrained")
+    grid = fig.add_gridspec(2, 2)
+    a, b, c = fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
     cmap = plt.get_cmap("coolwarm")
     keys = sorted(lstm_by_shift)
     for k, s in enumerate(keys):
@@ -343,10 +357,10 @@ def knobs_figure(lstm_by_shift, example, unit, shifts, mse, lengths, mse_by_leng
     a.set_xlabel("time step $t$")
     a.set_ylabel("memory unit's $c_t$")
     a.set_title(f"Test sequence {example}, forget bias shifted", fontsize=10)
-    a.legend(fontsize=7)
+    a.legend(fontsize=9, ncol=2)
     b.semilogy(shifts, mse, "o-", color=_colour("LSTM"))
     b.set_xlabel("shift added to the forget gate's bias")
-    b.set_title("The trained LSTM with its forget gate nudged", fontsize=10)
+    b.set_title("Its forget gate nudged", fontsize=10)
     for label, values in mse_by_length.items():
         c.loglog(lengths, values, "o-", color=_colour(label), label=label)
     c.set_xticks(lengths, [str(n) for n in lengths], minor=False)
@@ -356,10 +370,9 @@ def knobs_figure(lstm_by_shift, example, unit, shifts, mse, lengths, mse_by_leng
     for ax in (b, c):
         ax.axhline(baseline, color="0.4", ls="--", lw=1, label="predict the mean")
         ax.set_ylabel("test mean squared error")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
     for ax in (a, b, c):
         ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
     return fig
 
 

@@ -47,7 +47,7 @@ def unrolled_figure(steps=4):
     :math:`W_{ih}`, :math:`W_{hh}` and readout at every step; red dashed arrows are BPTT."""
     if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= 8:
         raise ValueError(f"steps must be an int in [2, 8], got {steps!r}")
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 4]})
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": [1, 4]})
     _node(a, (0, 0), "$x_t$", "#dde6f3")
     _node(a, (0, 1.5), "$h_t$")
     _node(a, (0, 3), "$y_t$", "#f3e3dd")
@@ -86,7 +86,7 @@ def unrolled_figure(steps=4):
     return fig
 
 
-def bptt_animation(runs, units=12, dpi=60):
+def bptt_animation(runs, units=12, dpi=72):
     """``runs`` maps a label to a :class:`~dlbook.experiments.rnn.TimeGradients` (the first
     sequence is drawn). Forward frames fill in the hidden states step by step (top, first
     ``units`` units); backward frames then reveal :math:`\\|\\partial L/\\partial h_t\\|` from the
@@ -159,10 +159,10 @@ def gradient_figure(profiles, theory=None, rates=None):
     (label -> rate). Right, if ``rates`` (rows of ``(rho, measured factor, sigma_max)``) is
     given: the measured factor per step against :math:`\\rho`, beside the linear prediction
     :math:`\\rho` and the bound :math:`\\sigma_{max}`."""
-    fig, axes = plt.subplots(1, 2 if rates else 1, figsize=(11 if rates else 6, 3.8),
+    fig, axes = plt.subplots(1, 2 if rates else 1, figsize=(10 if rates else 6, 3.8),
                              squeeze=False)  # fmt: skip
     _profile_axes(axes[0, 0], profiles, theory)
-    axes[0, 0].legend(fontsize=8, ncol=2)
+    axes[0, 0].legend(fontsize=9, ncol=2)
     axes[0, 0].set_title("gradient of the last step's loss, back through time", fontsize=10)
     if rates:
         ax = axes[0, 1]
@@ -175,7 +175,7 @@ def gradient_figure(profiles, theory=None, rates=None):
         ax.set_xlabel(r"spectral radius $\rho$ of $W_{hh}$")
         ax.set_ylabel("growth factor per step back")
         ax.set_title("the slope of the left panel, and the theory", fontsize=10)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -202,8 +202,9 @@ def explorer_grid(settings, hidden=64, seed=0):
     by side: the static stand-in for the sliders in the HTML book."""
     if not settings:
         raise ValueError("settings must hold at least one (radius, length, kind) row")
-    fig, axes = plt.subplots(1, len(settings), figsize=(4.2 * len(settings), 3.5), squeeze=False)
-    for ax, (radius, length, kind) in zip(axes[0], settings):
+    # One above the other: side by side, three panels would shrink their legends in the column.
+    fig, axes = plt.subplots(len(settings), 1, figsize=(7.2, 2.9 * len(settings)), squeeze=False)
+    for ax, (radius, length, kind) in zip(axes[:, 0], settings):
         _explorer_panel(ax, radius, length, kind, hidden, seed)
     fig.tight_layout()
     return fig
@@ -234,7 +235,7 @@ def clipping_figure(runs, max_norm=None, cap=1e6):
     ``cap``, for ``runs`` (label -> :func:`~dlbook.experiments.rnn.train_sine`'s dict). A curve
     that leaves the chart is marked where it leaves, and a cross marks the step where its loss
     overflowed."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for i, (label, run) in enumerate(runs.items()):
         for ax, key in zip(axes, ("losses", "norms")):
             v = np.asarray(run[key], dtype=float)
@@ -242,12 +243,12 @@ def clipping_figure(runs, max_norm=None, cap=1e6):
             off = np.flatnonzero(~(v <= cap))
             if off.size:
                 ax.annotate(f"off the chart from step {off[0]}", (off[0], cap),
-                            textcoords="offset points", xytext=(8, -14), fontsize=8,
+                            textcoords="offset points", xytext=(8, -14), fontsize=9,
                             color=f"C{i}")  # fmt: skip
         if run["diverged_at"] is not None:
             axes[0].plot(run["diverged_at"], cap, "x", color=f"C{i}", ms=9, mew=2, clip_on=False)
             axes[0].annotate("loss = inf", (run["diverged_at"], cap), textcoords="offset points",
-                             xytext=(6, -26), fontsize=8, color=f"C{i}")  # fmt: skip
+                             xytext=(6, -26), fontsize=9, color=f"C{i}")  # fmt: skip
     if max_norm is not None:
         axes[1].axhline(max_norm, color="k", ls="--", lw=0.8, label=f"max_norm = {max_norm:g}")
     for ax, name in zip(axes, ("mean squared error", "gradient norm (before clipping)")):
@@ -256,7 +257,7 @@ def clipping_figure(runs, max_norm=None, cap=1e6):
         ax.set_xlabel("SGD step")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8, loc="center right")
+        ax.legend(fontsize=9, loc="center right")
     fig.tight_layout()
     return fig
 
