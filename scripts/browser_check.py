@@ -114,7 +114,9 @@ async function loadImages() {
 }
 
 function wideEquations(phone) {
+  // Folded solutions and hidden cells count too: unfold them (details, sphinx-togglebutton).
   for (const d of document.querySelectorAll('details')) d.open = true;
+  for (const e of document.querySelectorAll('.toggle-hidden')) e.classList.remove('toggle-hidden');
   const bad = [];
   for (const c of document.querySelectorAll('mjx-container[display="true"]')) {
     if (!visible(c)) continue;
@@ -146,9 +148,12 @@ function picture(root) {
 }
 
 function label(c) {
+  // A label's own words, not the options or the readout inside it.
+  const own = e => e && [...e.childNodes].filter(n => n.nodeType === 3)
+    .map(n => n.textContent).join(' ').trim();
   const text = c.getAttribute('aria-label') || c.title
-    || (c.id && document.querySelector(`label[for="${CSS.escape(c.id)}"]`)?.textContent)
-    || c.closest('label')?.textContent || c.previousElementSibling?.textContent || c.name || '';
+    || (c.id && own(document.querySelector(`label[for="${CSS.escape(c.id)}"]`)))
+    || own(c.closest('label')) || c.previousElementSibling?.textContent || c.name || '';
   return text.replace(/\s+/g, ' ').trim().slice(0, 40);
 }
 
@@ -180,8 +185,10 @@ function findExplorers(sel) {
     const groups = [], byKey = new Map();
     const all = root.querySelectorAll('input[type=range], select, input[type=checkbox], '
       + 'input[type=radio], button');
+    let disabled = 0;
     for (const c of all) {
-      if (!visible(c) || c.disabled || c.closest('.highlight, .animation')) continue;
+      if (!visible(c) || c.closest('.highlight, .animation')) continue;
+      if (c.disabled) { disabled++; continue; }
       c.dataset.bc = ++n;
       const kind = c.tagName === 'SELECT' ? 'select' : c.tagName === 'BUTTON' ? 'button' : c.type;
       const key = kind === 'radio' ? 'r:' + c.name : kind === 'button' ? c.parentElement : c;
@@ -195,7 +202,8 @@ function findExplorers(sel) {
       g.refs.push(c.dataset.bc);
       if (g.refs.length === 1 && label(c)) g.what += ` "${label(c)}"`;
     }
-    const problem = !groups.length ? 'no control that the check can move'
+    const problem = !groups.length ? (disabled ? 'every control is disabled'
+      : 'no control that the check can move')
       : !picture(root) ? 'shows no picture' : '';
     out.push({where: where(root), problem, groups, at: root});
   }

@@ -122,6 +122,9 @@ PAGES = {
     "anim_broken.html": page(animation(step_works=False)),
     "explorer_broken.html": page(explorer("range", works=False)),
     "menu_broken.html": page(explorer("select", works=False, declared=False)),
+    "disabled.html": page(
+        f'<div class="dlbook-explorer"><input type="range" disabled><img src="{RED}"></div>'
+    ),
     "widget.html": page(
         '<div class="cell_output"><div class="output">'
         '<script type="application/vnd.jupyter.widget-view+json">{"model_id": "x"}</script>'
@@ -215,6 +218,11 @@ def test_explorers_that_do_not_respond(check):
     assert slider.endswith('slider "learning rate" never changes the picture'), slider
     (menu,) = check("menu_broken.html")
     assert menu.endswith('menu "optimizer" never changes the picture'), menu
+
+
+def test_explorer_whose_controls_are_disabled(check):
+    (problem,) = check("disabled.html")
+    assert problem.endswith("every control is disabled"), problem
 
 
 def test_ipywidgets_view_draws_nothing(check):
