@@ -28,7 +28,7 @@ CMAP = "magma"
 FIELD = "#35d0ba"  # the theoretical field's outline
 
 
-def draw_erf(ax, erf, rows=None, cols=None, canvas=None, title=None):
+def draw_erf(ax, erf, rows=None, cols=None, canvas=None, title=None, fontsize=9):
     """One ERF heatmap, scaled to its peak, with the theoretical field ``rows × cols`` (ranges of
     input pixels) outlined. With ``canvas`` (a side in pixels), the map is drawn centred on a
     ``canvas × canvas`` frame, so that maps of different sizes share one scale."""
@@ -60,7 +60,7 @@ def draw_erf(ax, erf, rows=None, cols=None, canvas=None, title=None):
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=fontsize)
 
 
 def erf_grid(measured, ncols=4, title=None):
@@ -73,7 +73,7 @@ def erf_grid(measured, ncols=4, title=None):
     )
     for ax, m in zip(axes.flat, measured):
         label = f"{m.name}\nfield {m.field} px, ERF σ {m.std:.1f} px"
-        draw_erf(ax, m.erf, m.rows, m.cols, canvas, label)
+        draw_erf(ax, m.erf, m.rows, m.cols, canvas, label, fontsize=10)
     for ax in axes.flat[len(measured) :]:
         ax.axis("off")
     if title:
@@ -86,7 +86,12 @@ def profile_figure(maps, labels, fits=True):
     with least-squares Gaussian fits."""
     n = len(maps)
     canvas = max(m.shape[0] for m in maps)
-    fig, axes = plt.subplots(1, n + 1, figsize=(2.4 * n + 4.2, 2.9), width_ratios=[1] * n + [1.9])
+    if n == 1:
+        fig, axes = plt.subplots(1, 2, figsize=(6.6, 2.9), width_ratios=[1, 1.9])
+    else:  # the maps in a row, the profiles below them: narrow enough for the text column
+        fig = plt.figure(figsize=(7.2, 2.2 + 3.0))
+        grid = fig.add_gridspec(2, n, height_ratios=[2.2, 3.0])
+        axes = [fig.add_subplot(grid[0, i]) for i in range(n)] + [fig.add_subplot(grid[1, :])]
     for ax, m, label in zip(axes, maps, labels):
         draw_erf(ax, m, canvas=canvas, title=label)
     ax = axes[-1]
@@ -112,8 +117,8 @@ def profile_figure(maps, labels, fits=True):
 def _profile_axes(ax, xlabel, title):
     ax.set_xlabel(xlabel)
     ax.set_ylabel("share of the ERF's mass")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
 
 
@@ -138,10 +143,10 @@ def growth_figure(depths, stds, slopes=None):
     ax.set_xlabel("depth n (3×3 layers)")
     ax.set_ylabel("pixels")
     ax.set_title("ERF σ against the theoretical field", fontsize=10)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
     for value, text in ((np.sqrt(2 / 3), "√(2/3)"), (np.sqrt(4 / 3), "√(4/3)")):
         bx.axhline(value, color="grey", ls=":", lw=1)
-        bx.annotate(text, (d[-1], value), xytext=(3, 3), textcoords="offset points", fontsize=8)
+        bx.annotate(text, (d[-1], value), xytext=(3, 3), textcoords="offset points", fontsize=9)
     bx.set_xlabel("depth n")
     bx.set_ylabel("σ / √n")
     bx.set_title("σ / √n: flat for a √n law", fontsize=10)
@@ -176,7 +181,7 @@ def growth_animation(maps, depths, dpi=72, interval=350):
     bx.set_ylim(0, 1.05)
     bx.set_xlabel("offset from the centre (pixels)")
     bx.set_ylabel("profile / its peak")
-    bx.legend(fontsize=7, loc="upper right")
+    bx.legend(fontsize=9, loc="upper right")
     bx.set_yticks([0, 0.5, 1])
 
     def update(i):
@@ -270,7 +275,10 @@ def explorer(depth=6, kernel_size=3, dilation=1, nonlinearity="relu", residual=F
 def before_after(result):
     """The training experiment's ERFs: initial and trained, on noise and on real test patches,
     with the field outlined; and the noise profiles before and after."""
-    fig, axes = plt.subplots(1, 5, figsize=(13, 2.9), width_ratios=[1, 1, 1, 1, 1.8])
+    # four maps in a row, the profiles below them: narrow enough for the text column
+    fig = plt.figure(figsize=(7.2, 2.3 + 2.8))
+    grid = fig.add_gridspec(2, 4, height_ratios=[2.3, 2.8])
+    axes = [fig.add_subplot(grid[0, i]) for i in range(4)] + [fig.add_subplot(grid[1, :])]
     rows, cols = result["rows"], result["cols"]
     for ax, (when, kind) in zip(
         axes, [(w, k) for k in ("noise", "real") for w in ("initial", "trained")]

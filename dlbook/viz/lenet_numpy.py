@@ -127,7 +127,7 @@ def architecture_diagram(model, image, ax=None, maps=False):
     outs = {s.stage: s.output[0] for s in steps}
     ops = [_STARTS[s.kind] for s in steps if s.kind in _STARTS]
     new, ax = ax is None, plt.subplots(figsize=(10, 3))[1] if ax is None else ax
-    x0, gap, off = 0.0, 14.0, 1.6
+    x0, gap, off = 0.0, 21.0, 1.6  # gaps wide enough for 9 px labels
     for i, (name, a) in enumerate([("INPUT", image), *outs.items()]):
         if a.ndim == 3 and a.shape[1] > 1:
             c, h = a.shape[0], a.shape[1]
@@ -150,7 +150,7 @@ def architecture_diagram(model, image, ax=None, maps=False):
         ax.text(x0 + width / 2, 22, name, ha="center", fontsize=10, weight="bold")
         ax.text(x0 + width / 2, -21, label, ha="center", va="top", fontsize=9)
         if i < len(ops):
-            ax.text(x0 + width + gap / 2, 1.5, ops[i], ha="center", va="bottom", fontsize=7,
+            ax.text(x0 + width + gap / 2, 1.5, ops[i], ha="center", va="bottom", fontsize=9,
                     color="C3")  # fmt: skip
             ax.annotate("", xy=(x0 + width + gap - 1, 0), xytext=(x0 + width + 1, 0),
                         arrowprops=dict(arrowstyle="->", color="C3", lw=1.2))  # fmt: skip
@@ -265,7 +265,7 @@ def learning_curves(runs, target=None, title=None):
         ax.set_xlabel("epoch")
         ax.set_title(f"{what} after each epoch", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
@@ -295,7 +295,7 @@ def show_mistakes(images, probs, y_true, idx, ncols=6, title=None):
         p = probs[i]
         ax.imshow(images[i].reshape(images.shape[-2:]), cmap="gray_r")
         ax.set_title(f"#{i}: says {p.argmax()} ({100 * p.max():.0f}%)\ntrue {y_true[i]} "
-                     f"({100 * p[y_true[i]]:.0f}%)", fontsize=8)  # fmt: skip
+                     f"({100 * p[y_true[i]]:.0f}%)", fontsize=9)  # fmt: skip
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -58,22 +58,24 @@ def plot_plans(models: dict, input_size: int = 28):
     batch norm), with each stage's output shape below it. Returns the figure."""
     plans = {name: _stages(m, input_size) for name, m in models.items()}
     widths = [max(len(p[i]) for p in plans.values()) for i in range(7)]
-    starts = np.concatenate([[0], np.cumsum(np.add(widths, 0.6))])
-    fig, ax = plt.subplots(figsize=(0.52 * starts[-1] + 1.2, 1.45 * len(plans) + 0.4))
+    # Narrow gaps and a narrow name column keep the boxes wide enough for 9 px labels once
+    # the figure is shrunk to the text column; write long names over two lines ("a\nb").
+    starts = np.concatenate([[0], np.cumsum(np.add(widths, 0.35))])
+    fig, ax = plt.subplots(figsize=(0.52 * (starts[-1] + 1.5), 1.45 * len(plans) + 0.4))
     for row, (name, plan) in enumerate(plans.items()):
         y = -1.45 * row
-        ax.text(-0.4, y, name, ha="right", va="center", fontsize=9, weight="bold")
+        ax.text(-0.2, y, name, ha="right", va="center", fontsize=8.6, weight="bold")
         for i, stage in enumerate(plan):
             for j, (label, colour, _) in enumerate(stage):
                 ax.add_patch(plt.Rectangle((starts[i] + j, y - 0.45), 0.9, 0.9, fc=colour,
                                            alpha=0.85, ec="white"))  # fmt: skip
-                ax.text(starts[i] + j + 0.45, y, label, ha="center", va="center", fontsize=6.5,
+                ax.text(starts[i] + j + 0.45, y, label, ha="center", va="center", fontsize=8.6,
                         color="white")  # fmt: skip
             ax.text(starts[i] + len(stage) * 0.5 - 0.05, y - 0.62, stage[-1][2], ha="center",
-                    va="top", fontsize=7.5)  # fmt: skip
+                    va="top", fontsize=8.6)  # fmt: skip
     for i, stage_name in enumerate(["C1", "S2", "C3", "S4", "C5", "F6", "output"]):
-        ax.text(starts[i] + widths[i] / 2 - 0.05, 0.62, stage_name, ha="center", fontsize=9)
-    ax.set_xlim(-2.6, starts[-1])
+        ax.text(starts[i] + widths[i] / 2 - 0.05, 0.62, stage_name, ha="center", fontsize=8.6)
+    ax.set_xlim(-1.5, starts[-1] - 0.25)
     ax.set_ylim(-1.45 * (len(plans) - 1) - 1.0, 0.95)
     ax.axis("off")
     return fig
@@ -96,13 +98,13 @@ def plot_feature_maps(maps: dict, image, title=""):
         ax = fig.add_subplot(grid[i])
         v = np.nanmax(np.abs(a)) or 1.0
         ax.imshow(a, cmap=cmap, vmin=0 if i == 0 else -v, vmax=v)
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize=10)
         ax.axis("off")
     ax = fig.add_subplot(grid[5])
     ax.barh(range(10), maps["p"], color="C0")
     ax.set(yticks=range(10), xlim=(0, 1), xlabel="probability")
     ax.invert_yaxis()
-    ax.set_title("softmax output", fontsize=9)
+    ax.set_title("softmax output", fontsize=10)
     fig.suptitle(title, fontsize=10, y=1.02)
     return fig
 
@@ -130,10 +132,10 @@ def training_animation(model, states, x, y, device=None, dpi=72):
     ax_f.axis("off")
     ax_f.text(0.5, 1.03, "C1's six 5×5 filters", transform=ax_f.transAxes, ha="center", fontsize=9)
     im_c = ax_c.imshow(cms[0], cmap="Reds", vmin=0, vmax=cap)
-    texts = {ij: ax_c.text(ij[1], ij[0], "", ha="center", va="center", fontsize=6)
+    texts = {ij: ax_c.text(ij[1], ij[0], "", ha="center", va="center", fontsize=9)
              for ij in np.ndindex(10, 10)}  # fmt: skip
     ax_c.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true")
-    ax_c.tick_params(labelsize=7)
+    ax_c.tick_params(labelsize=9)
     (line,) = ax_a.semilogy([], [], "o-", ms=3, color="C0")
     ax_a.set(xlim=(-0.5, len(states) - 0.5), ylim=(0.7 * err.min(), 150), xlabel="epoch",
              ylabel="test error (%, log scale)")  # fmt: skip
@@ -184,13 +186,13 @@ def plot_shift_grid(models: dict, image, label, dxs=(-4, -2, 0, 2, 4), dys=(-4, 
         ax.imshow(moved[n, 0], cmap="gray_r", vmin=0, vmax=1)
         wrong = any(lab[n] != label for lab, _ in preds.values())
         text = "\n".join(f"{name}: {lab[n]} ({p[n]:.0%})" for name, (lab, p) in preds.items())
-        ax.set_title(text, fontsize=7, color="C3" if wrong else "black")
+        ax.set_title(text, fontsize=9, color="C3" if wrong else "black")
         ax.set_xticks([])
         ax.set_yticks([])
         if r == len(dys) - 1:
-            ax.set_xlabel(f"right {dxs[c]:+d}", fontsize=8)
+            ax.set_xlabel(f"right {dxs[c]:+d}", fontsize=9)
         if c == 0:
-            ax.set_ylabel(f"down {dys[r]:+d}", fontsize=8)
+            ax.set_ylabel(f"down {dys[r]:+d}", fontsize=9)
     fig.tight_layout()
     return fig
 

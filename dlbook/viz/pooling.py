@@ -103,8 +103,10 @@ def pool_view(x, kernel_size, stride=None, padding=0, ceil_mode=False, mode="max
     )
 
 
-def _draw_plane(ax, view: PoolView, fontsize: float):
-    """The input, its padding and any ceil-mode overhang, as one grid of numbered cells."""
+def _draw_plane(ax, view: PoolView, fontsize: float, pad_text=None):
+    """The input, its padding and any ceil-mode overhang, as one grid of numbered cells; the
+    padding reads ``pad_text`` (default: −∞ for max pooling, 0 for average pooling)."""
+    pad_text = ("−∞" if view.mode == "max" else "0") if pad_text is None else pad_text
     (r0, r1), (c0, c1) = view.extent
     (h, w), (ph, pw) = view.x.shape, view.padding
     faces, hatched, texts = [], [], []
@@ -116,7 +118,7 @@ def _draw_plane(ax, view: PoolView, fontsize: float):
                 texts.append((c, r, format_number(view.x[r, c], "{:g}"), "black"))
             elif -ph <= r < h + ph and -pw <= c < w + pw:
                 faces.append((cell, "0.86"))
-                texts.append((c, r, "−∞" if view.mode == "max" else "0", "0.45"))
+                texts.append((c, r, pad_text, "0.45"))
             else:
                 hatched.append(cell)
     ax.add_collection(
@@ -132,10 +134,10 @@ def _draw_plane(ax, view: PoolView, fontsize: float):
     ax.axis("off")
 
 
-def _draw_windows(ax, view: PoolView, fontsize=9.0, winners=True):
+def _draw_windows(ax, view: PoolView, fontsize=9.0, winners=True, pad_text=None):
     """The input with every window outlined in its own colour (inset a little more for each
     neighbour, so that overlaps stay visible) and, for max pooling, each window's max circled."""
-    _draw_plane(ax, view, fontsize)
+    _draw_plane(ax, view, fontsize, pad_text)
     (kh, kw), (oh, ow) = view.kernel, view.out.shape
     for k, (y, x) in enumerate(np.ndindex(oh, ow)):
         colour, inset = PALETTE[k % len(PALETTE)], 0.05 + 0.09 * ((y + x) % 3)
@@ -162,10 +164,10 @@ def _fmt(view: PoolView) -> str:
     return "{:g}" if view.mode == "max" else "{:.2f}"
 
 
-def draw_pool(ax_in, ax_out, view: PoolView, fontsize=9.0):
+def draw_pool(ax_in, ax_out, view: PoolView, fontsize=9.0, pad_text=None):
     """Draw ``view``: the input with its windows (and maxima) on ``ax_in``, the output on
     ``ax_out``."""
-    _draw_windows(ax_in, view, fontsize)
+    _draw_windows(ax_in, view, fontsize, pad_text=pad_text)
     _draw_output(ax_out, view.out, f"{view.mode} pool output", _fmt(view), fontsize)
 
 
@@ -194,7 +196,8 @@ def pool_figure(x, kernel_size, stride=None, padding=0, ceil_mode=False, mode="m
 def settings_grid(x, settings, size=0.32):
     """The explorer's settings as one static figure: a row per setting (a dict of
     :func:`pool_view`'s keyword arguments other than ``mode``), showing the input with its
-    windows and maxima, the max-pool output and the average-pool output."""
+    windows and maxima, the max-pool output and the average-pool output. The input's padding
+    is left blank, since the two poolings pad differently (a note below the grid says how)."""
     settings = list(settings)
     if not settings:
         raise ValueError("settings must hold at least one setting")
@@ -210,17 +213,22 @@ def settings_grid(x, settings, size=0.32):
         squeeze=False,
     )
     for ax, (mx, av), s in zip(axes, views, settings):
-        draw_pool(ax[0], ax[1], mx, fontsize=7)
+        draw_pool(ax[0], ax[1], mx, fontsize=7, pad_text="")
         _draw_output(ax[2], av.out, "avg pool output", _fmt(av), fontsize=7)
         caption = mx.title().replace("max pool ", "") + (
             ", ceil_mode" if s.get("ceil_mode") else ""
         )
         ax[0].set_title(caption, fontsize=8)
-    fig.tight_layout()
+    if any(max(v[0].padding) > 0 for v in views):
+        note = "grey cells: padding, −∞ for max pooling and 0 for average pooling"
+        fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8)
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+    else:
+        fig.tight_layout()
     return fig
 
 
-def routing_figure(x, kernel_size, stride=None, padding=0, grad_output=None, size=0.5):
+def routing_figure(x, kernel_size, stride=None, padding=0, grad_output=None, size=0.4):
     """Max pooling's backward pass in three panels: the input with each window's max circled,
     the gradient arriving at the output (``1, 2, 3, ...`` unless given), and the input gradient
     from :func:`dlbook.scratch.max_pool2d_backward`: every output's gradient lands on its
@@ -256,7 +264,7 @@ def routing_figure(x, kernel_size, stride=None, padding=0, grad_output=None, siz
         t.set_text(format_number(v, "{:g}") if v else "·")
     for (r, c), n in np.ndenumerate(wins):
         if n > 1:
-            axes[2].text(c + 0.45, r + 0.45, f"×{n}", fontsize=7, ha="right", va="bottom")
+            axes[2].text(c + 0.47, r + 0.47, f"×{n}", fontsize=8, ha="right", va="bottom")
     axes[2].title.set_fontsize(10)
     fig.tight_layout()
     return fig

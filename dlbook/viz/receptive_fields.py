@@ -132,7 +132,7 @@ def _boxes(ax, xs, level, **style):
     ax.add_collection(PatchCollection(boxes, **style))
 
 
-def draw_stack(stack: Stack, level=None, unit=None, ax=None, fontsize=8.0, title=""):
+def draw_stack(stack: Stack, level=None, unit=None, ax=None, fontsize=9.0, title=""):
     """The diagram, with the cone of ``unit`` at ``level`` (default: the top level's middle
     unit); levels above ``level`` are faded. Returns the Axes."""
     L = len(stack.steps)
@@ -153,7 +153,9 @@ def draw_stack(stack: Stack, level=None, unit=None, ax=None, fontsize=8.0, title
             continue
         ok = (units[lv] >= 0) & (units[lv] < stack.grids[lv])
         _boxes(ax, stack.centre(lv, units[lv][ok]), lv, fc=_CONE, ec=_CONE, lw=0.8)
-        _boxes(ax, stack.centre(lv, units[lv][~ok]), lv, fc="white", ec=_PAD, lw=0.8, ls=":")
+        _boxes(
+            ax, stack.centre(lv, units[lv][~ok]), lv, fc="white", ec=_PAD, lw=1.2, ls=(0, (3, 2))
+        )
         if lv > 0:
             s = stack.steps[lv - 1]
             for u in units[lv]:
@@ -169,7 +171,7 @@ def draw_stack(stack: Stack, level=None, unit=None, ax=None, fontsize=8.0, title
     ax.set_ylim(-0.8, L + 0.5)
     ax.set_yticks(range(L + 1), ["input"] + [s.label() for s in stack.steps], fontsize=fontsize)
     ax.tick_params(axis="x", labelsize=fontsize)
-    ax.set_xlabel("input pixel (dark bar: the image; dotted boxes: padding)", fontsize=fontsize)
+    ax.set_xlabel("input pixel (dark bar: the image; dashed boxes: padding)", fontsize=fontsize)
     side = blended_transform_factory(ax.transAxes, ax.transData)
     for lv in range(L + 1):
         text = f"r={stack.sizes[lv]} j={stack.jumps[lv]} start={-stack.pads[lv]}"
@@ -182,7 +184,7 @@ def draw_stack(stack: Stack, level=None, unit=None, ax=None, fontsize=8.0, title
     return ax
 
 
-def plot_stacks(cases: dict, n: int = 16, fontsize=8.0):
+def plot_stacks(cases: dict, n: int = 16, fontsize=9.0):
     """One diagram per stack, stacked vertically; ``cases`` maps a title to a stack spec."""
     if not cases:
         raise ValueError("cases must hold at least one stack")
@@ -311,7 +313,7 @@ def unit_near(rf, point) -> tuple[int, int]:
     return tuple(unit)
 
 
-def draw_regions(ax, image, regions: dict, colours=None, fontsize=8.0):
+def draw_regions(ax, image, regions: dict, colours=None, fontsize=9.0):
     """``image`` (``(H, W)`` or ``(3, H, W)``) with one rectangle per ``label -> Region``."""
     img = np.moveaxis(image, 0, -1) if image.ndim == 3 else image
     ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
@@ -356,7 +358,7 @@ def plot_growth(depths, sizes: dict, params: dict, big_kernel=None, fontsize=9.0
     b.set_ylabel("parameters (log scale)", fontsize=fontsize)
     b.set_title("What that field costs in weights", fontsize=fontsize + 1)
     for ax in (a, b):
-        ax.legend(fontsize=fontsize - 1)
+        ax.legend(fontsize=fontsize)
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -399,18 +401,18 @@ def plot_accuracy_vs_field(results: dict, chance: float, pattern: int):
         marker, colour = ("s", "C1") if jump > 1 else ("o", "C0")
         ax.plot([r["field"]] * len(accs), accs, marker, color=colour, alpha=0.8)
         ax.annotate(name, (r["field"], np.mean(accs)), textcoords="offset points",
-                    xytext=(6, -12 if jump > 1 else 2), fontsize=8)  # fmt: skip
+                    xytext=(6, -12 if jump > 1 else 2), fontsize=9)  # fmt: skip
     ax.axvline(pattern, color="gray", ls="--", lw=1)
-    ax.text(pattern - 0.2, 75, f"field = pattern width ({pattern})", rotation=90, fontsize=8,
+    ax.text(pattern - 0.2, 75, f"field = pattern width ({pattern})", rotation=90, fontsize=9,
             color="gray", ha="right", va="center")  # fmt: skip
     ax.axhline(100 * chance, color="gray", ls=":", lw=1)
-    ax.text(18.8, 100 * chance + 1, "chance", ha="right", fontsize=8, color="gray")
+    ax.text(18.8, 100 * chance + 1, "chance", ha="right", fontsize=9, color="gray")
     ax.plot([], [], "o", color="C0", label="stride 1 (dilated)")
     ax.plot([], [], "s", color="C1", label="strided (jump 4)")
     ax.set_xlabel("receptive field width (pixels)")
     ax.set_ylabel("test accuracy (%), one dot per seed")
     ax.set_title("A unit must see both marks", fontsize=10)
     ax.set_xlim(5, 19)
-    ax.legend(fontsize=8, loc="center right")
+    ax.legend(fontsize=9, loc="center right")
     fig.tight_layout()
     return fig
