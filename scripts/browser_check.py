@@ -361,6 +361,7 @@ class Checker:
         self.page.on("pageerror", lambda e: self._log.append(f"uncaught {e.name}: {e.message}"))
         self.page.on("response", self._response)
         self.page.on("requestfailed", self._failed)
+        self.page.on("websocket", lambda ws: self._route_log(ws.url))
         self._log: list[str] = []
         self._quiet_urls: set[str] = set()
 
@@ -373,9 +374,13 @@ class Checker:
         if urlsplit(url).netloc == self.origin:
             route.continue_()
             return
-        self._quiet_urls.add(url)
-        self._log.append(f"request leaves 127.0.0.1: {url[:120]}")
+        self._route_log(url)
         route.abort()
+
+    def _route_log(self, url):
+        if urlsplit(url).netloc != self.origin:
+            self._quiet_urls.add(url)
+            self._log.append(f"request leaves 127.0.0.1: {url[:120]}")
 
     def _console(self, msg):
         if msg.type != "error":
@@ -412,6 +417,8 @@ class Checker:
                 bad = link_problems(self.html, self.base, page, [self.base + target], frozenset())
                 return bad, {"redirect": target}
         pg = self.page
+        if pg.url.startswith(self.base):  # every page a first visit: no stored theme mode
+            pg.evaluate("localStorage.clear(); sessionStorage.clear()")
         pg.set_viewport_size(DESK)
         response = pg.goto(self._url, wait_until="load", timeout=60_000)
         if response is None or response.status != 200:
@@ -525,7 +532,12 @@ def main(argv=None) -> int:
             f"browser_check: no Chromium at {CHROMIUM} (apt-get install chromium)", file=sys.stderr
         )
         return 2
-    pages = [p if p.endswith(".html") else f"{p}.html" for p in args.pages or toc_pages(ROOT)]
+    pages = [re.sub(r"\.(html|ipynb|md)$", "", p) + ".html" for p in args.pages or toc_pages(ROOT)]
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        print("browser_check: pip install -r requirements-browser.txt", file=sys.stderr)
+        return 2
     start, failed, totals = time.perf_counter(), 0, Counter()
     with serve(html) as base:
         checker = Checker(html, base)
