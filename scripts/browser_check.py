@@ -52,7 +52,7 @@ EXTRA_PAGES = ("index.html", "search.html", "genindex.html")
 DESK, PHONE = {"width": 1400, "height": 900}, {"width": 400, "height": 800}
 # An element that declares itself an explorer; the scaffold is dlbook.viz.common.make_explorer.
 EXPLORER = ".dlbook-explorer, [data-dlbook-explorer]"
-PANELS = (  # (what it opens, its button, its panel) in pydata-sphinx-theme's markup
+PANELS = (  # (button's name, what it opens, button, panel) in pydata-sphinx-theme's markup
     ("navigation button", "the book's contents", ".primary-toggle", ".bd-sidebar-primary"),
     ("page-contents button", "the page's contents", ".secondary-toggle", ".bd-sidebar-secondary"),
 )
@@ -512,7 +512,7 @@ class Checker:
                 pg.wait_for_function(
                     f"(arg) => {{ {JS}; return panelOpen(arg); }}", arg=panel, timeout=1500
                 )
-            except Exception:  # noqa: BLE001 (Playwright's timeout, or a button that is covered)
+            except Exception:  # Playwright's timeout, or a button that is covered
                 which = f" {i + 1} of {len(shown)}" if len(shown) > 1 else ""
                 problems.append(f"the {name}{which} does not open {what} at 400 px")
         return problems
@@ -546,7 +546,7 @@ def main(argv=None) -> int:
                 t0 = time.perf_counter()
                 try:
                     problems, counts = checker.check(page)
-                except Exception as error:  # noqa: BLE001 (report the page, go on with the rest)
+                except Exception as error:  # report the page, go on with the rest
                     problems, counts = [f"check crashed: {type(error).__name__}: {error}"], {}
                 totals.update({k: v for k, v in counts.items() if isinstance(v, int)})
                 took = time.perf_counter() - t0
