@@ -57,6 +57,8 @@ def explorer(kind="range", works=True, declared=True):
     if kind == "range":
         control = '<label for="lr">learning rate</label>'
         control += '<input id="lr" type="range" min="0" max="2" value="0">'
+    elif kind == "checkbox":
+        control = '<label><input type="checkbox"> nesterov</label>'
     else:
         control = (
             '<select aria-label="optimizer"><option>sgd</option><option>adam</option></select>'
@@ -72,8 +74,9 @@ def explorer(kind="range", works=True, declared=True):
           const root = document.currentScript.parentElement;
           const pics = root.querySelectorAll('img'), label = root.querySelector('.readout');
           root.querySelector('input, select').addEventListener('input', e => {{
-            const v = e.target.value;
-            const i = e.target.tagName === 'SELECT' ? e.target.selectedIndex : +v;
+            const v = e.target.value, t = e.target;
+            const i = t.tagName === 'SELECT' ? t.selectedIndex
+              : t.type === 'checkbox' ? +t.checked : +v;
             label.textContent = v;
             {show};
           }});
@@ -108,7 +111,8 @@ PAGES = {
     "clean.html": page(
         f'<p id="here">Fine.</p><img src="{RED}"><a href="index.html#top">home</a>'
         f'<a href="clean.html#here">self</a>{animation()}{explorer("range")}'
-        f"{explorer('select', declared=False)}"
+        f"{explorer('select', declared=False)}{explorer('checkbox')}"
+        r"<pre>not maths: $x$ \frac{a}{b}</pre><code>$$</code>"
         f'<div class="math"><mjx-container display="true">x</mjx-container></div>'
     ),
     "console.html": page("<script>console.error('boom')</script>"),
@@ -118,6 +122,7 @@ PAGES = {
     "links.html": page('<a href="index.html#nowhere">a</a><a href="gone.html">b</a>'),
     "wide.html": page(wide_equation("auto")),
     "cut.html": page(wide_equation("visible")),
+    "folded.html": page(f"<details><summary>Solution</summary>{wide_equation('auto')}</details>"),
     "tex.html": page(r"<p>The loss $L = \frac{1}{n}$ is raw.</p><span class='math'>\(x\)</span>"),
     "anim_broken.html": page(animation(step_works=False)),
     "explorer_broken.html": page(explorer("range", works=False)),
@@ -162,7 +167,7 @@ def only(problems, start):
 def test_clean_page_has_no_problem(check):
     problems, counts = check("clean.html", counts=True)
     assert problems == []
-    assert counts["animations"] == 1 and counts["explorers"] == 2 and counts["images"] == 8
+    assert counts["animations"] == 1 and counts["explorers"] == 3 and counts["images"] == 11
     assert counts["links"] == 2 and counts["equations"] == 1
 
 
@@ -199,6 +204,7 @@ def test_display_equation_wider_than_its_column(check):
     # Scrolling inside its own box fits a phone, not the desktop column.
     problems = only(check("wide.html"), "display equation wider than its column at 1400 px")
     assert "(900 px in 600 px)" in problems[0]
+    assert check("folded.html") == problems  # a folded solution is unfolded and measured
     cut = check("cut.html")
     assert len(cut) == 2 and "cut off at 400 px" in cut[1], cut
 
