@@ -192,8 +192,9 @@ def _replay_steps(step):
     the last step, flattened, and the losses the calls returned."""
 
     def run(seed, steps, modern=False):
-        torch.manual_seed(seed)
-        model = (LeNet5Modern if modern else LeNet5)(input_size=28).double()
+        with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
+            torch.manual_seed(seed)
+            model = (LeNet5Modern if modern else LeNet5)(input_size=28).double()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
         generator = torch.Generator().manual_seed(seed)
         losses = []
