@@ -352,7 +352,11 @@ class Checker:
         self.browser = self._pw.chromium.launch(
             executable_path=CHROMIUM,
             # Belt and braces: a request that escaped the router still could not resolve a host.
-            args=["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
+            # A container's small /dev/shm crashes Chromium on the book's larger pages.
+            args=[
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--disable-dev-shm-usage",
+            ],
         )
         self.context = self.browser.new_context(viewport=DESK)
         self.context.route("**/*", self._route)
