@@ -124,6 +124,7 @@ FIGURES = {
         for name, case in vpsd.CASES.items()
     },
     "stride figure": lambda: vpsd.stride_figure(*_stride_results()),
+    "explorer diagram": lambda: vpsd.draw_conv(9, 5, 1, 4, 3).figure,
     # channels
     "channel sum": lambda: vc.show_channel_sum(PHOTO, vc.colour_kernels()[0], o=2),
     "feature maps": lambda: vc.show_feature_maps(PHOTO, *vc.colour_kernels()),
@@ -162,6 +163,9 @@ FIGURES = {
             dict(kernel_size=2, stride=2),
         ],
         in_size=6,
+    ),
+    "explorer overlap map": lambda: vt.overlap_figure(
+        [dict(kernel_size=3, stride=2, padding=0, output_padding=1)], in_size=5, size=4.5
     ),
     "upsampled photos": lambda: vt.image_grid(
         [RNG.random((64, 64))] + [RNG.random((128, 128))] * 5,

@@ -392,7 +392,7 @@ def stride_figure(flatten, gap):
     ax_curve.set_xlabel("epoch")
     ax_curve.set_ylabel("test accuracy (%), mean over seeds")
     ax_curve.set_title("Learning curves", fontsize=10)
-    ax_curve.legend(fontsize=8.5, ncol=2, loc="center right")
+    ax_curve.legend(fontsize=8.5, ncol=2, loc="lower right")
     strides = [r.stride for r in flatten]
     ax_cost.bar(strides, [r.macs for r in flatten], color="tab:gray")
     ax_cost.set_yscale("log")
