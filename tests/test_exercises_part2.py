@@ -69,88 +69,101 @@ def stamp(x, w, stride=1, padding=0, flip=False, crop=True):
     return out[p : out.shape[0] - p, p : out.shape[1] - p]
 
 
-def test_conv2d_checker_passes_the_solution():
-    report = check_conv2d(loop_conv2d)
-    assert report.passed, report.problems
-    assert "right on all 4 cases" in str(report) and "equals torch" in str(report)
+RIGHT = {
+    "conv2d": (check_conv2d, loop_conv2d),
+    "strided conv2d": (check_strided_conv2d, strided_conv2d),
+    "grouped conv2d": (check_grouped_conv2d, grouped),
+    "conv_transpose2d": (check_conv_transpose2d, stamp),
+}
 
 
-@pytest.mark.parametrize(
-    "fn,words",
-    [
-        (lambda x, w: loop_conv2d(x, w, flip=True), "case 1 (5×5, 3×3): the result is wrong at"),
-        (lambda x, w: loop_conv2d(x, w, channels=False), "3 channels in, 4 out): the result is"),
-        (lambda x, w: loop_conv2d(x.astype(float), w.astype(float)), "dtype float64, expected"),
-        (lambda x, w: np.zeros_like(x), "has shape (1, 1, 5, 5), expected (1, 1, 3, 3)"),
-    ],
-    ids=["flipped kernel", "first channel only", "float64 always", "the stub"],
-)
-def test_conv2d_checker_names_the_mistake(fn, words):
-    report = check_conv2d(fn)
-    assert not report.passed
-    assert any(words in p for p in report.problems), report.problems
-
-
-def test_strided_conv2d_checker_passes_the_solution():
-    report = check_strided_conv2d(strided_conv2d)
-    assert report.passed, report.problems
-
-
-@pytest.mark.parametrize(
-    "kwargs,words",
-    [
-        (dict(floor=False), "(stride 2: the floor drops a row): the result has shape (3, 3)"),
-        (dict(pad_after=False), "case 2 (padding 1): the result has shape (4, 5), expected"),
-        (dict(dilation=1), "case 4 (dilation 2): the result has shape (5, 6), expected (3, 4)"),
-    ],
-    ids=["ceil", "padding on one side", "dilation ignored"],
-)
-def test_strided_conv2d_checker_names_the_mistake(kwargs, words):
+def _strided(**mistake):
     def fn(x, w, stride=1, padding=0, dilation=1):
-        return strided_conv2d(x, w, stride, padding, **{"dilation": dilation, **kwargs})
+        return strided_conv2d(x, w, stride, padding, **{"dilation": dilation, **mistake})
 
-    report = check_strided_conv2d(fn)
-    assert not report.passed
-    assert any(words in p for p in report.problems), report.problems
+    return fn
 
 
-def test_grouped_conv2d_checker_passes_the_solution():
-    report = check_grouped_conv2d(grouped)
+def _stamp(**mistake):
+    return lambda x, w, stride=1, padding=0: stamp(x, w, stride, padding, **mistake)
+
+
+# (checker, a wrong answer, words its report must contain), by the mistake's name.
+WRONG = {
+    "conv2d, flipped kernel": (
+        check_conv2d,
+        lambda x, w: loop_conv2d(x, w, flip=True),
+        "case 1 (5×5, 3×3): the result is wrong at",
+    ),
+    "conv2d, first channel only": (
+        check_conv2d,
+        lambda x, w: loop_conv2d(x, w, channels=False),
+        "3 channels in, 4 out): the result is",
+    ),
+    "conv2d, float64 always": (
+        check_conv2d,
+        lambda x, w: loop_conv2d(x.astype(float), w.astype(float)),
+        "case 4 (float32): the result has dtype float64, expected float32",
+    ),
+    "conv2d, the stub": (
+        check_conv2d,
+        lambda x, w: np.zeros_like(x),
+        "has shape (1, 1, 5, 5), expected (1, 1, 3, 3)",
+    ),
+    "strided, ceil": (
+        check_strided_conv2d,
+        _strided(floor=False),
+        "(stride 2: the floor drops a row): the result has shape (3, 3)",
+    ),
+    "strided, padding on one side": (
+        check_strided_conv2d,
+        _strided(pad_after=False),
+        "case 2 (padding 1): the result has shape (4, 5), expected",
+    ),
+    "strided, dilation ignored": (
+        check_strided_conv2d,
+        _strided(dilation=1),
+        "case 4 (dilation 2): the result has shape (5, 6), expected (3, 4)",
+    ),
+    "grouped, interleaved channels": (
+        check_grouped_conv2d,
+        lambda x, w, g: grouped(x, w, g, interleave=True),
+        "case 2 (groups 2, 4 channels in",
+    ),
+    "grouped, first group only": (
+        check_grouped_conv2d,
+        lambda x, w, g: conv2d(x[:, : x.shape[1] // g], w),
+        "case 3 (depthwise, two filters",
+    ),
+    "grouped, groups ignored": (
+        check_grouped_conv2d,
+        lambda x, w, g: conv2d(x, w),
+        "raised ValueError",
+    ),
+    "transposed, flipped kernel": (
+        check_conv_transpose2d,
+        _stamp(flip=True),
+        "case 1 (stride 1: a full convolution): the result is wrong at",
+    ),
+    "transposed, padding not cropped": (
+        check_conv_transpose2d,
+        _stamp(crop=False),
+        "case 3 (stride 2, padding 1): the result has shape (10, 10)",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", RIGHT)
+def test_each_checker_passes_the_solution(name):
+    checker, solution = RIGHT[name]
+    report = checker(solution)
     assert report.passed, report.problems
+    assert str(report).startswith(f"✓ {name}: right on all") and "equals torch" in str(report)
 
 
-@pytest.mark.parametrize(
-    "fn,words",
-    [
-        (lambda x, w, g: grouped(x, w, g, interleave=True), "case 2 (groups 2, 4 channels in"),
-        (lambda x, w, g: conv2d(x[:, : x.shape[1] // g], w), "case 3 (depthwise, two filters"),
-        (lambda x, w, g: conv2d(x, w), "raised ValueError"),
-    ],
-    ids=["interleaved channels", "first group only", "groups ignored"],
-)
-def test_grouped_conv2d_checker_names_the_mistake(fn, words):
-    report = check_grouped_conv2d(fn)
-    assert not report.passed
-    assert any(words in p for p in report.problems), report.problems
-
-
-def test_conv_transpose2d_checker_passes_the_solution():
-    report = check_conv_transpose2d(stamp)
-    assert report.passed, report.problems
-
-
-@pytest.mark.parametrize(
-    "kwargs,words",
-    [
-        (dict(flip=True), "case 1 (stride 1: a full convolution): the result is wrong at"),
-        (dict(crop=False), "case 3 (stride 2, padding 1): the result has shape (10, 10)"),
-    ],
-    ids=["flipped kernel", "padding not cropped"],
-)
-def test_conv_transpose2d_checker_names_the_mistake(kwargs, words):
-    def fn(x, w, stride=1, padding=0):
-        return stamp(x, w, stride, padding, **kwargs)
-
-    report = check_conv_transpose2d(fn)
+@pytest.mark.parametrize("name", WRONG)
+def test_each_checker_names_the_mistake(name):
+    checker, fn, words = WRONG[name]
+    report = checker(fn)
     assert not report.passed
     assert any(words in p for p in report.problems), report.problems
