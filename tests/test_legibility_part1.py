@@ -117,8 +117,8 @@ def _backprop_figures():
         dict(step=s, epoch=s / 10, loss=2.0 / (s + 1), test_acc=0.5, weight=rng.random((20, 64)))
         for s in (0, 5)
     ]
-    x = rng.random((12, 1, 8, 8), dtype=np.float32)
-    trace = EB.backward_trace(EB.mlp(hidden=8, seed=0), x, np.arange(12) % 10)
+    x = rng.random((12, 1, 8, 8), dtype=np.float32)  # the chapter's sizes: 64 pixels, 64 units
+    trace = EB.backward_trace(EB.mlp(hidden=64, seed=0), x, np.arange(12) % 10)
     history = History(rows=[dict(test_acc=0.5), dict(test_acc=0.9)])
     runs = {(h, lr): history for h in (16, 64, 256) for lr in (0.01, 0.1, 1.0)}
     return {
@@ -160,6 +160,14 @@ def _init_inputs():
     return stats, torch_stats, sweep
 
 
+@functools.cache
+def _deep_stats():
+    return {
+        (s, "relu"): EI.depth_statistics(s, "relu", depth=30, width=8, batch=8, keep=50)
+        for s in EI.SCHEMES
+    }
+
+
 def _init_figures():
     w = np.random.default_rng(0).standard_normal((8, 64))
     rows = [dict(scheme=s, weight=w, distinct=8, test_acc=0.9) for s in ("zero", "xavier")]
@@ -172,7 +180,7 @@ def _init_figures():
     return {
         "unit_weights_figure": lambda: VI.unit_weights_figure(rows),
         "depth_figure": lambda: VI.depth_figure(_init_inputs()[0]),
-        "histogram_grid": lambda: VI.histogram_grid(_init_inputs()[0], "relu", layers=(1, 3, 6)),
+        "histogram_grid": lambda: VI.histogram_grid(_deep_stats(), "relu"),  # layers 1 to 30
         "histogram_animation": lambda: VI.histogram_animation(_init_inputs()[0], step=2),
         "gain_grid": lambda: VI.gain_grid(_init_inputs()[2]),
         "torch_numpy_figure": lambda: VI.torch_numpy_figure(*_init_inputs()[1::-1], "cpu"),

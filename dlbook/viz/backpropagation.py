@@ -182,9 +182,9 @@ def backward_figure(trace, rows=12):
     :func:`~dlbook.experiments.backpropagation.backward_trace`. Each panel has its own symmetric
     colour scale."""
     trace = [(name, g.reshape(len(g), -1)[:rows]) for name, g in trace]
-    widths = [max(g.shape[1], 10) for _, g in trace]
+    widths = [max(g.shape[1], 20) for _, g in trace]  # room for a narrow panel's title
     fig, axes = plt.subplots(
-        1, len(trace), figsize=(2.0 + 0.05 * sum(widths), 2.9),
+        1, len(trace), figsize=(min(10.0, 2.0 + 0.05 * sum(widths)), 2.9),  # <= 10 in: legible
         gridspec_kw=dict(width_ratios=widths),
     )  # fmt: skip
     for ax, (name, g) in zip(axes, trace):
