@@ -130,6 +130,7 @@ def sweep_figure(rows):
             ls = "-" if r.get("seed", 0) == seeds[0] else ":"
             sub.plot(np.arange(1, len(acc) + 1), acc, ls, color=COLOURS[r["norm"]], lw=1.2)
         sub.set_ylim(0, 100)
+        sub.set_xticks([1, len(acc)])  # two ticks: narrow panels have no room for more
         sub.set_title(f"lr = {lr:g}", fontsize=9)
         sub.set_xlabel("epoch", fontsize=9)
         sub.tick_params(labelsize=9)
@@ -309,7 +310,7 @@ def running_grid(momenta=(0.01, 0.1, 0.9), batch_sizes=(4, 64), steps=100, mean=
     handles = [h for ax in axes[0, :2] for h in ax.get_legend_handles_labels()[0]]
     labels = [h for ax in axes[0, :2] for h in ax.get_legend_handles_labels()[1]]
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, frameon=False)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
