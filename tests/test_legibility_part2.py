@@ -6,11 +6,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from types import SimpleNamespace  # noqa: E402
-
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from test_viz_padding_stride_dilation import stride_result  # noqa: E402
 
 from dlbook.scratch import conv2d  # noqa: E402
 from dlbook.scratch.im2col import im2col  # noqa: E402
@@ -47,20 +46,10 @@ def _im2col():
 
 
 def _stride_results():
-    def result(stride, accuracies, macs, epochs=3):
-        curves = [np.linspace(0.5, a, epochs) for a in accuracies]
-        return SimpleNamespace(
-            stride=stride,
-            accuracies=accuracies,
-            mean=float(np.mean(accuracies)),
-            std=float(np.std(accuracies)),
-            curves=curves,
-            mean_curve=np.mean(curves, axis=0),
-            macs=macs,
-        )
-
-    flatten = [result(s, [0.9 - 0.01 * s, 0.92 - 0.01 * s], 100_000 // s**2) for s in (1, 2, 3)]
-    return flatten, [result(s, [0.6 + 0.1 * s, 0.62 + 0.1 * s], 0) for s in (1, 2, 3)]
+    flatten = [
+        stride_result(s, [0.9 - 0.01 * s, 0.92 - 0.01 * s], 100_000 // s**2) for s in (1, 2, 3)
+    ]
+    return flatten, [stride_result(s, [0.6 + 0.1 * s, 0.62 + 0.1 * s], 0) for s in (1, 2, 3)]
 
 
 def _first_frame(anim):

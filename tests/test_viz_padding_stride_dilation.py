@@ -114,7 +114,7 @@ def test_explorer_works_out_the_formula():
     assert plt.get_fignums() == []
 
 
-def _stride_result(stride, accuracies, macs, epochs=3):
+def stride_result(stride, accuracies, macs, epochs=3):
     curves = [np.linspace(0.5, a, epochs) for a in accuracies]
     return SimpleNamespace(
         stride=stride,
@@ -128,10 +128,8 @@ def _stride_result(stride, accuracies, macs, epochs=3):
 
 
 def test_stride_figure_draws_both_heads_and_the_cost():
-    flatten = [
-        _stride_result(s, [0.9 - 0.01 * s, 0.92 - 0.01 * s], 1000 // s**2) for s in (1, 2, 3)
-    ]
-    gap = [_stride_result(s, [0.6 + 0.1 * s, 0.62 + 0.1 * s], 0) for s in (1, 2, 3)]
+    flatten = [stride_result(s, [0.9 - 0.01 * s, 0.92 - 0.01 * s], 1000 // s**2) for s in (1, 2, 3)]
+    gap = [stride_result(s, [0.6 + 0.1 * s, 0.62 + 0.1 * s], 0) for s in (1, 2, 3)]
     fig = A.stride_figure(flatten, gap)
     try:
         (acc_flat, acc_gap), (curves, cost) = fig.axes[0:2], fig.axes[2:4]
