@@ -23,7 +23,7 @@ NOTEBOOKS = sorted(
 )
 MAX_CODE_LINES = 25
 # Modules of dlbook.viz that serve every chapter rather than one.
-SHARED = {"__init__", "common"}
+SHARED = {"__init__", "common", "legible", "static"}
 
 
 def chapter_name(path: Path) -> str:
