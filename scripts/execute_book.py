@@ -7,11 +7,16 @@ runs against the ``dlbook`` code as it is now: nothing stale can be served, whic
 the book otherwise builds with ``execute_notebooks: force``. The build that follows finds every
 notebook in the cache, matched by its code cells, and executes none itself.
 
+The kernels run with ``DLBOOK_EXPLORER_GRID=full`` (unless the caller set it), so that every
+explorer precomputes its grid of pictures for the static HTML (:mod:`dlbook.viz.static`); the
+notebooks stored in git keep one picture per explorer.
+
 Exit status 1 when a notebook fails, with its traceback on stderr.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -23,6 +28,8 @@ from jupyter_cache.executors import load_executor
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "_build" / ".jupyter_cache"
+# dlbook.viz.static.GRID_ENV; the kernels inherit this process's environment.
+GRID_ENV = "DLBOOK_EXPLORER_GRID"
 
 
 def toc_notebooks(toc_path: Path = ROOT / "_toc.yml") -> list[Path]:
@@ -49,6 +56,7 @@ def execute_all(cache_dir: Path, notebooks: list[Path], timeout: int = 120):
 
 def main(timeout: int = 120) -> int:
     notebooks = toc_notebooks()
+    os.environ.setdefault(GRID_ENV, "full")
     print(f"execute_book: running {len(notebooks)} notebooks in parallel", flush=True)
     cache, result, seconds = execute_all(CACHE, notebooks, timeout)
     failed = result.excepted + result.errored

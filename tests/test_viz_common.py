@@ -4,6 +4,7 @@ explorer scaffold every chapter's explorer is built on."""
 import ast
 import io
 import pathlib
+import re
 
 import matplotlib
 
@@ -57,6 +58,21 @@ def test_to_html_marks_the_block_counts_the_frames_and_closes_the_figure():
     assert not plt.fignum_exists(fig.number)
 
 
+def test_to_html_loads_nothing_from_the_network_and_draws_its_buttons_inline():
+    fig, ax = plt.subplots(figsize=(1, 1))
+    (line,) = ax.plot([0, 1], [0, 0])
+    html = to_html(FuncAnimation(fig, lambda i: line.set_ydata([i, i]), frames=2), fig).data
+    # Frames are data: URIs, split over lines with a backslash; nothing else may name a URL.
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=\\\n]+", "DATA", html)
+    assert "DATA" in text
+    assert "http" not in text and "//" not in text and "<link" not in text
+    assert "fa fa-" not in text and 'class="fa' not in text
+    buttons = re.findall(r"<button[^>]*>(.*?)</button>", text, flags=re.S)
+    assert len(buttons) == 9 and all("<svg " in b and "<i " not in b for b in buttons)
+    # Each button keeps a distinct symbol (mirrored ones differ by their transform).
+    assert len({re.sub(r"\s+", "", b) for b in buttons}) == 9
+
+
 def test_html_table_aligns_numbers_and_escapes():
     html = html_table(["name", "count"], [("a<b", "1,024"), ("c", "0.5")]).data
     assert html.count("<tr>") == 3
@@ -91,13 +107,14 @@ def test_explorer_lays_out_rows_draws_once_and_redraws_on_every_control():
     assert isinstance(panel, widgets.VBox) and isinstance(row, widgets.HBox)
     assert row.children == (a, b) and single is c
     assert calls == [(1, 2, False)] and info.value == "<pre>3</pre>"
-    assert Image.open(io.BytesIO(picture.value)).size == (20, 10)
+    assert Image.open(io.BytesIO(picture.value)).size == (40, 20)  # twice the dpi
+    assert picture.layout.width == "20px"  # shown at the dpi
     assert plt.get_fignums() == []  # every drawn figure is closed
     a.value = 3
     b.value = 5
     c.value = True
     assert calls[1:] == [(3, 2, False), (3, 5, False), (3, 5, True)]
-    assert info.value == "<pre>8</pre>" and Image.open(io.BytesIO(picture.value)).size == (40, 10)
+    assert info.value == "<pre>8</pre>" and Image.open(io.BytesIO(picture.value)).size == (80, 20)
 
 
 def test_explorer_keeps_the_picture_when_draw_returns_none_and_takes_png_bytes():

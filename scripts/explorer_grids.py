@@ -1,0 +1,155 @@
+"""Build every chapter's explorer with cheap inputs, with the full static grid that the book's
+build precomputes (``DLBOOK_EXPLORER_GRID=full``), and report per explorer: the grid (values per
+control), its positions, the CPU seconds it took and the size of its static HTML.
+
+    .venv/bin/python scripts/explorer_grids.py [name ...]
+
+The inputs are small stand-ins for the chapters' own (untrained models, random scores), except
+the backpropagation explorer, which trains its real MLP once per position. Exit status 1 when an
+explorer's grid is not sensible (a single position, or more than ``MAX_POSITIONS``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+os.environ["DLBOOK_EXPLORER_GRID"] = "full"
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import numpy as np  # noqa: E402
+
+
+def _lenet_numpy():
+    from dlbook.data import load_digits
+    from dlbook.scratch.nets import lenet5
+    from dlbook.viz import lenet_numpy as v
+
+    data = load_digits(size=28)
+    net = lenet5(input_size=28, rng=np.random.default_rng(0))
+    return v.explorer(net, data.x_test[:450], data.y_test[:450], index=0, stage="C1")
+
+
+def _lenet_pytorch():
+    from dlbook import nets
+    from dlbook.data import load_digits
+    from dlbook.viz import lenet_pytorch as v
+
+    data = load_digits(size=28)
+    models = {"modern": nets.lenet5(input_size=28, modern=True), "paper's": nets.lenet5(28)}
+    models = {k: m.eval() for k, m in models.items()}
+    return v.explorer(models, data.x_test, data.y_test, index=0)
+
+
+def _backpropagation():
+    from dlbook.data import load_digits
+    from dlbook.experiments.backpropagation import train_mlp
+    from dlbook.viz import backpropagation as v
+
+    data = load_digits()
+    return v.explorer(lambda hidden, lr: train_mlp(data, hidden=hidden, lr=lr, epochs=10).history)
+
+
+def _lstm_gru():
+    from dlbook.experiments.lstm_gru import AddingModel
+    from dlbook.viz import lstm_gru as v
+
+    return v.explorer(AddingModel("lstm", 32, forget_bias=1.0), 0)
+
+
+def _v(module):
+    import importlib
+
+    return importlib.import_module(f"dlbook.viz.{module}")
+
+
+def _camera(size):
+    from dlbook.data import load_image
+
+    return load_image("camera", size=(size, size))
+
+
+def _kernels():
+    sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=float)
+    return {"Sobel x": sobel, "Sobel y": sobel.T, "box blur 3×3": np.full((3, 3), 1 / 9)}
+
+
+def _scores():
+    rng = np.random.default_rng(0)
+    positive = rng.random(450) < 0.1
+    return positive, np.clip(0.6 * positive + 0.5 * rng.random(450), 0, 1)
+
+
+def _qk():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((8, 4)), rng.standard_normal((8, 4))
+
+
+def _poly():
+    from dlbook.experiments.regularization import poly_problem
+
+    return poly_problem(n_train=15, noise=0.25, seed=1)
+
+
+def _quad():
+    from dlbook.experiments.optimizers import quadratic
+
+    return quadratic()
+
+
+BUILDERS = {
+    "neuron_activations": lambda: _v("neuron_activations").explorer(),
+    "losses": lambda: _v("losses").softmax_explorer(logits=(2.0, 1.0, 0.0, -1.0), target=0),
+    "backpropagation": _backpropagation,
+    "initialization": lambda: _v("initialization").explorer("kaiming", "relu", depth=30),
+    "convolution": lambda: _v("convolution").kernel_explorer(_camera(256), _kernels()),
+    "padding_stride_dilation": lambda: _v("padding_stride_dilation").conv_explorer(),
+    "channels": lambda: _v("channels").explorer(c_in=8, c_out=8, kernel_size=3, groups=2),
+    "transposed_convolution": lambda: _v("transposed_convolution").overlap_explorer(in_size=5),
+    "pooling": lambda: _v("pooling").pool_explorer(np.arange(49.0).reshape(7, 7) % 10),
+    "effective_receptive_field": lambda: _v("effective_receptive_field").explorer(depth=6),
+    "lenet_numpy": _lenet_numpy,
+    "lenet_pytorch": _lenet_pytorch,
+    "batch_norm": lambda: _v("batch_norm").explorer(momentum=0.1, batch_size=8),
+    "dropout": lambda: _v("dropout").explorer(_camera(40), p=0.5, samples=10),
+    "optimizers": lambda: _v("optimizers").explorer(_quad(), lr=0.02, momentum=0.5),
+    "regularization": lambda: _v("regularization").explorer(_poly(), "L2", lam=1e-3, degree=12),
+    "evaluating_tuning": lambda: _v("evaluating_tuning").threshold_explorer(*_scores(), 0.5),
+    "rnn": lambda: _v("rnn").explorer(radius=1.0, length=100),
+    "lstm_gru": _lstm_gru,
+    "deep_bidirectional": lambda: _v("deep_bidirectional").explorer(12, hidden_size=8, seed=0),
+    "attention": lambda: _v("attention").explorer(*_qk(), scale=0.5, row=5, mask="causal"),
+}
+
+
+def measure(name):
+    """``(positions, cpu_seconds, html_kib, panel)`` for the explorer of chapter ``name``."""
+    start = time.process_time()
+    panel = BUILDERS[name]()
+    seconds = time.process_time() - start
+    html = panel._repr_mimebundle_()["text/html"]
+    positions = int(html.split('data-positions="', 1)[1].split('"', 1)[0])
+    return positions, seconds, len(html.encode()) / 1024, panel
+
+
+def main(names) -> int:
+    from dlbook.viz.static import MAX_POSITIONS
+
+    bad = 0
+    print(f"{'explorer':<27} {'positions':>9} {'CPU s':>6} {'HTML KiB':>9}")
+    for name in names or BUILDERS:
+        try:
+            positions, seconds, kib, _ = measure(name)
+        except Exception as err:  # report every explorer, then fail
+            bad += 1
+            print(f"{name:<27} FAILED {type(err).__name__}: {err}", flush=True)
+            continue
+        flag = "" if 1 < positions <= MAX_POSITIONS else "  <- not a sensible grid"
+        bad += bool(flag)
+        print(f"{name:<27} {positions:>9} {seconds:>6.1f} {kib:>9.0f}{flag}", flush=True)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
