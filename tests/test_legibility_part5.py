@@ -112,6 +112,7 @@ def regularization_figures():
     curve = er.capacity_curve(poly, degrees=range(5))
     w_true = np.r_[np.zeros(6), 2.0, -1.0]
     weights = {"L1": np.r_[np.zeros(3), 0.1, 0.1, 0.2, 2.0, -1.0], "L2": np.ones(8), "none": w_true}
+    weights["L1, subgradient"] = w_true + 0.01  # four fits, as the chapter draws
     lams = np.geomspace(0.01, 1, 5)
     widths = [dict(width=w, train_acc=0.9, test_acc=0.8) for w in (2, 8, 32)]
     decay = {"scales": np.array([0.1, 1.0]), "adam": np.array([0.0, 0.5]), "adamw": np.ones(2)}

@@ -100,7 +100,7 @@ def paths_figure(panels, families=FAMILIES, dots=10):
 
 def loss_figure(panels):
     """The loss above the minimum, per step, on a log scale: one panel per ``(surface, paths)``."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.0), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.6), squeeze=False)
     for ax, (surface, paths) in zip(axes[0], panels):
         best = surface.f(np.array(surface.minimum))
         for name, (lr, pts) in paths.items():
@@ -110,8 +110,9 @@ def loss_figure(panels):
         ax.set_ylabel("loss $-$ minimum")
         ax.set_title(surface.name, fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0, -1].legend(fontsize=9, loc="lower left", framealpha=0.85)
-    fig.tight_layout()
+    handles, labels = axes[0, -1].get_legend_handles_labels()  # above the panels: no curve hidden
+    fig.legend(handles, labels, loc="upper center", ncol=4, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.87))
     return fig
 
 
@@ -175,7 +176,7 @@ def sensitivity_figure(sweeps, chosen, floor=1e-12):
     ``{optimizer: {lr: final loss}}`` (from :func:`~dlbook.experiments.optimizers.tune_lr`),
     ``chosen`` to ``{optimizer: lr}``, marked with a ring. Runs that blew up sit on the dotted
     top line; losses below ``floor`` are drawn at ``floor``."""
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.0 * len(sweeps), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.0 * len(sweeps), 3.6), squeeze=False)
     for ax, (surface_name, sweep) in zip(axes[0], sweeps.items()):
         finite = [v for losses in sweep.values() for v in losses.values() if np.isfinite(v)]
         top = 10 * max(finite)
@@ -190,8 +191,9 @@ def sensitivity_figure(sweeps, chosen, floor=1e-12):
         ax.set_ylabel("final loss")
         ax.set_title(surface_name, fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0, -1].legend(fontsize=9, loc="lower left", framealpha=0.85)
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()  # above the panels: no curve hidden
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
 
 
@@ -294,7 +296,7 @@ def curves_figure(histories, settings=None):
     """Test accuracy and training loss per epoch for each optimizer in ``histories`` (``{name:
     [History per seed]}``): the mean over the seeds as a line, the range as a band.
     ``settings`` (``{name: kwargs}``) puts each learning rate in the legend."""
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 4.2))
     for name, runs in histories.items():
         lr = settings[name]["lr"] if settings else None
         for ax, key, scale in ((ax_acc, "test_acc", 100), (ax_loss, "train_loss", 1)):
@@ -311,9 +313,11 @@ def curves_figure(histories, settings=None):
     for ax in (ax_acc, ax_loss):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-    ax_acc.legend(fontsize=9, loc="lower right", ncol=2)
+    handles, labels = ax_acc.get_legend_handles_labels()  # below the title: no curve hidden
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.93), ncol=4,
+               fontsize=9, frameon=False)  # fmt: skip
     seeds = len(next(iter(histories.values())))
     fig.suptitle(f"The same CNN trained by each optimizer: mean (line) and range (band) over "
                  f"{seeds} seeds", fontsize=10)  # fmt: skip
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.84))
     return fig

@@ -107,7 +107,8 @@ def geometry_figure(center=(2.0, 1.0), budget=1.0):
 def weights_figure(weights, w_true):
     """One histogram of :math:`\\log_{10}|w|` per fit (``weights``: name -> ``(d,)``), with the
     exact zeros counted in a bar of their own at the left."""
-    fig, axes = plt.subplots(1, len(weights), figsize=(2.9 * len(weights), 2.9), sharey=True)
+    fig, axes = plt.subplots(1, len(weights), figsize=(min(10.0, 2.9 * len(weights)), 2.9),
+                             sharey=True)  # fmt: skip
     bins = np.linspace(-8, 1, 19)
     zero = np.asarray(w_true) == 0
     for ax, (name, w) in zip(axes, weights.items()):
