@@ -176,12 +176,12 @@ def plot_confusion_matrix(cm, labels=None, normalize: bool = False, ax=None, cma
     labels = list(range(len(cm))) if labels is None else list(labels)
     shown = _ratio(cm, cm.sum(axis=1, keepdims=True)) if normalize else cm
     if ax is None:
-        _, ax = plt.subplots(figsize=(0.45 * len(cm) + 2, 0.45 * len(cm) + 1.6))
+        _, ax = plt.subplots(figsize=(0.5 * len(cm) + 2, 0.5 * len(cm) + 1.6))
     ax.imshow(shown, cmap=cmap, vmin=0)
     top = shown.max() if shown.size else 0
     for (i, j), v in np.ndenumerate(shown):
         text = f"{v:.2f}" if normalize else f"{v:d}"
-        ax.text(j, i, text, ha="center", va="center", fontsize=8,
+        ax.text(j, i, text, ha="center", va="center", fontsize=9,
                 color="white" if v > top / 2 else "black")  # fmt: skip
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
