@@ -78,6 +78,10 @@ def test_the_torch_twin_is_checked_and_noted():
     assert "the reference equals torch on these 2 cases" in str(report)
     with pytest.raises(ValueError, match="disagrees with torch on case 1"):
         check(relu, relu, CASES, torch_twin=lambda x: torch.from_numpy(x))
+    nearly = lambda x: torch.relu(torch.from_numpy(x)) + 1e-5  # noqa: E731
+    with pytest.raises(ValueError, match="disagrees with torch"):
+        check(relu, relu, CASES, torch_twin=nearly)
+    assert check(relu, relu, CASES, torch_twin=nearly, twin_atol=1e-4)
 
 
 def test_bad_arguments_are_refused():
