@@ -9,7 +9,9 @@ notebook in the cache, matched by its code cells, and executes none itself.
 
 The kernels run with ``DLBOOK_EXPLORER_GRID=full`` (unless the caller set it), so that every
 explorer precomputes its grid of pictures for the static HTML (:mod:`dlbook.viz.static`); the
-notebooks stored in git keep one picture per explorer.
+notebooks stored in git keep one picture per explorer. The book loads no ipywidgets JavaScript,
+so the widget state that the kernels leave in each notebook's metadata would be dead weight on
+its page (myst-nb embeds it): it is dropped from the cached notebooks.
 
 Exit status 1 when a notebook fails, with its traceback on stderr.
 """
@@ -22,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import yaml
 from jupyter_cache import get_cache
 from jupyter_cache.executors import load_executor
@@ -30,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "_build" / ".jupyter_cache"
 # dlbook.viz.static.GRID_ENV; the kernels inherit this process's environment.
 GRID_ENV = "DLBOOK_EXPLORER_GRID"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 def toc_notebooks(toc_path: Path = ROOT / "_toc.yml") -> list[Path]:
@@ -54,12 +58,34 @@ def execute_all(cache_dir: Path, notebooks: list[Path], timeout: int = 120):
     return cache, result, time.perf_counter() - start
 
 
+def drop_widget_state(cache) -> int:
+    """Empty the widget state (``metadata.widgets``) of every executed notebook in ``cache``, in
+    place: the cache's keys hash the cells' sources, not this metadata. It is emptied rather than
+    removed, since the build merges it over the source notebook's own (the one stored in git).
+    Returns how many bytes it saved."""
+    saved = 0
+    for record in cache.list_cache_records():
+        path = Path(cache._get_notebook_path_cache(record.hashkey))
+        if not path.exists():
+            continue
+        before = path.stat().st_size
+        nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+        state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {})
+        if state.get("state"):
+            nb.metadata["widgets"] = {WIDGET_STATE: {**state, "state": {}}}
+            nbformat.write(nb, path)
+            saved += before - path.stat().st_size
+    return saved
+
+
 def main(timeout: int = 120) -> int:
     notebooks = toc_notebooks()
     os.environ.setdefault(GRID_ENV, "full")
     print(f"execute_book: running {len(notebooks)} notebooks in parallel", flush=True)
     cache, result, seconds = execute_all(CACHE, notebooks, timeout)
     failed = result.excepted + result.errored
+    saved = drop_widget_state(cache)
+    print(f"execute_book: dropped {saved / 1024:.0f} KiB of widget state", flush=True)
     print(
         f"execute_book: {len(result.succeeded)} executed, {len(failed)} failed, in {seconds:.0f} s",
         flush=True,

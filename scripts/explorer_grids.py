@@ -37,7 +37,8 @@ def _lenet_pytorch():
     from dlbook.viz import lenet_pytorch as v
 
     data = load_digits(size=28)
-    models = {"modern": nets.lenet5(input_size=28, modern=True), "paper's": nets.lenet5(28)}
+    modern, paper = nets.lenet5(input_size=28, modern=True), nets.lenet5(input_size=28)
+    models = {"modern": modern, "paper's": paper}
     models = {k: m.eval() for k, m in models.items()}
     return v.explorer(models, data.x_test, data.y_test, index=0)
 

@@ -271,10 +271,15 @@ document.getElementById("probe").textContent =
     assert shown == "10|0.01|False|x#1#10", shown
 
 
-def test_execute_book_builds_the_full_grid(monkeypatch):
+def _execute_book():
     spec = importlib.util.spec_from_file_location("execute_book", ROOT / "scripts/execute_book.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_execute_book_builds_the_full_grid(monkeypatch):
+    module = _execute_book()
     assert module.GRID_ENV == GRID_ENV
     monkeypatch.delenv(GRID_ENV, raising=False)
     seen = {}
@@ -282,13 +287,40 @@ def test_execute_book_builds_the_full_grid(monkeypatch):
     class Result:
         succeeded, excepted, errored = ["nb"], [], []
 
+    class Cache:
+        def list_cache_records(self):
+            return []
+
     def execute_all(cache_dir, notebooks, timeout):
         seen["grid"] = __import__("os").environ.get(GRID_ENV)
-        return None, Result(), 0.0
+        return Cache(), Result(), 0.0
 
     monkeypatch.setattr(module, "toc_notebooks", lambda: ["nb"])
     monkeypatch.setattr(module, "execute_all", execute_all)
     assert module.main() == 0 and seen["grid"] == "full"
+
+
+def test_execute_book_drops_the_widget_state_and_the_cache_still_matches(tmp_path):
+    import nbformat
+    from jupyter_cache import get_cache
+
+    module = _execute_book()
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("1 + 1", execution_count=1))
+    result = nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)
+    nb.cells[0].outputs.append(result)
+    state = {"state": {"x": 1}, "version_major": 2, "version_minor": 0}
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": state}
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    cache = get_cache(str(tmp_path / "cache"))
+    cache.cache_notebook_file(str(path), check_validity=False)
+    assert module.drop_widget_state(cache) > 0
+    # The source notebook keeps its state; the merged one, which the book renders, has none.
+    _, merged = cache.merge_match_into_notebook(nbformat.read(path, as_version=4))
+    assert merged.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"] == {}
+    assert merged.cells[0].outputs[0]["data"]["text/plain"] == "2"
+    assert module.drop_widget_state(cache) == 0
 
 
 def test_the_book_renders_the_twin_and_loads_no_widget_javascript():
