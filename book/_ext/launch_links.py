@@ -13,6 +13,8 @@ default) the pages carry no repository, issue or launch link at all. ``_config.y
   and its requirements installed. Adds a "JupyterHub" button.
 
 Colab gets no button: it opens a notebook without its repository, so ``import dlbook`` would fail.
+Thebe ("Live Code") stays off, so sphinx-thebe, which Jupyter Book always loads, writes none of its
+scripts or its per-page kernel settings (those name a sample Binder repository, not this one).
 A value that is not an ``http(s)://`` address, or a launch address without a repository, stops the
 build with an error naming the variable.
 """
@@ -66,10 +68,20 @@ def theme_options(environ=os.environ) -> dict:
     }
 
 
+# sphinx-thebe's handlers that write its scripts and its per-page settings (its static folder and
+# its CSS file stay: the theme links the CSS file on every page).
+THEBE_WRITERS = ("init_thebe_core", "update_thebe_context")
+
+
 def apply(app, config) -> None:
     options = theme_options()
     # Jupyter Book fills in a default repository (its own) when _config.yml names none: replace it.
     config.html_theme_options.update(options)
+    for listeners in list(app.events.listeners.values()):
+        for listener in list(listeners):
+            handler = listener.handler
+            if handler.__module__ == "sphinx_thebe" and handler.__name__ in THEBE_WRITERS:
+                app.disconnect(listener.id)
 
 
 def setup(app):
