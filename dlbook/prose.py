@@ -19,17 +19,19 @@ Both format the value the same way (:func:`format_value`, ``myst_nb``'s rule).
 
 from __future__ import annotations
 
+import re
 from ast import literal_eval
 
 __all__ = ["glue", "glued", "format_value", "split_key"]
 
 _values: dict[str, object] = {}
+_NAME = re.compile(r"[^\s\"'`:]+")
 
 
 def glue(name: str, value, display: bool = False):
     """``myst_nb.glue(name, value, display)``, and remember ``value`` for :func:`glued`."""
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"name must be an identifier, got {name!r}")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"name must be a word without spaces, quotes or colons, got {name!r}")
     from myst_nb import glue as myst_glue
 
     _values[name] = value
@@ -37,9 +39,10 @@ def glue(name: str, value, display: bool = False):
 
 
 def split_key(key: str) -> tuple[str, str]:
-    """``"name:spec"`` as ``("name", "spec")``; ``"name"`` as ``("name", "")``."""
-    name, _, spec = key.partition(":")
-    if not name.isidentifier():
+    """``"name:spec"`` as ``("name", "spec")``; ``"name"`` as ``("name", "")`` (split at the
+    last colon, as ``{glue:text}`` splits)."""
+    name, _, spec = key.rpartition(":") if ":" in key else (key, "", "")
+    if not _NAME.fullmatch(name):
         raise ValueError(f"key must be 'name' or 'name:format_spec', got {key!r}")
     return name, spec
 

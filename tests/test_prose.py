@@ -52,8 +52,10 @@ def test_glued_returns_what_was_glued(monkeypatch):
         prose.glued("other")
     with pytest.raises(ValueError, match="key must be 'name' or 'name:format_spec'"):
         prose.glued("not a name")
-    with pytest.raises(ValueError, match="name must be an identifier"):
-        prose.glue("a-b", 1)
+    with pytest.raises(ValueError, match="name must be a word without spaces"):
+        prose.glue("a b", 1)
+    prose.glue("sweep_0.8", 0.000123)
+    assert prose.glued("sweep_0.8:.0e") == "1e-04"
 
 
 def test_the_books_eval_role_reads_only_glued_calls():
@@ -62,6 +64,7 @@ def test_the_books_eval_role_reads_only_glued_calls():
     assert role.glued_key(' glued( "acc:.1%" ) ') == "acc:.1%"
     assert role.glued_key("glued('x')") is None
     assert role.glued_key("1 + 2") is None
+    assert role.glued_key('glued("sweep_0.8:.0e")') == "sweep_0.8:.0e"
     assert role.glued_key('glued("x", "d")') is None
 
 
@@ -105,3 +108,33 @@ def test_an_expression_that_cannot_be_shown_is_reported():
     assert "nothing glued as 'missing'" in problems[0]
     assert "only glued" in problems[1]
     assert nb.cells[1].metadata["user_expressions"][0]["result"]["status"] == "error"
+
+
+# --- the stored notebooks -------------------------------------------------------------------------
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*/*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_number_in_the_prose_shows_in_jupyterlab(path):
+    nb = nbformat.read(path, as_version=4)
+    markdown = [c for c in nb.cells if c.cell_type == "markdown"]
+    assert not any("{glue:text}" in c.source for c in markdown), (
+        'cite numbers as {eval}`glued("name:spec")`, which JupyterLab renders too'
+    )
+    values = user_expressions.glued_values(nb)
+    for k, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        expressions = list(dict.fromkeys(user_expressions.ROLE.findall(cell.source)))
+        stored = cell.metadata.get("user_expressions", [])
+        assert [e["expression"] for e in stored] == expressions, (
+            f"cell {k}: stored results do not match the expressions; run make execute NB={path}"
+        )
+        for e in stored:
+            assert e["result"] == user_expressions.result(e["expression"], values), (
+                f"cell {k}: {e['expression']} is stale or failed; run make execute NB={path}"
+            )
+    if any(user_expressions.ROLE.search(c.source) for c in markdown):
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert "from dlbook.prose import glue, glued" in code

@@ -15,7 +15,7 @@ import re
 from myst_nb.ext.glue.roles import PasteTextRole
 from myst_nb.ext.glue.utils import glue_warning
 
-EXPRESSION = re.compile(r'^\s*glued\(\s*"([A-Za-z_][A-Za-z0-9_]*(?::[^"]*)?)"\s*\)\s*$')
+EXPRESSION = re.compile(r'^\s*glued\(\s*"([^\s"\'`:]+(?::[^"]*)?)"\s*\)\s*$')
 
 
 def glued_key(expression: str) -> str | None:
