@@ -27,6 +27,12 @@ from dlbook.viz.common import (  # noqa: E402
 )
 
 
+@pytest.fixture(autouse=True)
+def one_picture(monkeypatch):
+    """Explorers keep one picture (the default), whatever the caller's environment says."""
+    monkeypatch.delenv("DLBOOK_EXPLORER_GRID", raising=False)
+
+
 def test_figure_png_renders_at_the_dpi_and_closes_the_figure():
     fig, ax = plt.subplots(figsize=(4, 2))
     ax.plot([0, 1], [0, 1])

@@ -6,6 +6,7 @@ import importlib.util
 import io
 import json
 import math
+import os
 import pathlib
 import re
 import shutil
@@ -33,6 +34,12 @@ from dlbook.viz.static import (  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATA_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")
+
+
+@pytest.fixture(autouse=True)
+def current(monkeypatch):
+    """The default (one picture per explorer), whatever the caller's environment says."""
+    monkeypatch.delenv(GRID_ENV, raising=False)
 
 
 @pytest.fixture
@@ -154,14 +161,14 @@ def test_current_mode_keeps_one_picture_and_a_note(monkeypatch):
 
 
 def test_full_grid_holds_one_picture_per_position_drawn_at_that_position(full):
-    panel, (a, lr, box, pick), calls = _panel()
+    panel, (a, lr, box, pick), calls = _panel(max_positions=48)
     twin = Parsed(panel._repr_mimebundle_()["text/html"])
     movable = [(t, at) for t, at in twin.controls if "data-stride" in at]
     assert len(movable) == 4
     ranges = [int(at["max"]) + 1 for t, at in movable[:2]]
     sizes = [*ranges, 2, 3]  # then the checkbox and the select's three options
     positions = math.prod(sizes)
-    assert int(twin.root["data-positions"]) == positions == len(twin.frames) <= MAX_POSITIONS
+    assert int(twin.root["data-positions"]) == positions == len(twin.frames) == 48
     assert len(calls) == positions  # the first draw, then each other position once
     current = int(twin.root["data-current"])
     assert twin.frames[current] is None and twin.view_images == 1
@@ -182,6 +189,12 @@ def test_full_grid_holds_one_picture_per_position_drawn_at_that_position(full):
     assert info.value == "<b>3|0.01|False|y</b>"
     a.value = 4
     assert calls[-1] == (4, 0.01, False, "y")
+
+
+def test_the_default_cap_holds(full):
+    panel, _, calls = _panel()
+    positions = int(Parsed(panel._repr_mimebundle_()["text/html"]).root["data-positions"])
+    assert positions == len(calls) and 1 < positions <= MAX_POSITIONS
 
 
 def test_explicit_values_and_a_harder_cap_reach_the_twin(full):
@@ -243,9 +256,21 @@ def test_palette_png_is_smaller_and_keeps_the_size():
     assert Image.open(io.BytesIO(small)).mode == "P"
 
 
+def test_palette_png_halves_a_large_high_dpi_photograph_only():
+    import numpy as np
+
+    noise = np.random.default_rng(0).integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, format="PNG")
+    png = buffer.getvalue()
+    assert png_size(palette_png(png, css_width=150, max_bytes=20_000)) == (150, 100)
+    assert png_size(palette_png(png, css_width=300, max_bytes=20_000)) == (300, 200)  # 1x
+    assert png_size(palette_png(png, css_width=150, max_bytes=10**7)) == (300, 200)  # small
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
 def test_the_page_switches_pictures_in_headless_chromium(full, tmp_path):
-    panel, _, _ = _panel()
+    panel, _, _ = _panel(max_positions=48)
     twin = panel._repr_mimebundle_()["text/html"]
     # Move the slider 'a' to its last value and the select to 'x', as a reader would; the page
     # then writes what the view shows into an element that --dump-dom prints.
@@ -281,7 +306,8 @@ def _execute_book():
 def test_execute_book_builds_the_full_grid(monkeypatch):
     module = _execute_book()
     assert module.GRID_ENV == GRID_ENV
-    monkeypatch.delenv(GRID_ENV, raising=False)
+    # main() sets the variable in its own environment: give it a copy to set it in.
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if k != GRID_ENV})
     seen = {}
 
     class Result:
@@ -292,7 +318,7 @@ def test_execute_book_builds_the_full_grid(monkeypatch):
             return []
 
     def execute_all(cache_dir, notebooks, timeout):
-        seen["grid"] = __import__("os").environ.get(GRID_ENV)
+        seen["grid"] = os.environ.get(GRID_ENV)
         return Cache(), Result(), 0.0
 
     monkeypatch.setattr(module, "toc_notebooks", lambda: ["nb"])

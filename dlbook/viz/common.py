@@ -283,7 +283,7 @@ def _set(controls, values, check=True):
 
 
 def _where(controls):
-    return ", ".join(f"{w.description}={w.value!r}" for w in controls)
+    return ", ".join(f"{w.description or type(w).__name__}={w.value!r}" for w in controls)
 
 
 def _image(png, width):

@@ -45,7 +45,8 @@ __all__ = [
 ]
 
 GRID_ENV = "DLBOOK_EXPLORER_GRID"
-MAX_POSITIONS = 24
+MAX_POSITIONS = 16
+MAX_BYTES = 60_000  # a larger picture is stored at 1x (palette_png)
 PER_SLIDER = 9  # at most this many values of one slider
 
 
@@ -64,17 +65,30 @@ def png_size(png: bytes) -> tuple[int, int]:
     return struct.unpack(">II", png[16:24])
 
 
-def palette_png(png: bytes) -> bytes:
-    """``png`` with its colours reduced to a palette of 256 (median cut), about half the bytes
-    of a plot and two thirds of a photograph, with no difference to see."""
+def palette_png(png: bytes, css_width: float | None = None, max_bytes: int = MAX_BYTES) -> bytes:
+    """``png`` with its colours reduced to a palette of 256 (median cut): about half the bytes
+    of a plot, two thirds of a photograph, with no difference to see. A picture still over
+    ``max_bytes`` that has twice the pixels of its ``css_width`` (a photograph, rendered for
+    high-DPI screens) is halved first, so that one position of an explorer stays small."""
     from PIL import Image
 
     with Image.open(io.BytesIO(png)) as im:
         if im.mode not in ("RGB", "RGBA") or (im.mode == "RGBA" and im.getextrema()[3][0] < 255):
             return png  # keep transparency and images that are already small palettes or grey
-        out = io.BytesIO()
-        im.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(out, format="PNG")
-    return out.getvalue() if out.tell() < len(png) else png
+        rgb = im.convert("RGB")
+    out = _quantized(rgb)
+    if len(out) > max_bytes and css_width and rgb.width >= 2 * css_width:
+        half = (round(rgb.width / 2), round(rgb.height / 2))
+        out = min(out, _quantized(rgb.resize(half, Image.Resampling.LANCZOS)), key=len)
+    return out if len(out) < len(png) else png
+
+
+def _quantized(rgb) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    rgb.quantize(256, method=Image.Quantize.MEDIANCUT).save(out, format="PNG")
+    return out.getvalue()
 
 
 def _kind(w) -> str:
@@ -260,7 +274,7 @@ def frame_html(info, items) -> str:
             parts.append(f'<pre style="margin:0">{escape(item)}</pre>')
         else:
             png, width = item
-            data = base64.b64encode(palette_png(png)).decode("ascii")
+            data = base64.b64encode(palette_png(png, width)).decode("ascii")
             parts.append(f'<img src="data:image/png;base64,{data}" width="{width:g}" alt="">')
     return "".join(parts)
 
