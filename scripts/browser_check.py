@@ -454,7 +454,6 @@ class Checker:
         ]
         for name, what, button, panel in PANELS:
             problems += self._panel(name, what, button, panel)
-        pg.keyboard.press("Escape")
         counted = Counter(self._log)
         problems = [f"{p} (x{n})" if n > 1 else p for p, n in counted.items()] + problems
         return problems, counts
@@ -508,18 +507,28 @@ class Checker:
             return []
         problems = []
         for i, b in enumerate(shown):
-            if self._eval("panelOpen(arg)", panel):
-                pg.keyboard.press("Escape")
-                pg.wait_for_timeout(300)
             try:
                 b.click(timeout=3000)
-                pg.wait_for_function(
-                    f"(arg) => {{ {JS}; return panelOpen(arg); }}", arg=panel, timeout=1500
-                )
+                self._wait("panelOpen(arg)", panel)
             except Exception:  # Playwright's timeout, or a button that is covered
                 which = f" {i + 1} of {len(shown)}" if len(shown) > 1 else ""
                 problems.append(f"the {name}{which} does not open {what} at 400 px")
+            self._close_panels()
         return problems
+
+    def _wait(self, expr, arg=None, timeout=1500):
+        self.page.wait_for_function(
+            f"(arg) => {{ {JS}; return {expr}; }}", arg=arg, timeout=timeout
+        )
+
+    def _close_panels(self):
+        """Close whatever panel is open (Escape closes the theme's dialogs), else reload."""
+        panels = ", ".join(p for *_, p in PANELS)
+        self.page.keyboard.press("Escape")
+        try:
+            self._wait("!panelOpen(arg)", panels, timeout=1000)
+        except Exception:
+            self.page.reload(wait_until="load")
 
 
 def main(argv=None) -> int:

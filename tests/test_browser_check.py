@@ -86,17 +86,33 @@ def explorer(kind="range", works=True, declared=True):
 
 
 def sidebar(works=True):
-    """pydata-sphinx-theme's shape: a sidebar off screen on a phone, and a button to open it."""
+    """pydata-sphinx-theme's shape on a phone: two sidebars off screen, each opened by its button
+    over a backdrop that catches every click until Escape closes it. Not ``works``: the
+    navigation button does nothing."""
     style = """<style>
-      .bd-sidebar-primary { position: fixed; top: 0; left: -300px; width: 300px; height: 100%;
-        background: #eee; transition: left 0.1s; }
-      .bd-sidebar-primary.open { left: 0; }
+      .bd-sidebar-primary, .bd-sidebar-secondary { position: fixed; top: 0; width: 300px;
+        height: 100%; background: #eee; z-index: 10; transition: left 0.1s, right 0.1s; }
+      .bd-sidebar-primary { left: -300px; } .bd-sidebar-secondary { right: -300px; }
+      .bd-sidebar-primary.open { left: 0; } .bd-sidebar-secondary.open { right: 0; }
+      #backdrop { position: fixed; inset: 0; z-index: 5; display: none; }
+      #backdrop.open { display: block; }
       @media (min-width: 960px) { .primary-toggle { display: none; }
         .bd-sidebar-primary { position: static; } }
     </style>"""
-    click = "document.querySelector('.bd-sidebar-primary').classList.add('open')" if works else ""
-    body = f"""<button class="primary-toggle" onclick="{click}">menu</button>
-      <div class="bd-sidebar-primary"><a href="index.html">Contents</a></div>"""
+    body = f"""<button class="primary-toggle" onclick="show(this, 'primary')">menu</button>
+      <button class="secondary-toggle" onclick="show(this, 'secondary')">on this page</button>
+      <div id="backdrop"></div>
+      <div class="bd-sidebar-primary"><a href="index.html">Contents</a></div>
+      <div class="bd-sidebar-secondary"><a href="#">On this page</a></div>
+      <script>
+        function show(button, which) {{
+          if (which === 'primary' && {"false" if works else "true"}) return;
+          document.querySelector('.bd-sidebar-' + which).classList.add('open');
+          document.getElementById('backdrop').classList.add('open');
+        }}
+        document.addEventListener('keydown', e => e.key === 'Escape'
+          && document.querySelectorAll('.open').forEach(x => x.classList.remove('open')));
+      </script>"""
     return page(body, style)
 
 
