@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import functools
 import html as htmlmod
+import json
 import os
 import re
 import sys
@@ -52,6 +53,7 @@ EXTRA_PAGES = ("index.html", "search.html", "genindex.html")
 DESK, PHONE = {"width": 1400, "height": 900}, {"width": 400, "height": 800}
 # An element that declares itself an explorer; the scaffold is dlbook.viz.common.make_explorer.
 EXPLORER = ".dlbook-explorer, [data-dlbook-explorer]"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PANELS = (  # (button's name, what it opens, button, panel) in pydata-sphinx-theme's markup
     ("navigation button", "the book's contents", ".primary-toggle", ".bd-sidebar-primary"),
     ("page-contents button", "the page's contents", ".secondary-toggle", ".bd-sidebar-secondary"),
@@ -168,6 +170,12 @@ function findExplorers(sel) {
     if (!drawn) out.push({where: where(box), problem: 'an ipywidgets view that draws nothing '
       + '(it needs a kernel and the widget JavaScript)', groups: [], at: box});
     else roots.push(box);
+  }
+  // A widget with no HTML twin falls back to its text: "VBox(children=(HBox(children=(...".
+  for (const e of main.querySelectorAll('.cell_output pre, .output pre')) {
+    if (/^\s*(VBox|HBox|Box|GridBox|Tab|Accordion)\(children=/.test(e.textContent))
+      out.push({where: where(e), groups: [], at: e,
+        problem: `shown as text: "${e.textContent.trim().slice(0, 60)}..."`});
   }
   const free = 'input[type=range], input[type=checkbox], input[type=radio], select';
   for (const c of main.querySelectorAll(free)) {
@@ -332,6 +340,25 @@ def link_problems(html: Path, base: str, page: str, hrefs, live_ids) -> list[str
     return bad
 
 
+def notebook_explorers(html: Path, page: str) -> int:
+    """How many outputs of the page's notebook are explorers: an ipywidgets view, or the static
+    twin that make_explorer adds (0 for a page that is no notebook). The notebook is the one
+    the book rendered (``_build/jupyter_execute``), else the one it publishes (``_sources``)."""
+    name = Path(page).with_suffix(".ipynb")
+    for nb in (html.parent / "jupyter_execute" / name, html / "_sources" / name):
+        if nb.is_file():
+            break
+    else:
+        return 0
+    cells = json.loads(nb.read_text(encoding="utf-8")).get("cells", [])
+    count = 0
+    for out in (o for c in cells for o in c.get("outputs", [])):
+        data = out.get("data", {})
+        twin = "".join(data.get("text/html", ""))
+        count += WIDGET_VIEW in data or 'class="dlbook-explorer"' in twin
+    return count
+
+
 def _some(what: str, items: list[str], show: int = 3) -> list[str]:
     """One problem line per item, at most ``show`` of them, then how many more."""
     lines = [f'{what}: "{item}"' for item in items[:show]]
@@ -445,7 +472,7 @@ class Checker:
         counts["links"] = len(hrefs)
         problems += link_problems(self.html, self.base, page, hrefs, frozenset(ids))
         problems += self._animations(counts)
-        problems += self._explorers(counts)
+        problems += self._explorers(page, counts)
         pg.set_viewport_size(PHONE)
         pg.wait_for_timeout(100)
         problems += [
@@ -484,10 +511,14 @@ class Checker:
                 problems.append(f"animation {i + 1}: Next frame does not change the picture")
         return problems
 
-    def _explorers(self, counts) -> list[str]:
+    def _explorers(self, page, counts) -> list[str]:
         found = self._eval("findExplorers(arg)", EXPLORER)
         counts["explorers"] = len(found)
         problems = []
+        expected = notebook_explorers(self.html, page)
+        if expected > len(found):
+            many = "s" if expected > 1 else ""
+            problems.append(f"{expected} explorer{many} in the notebook, {len(found)} on the page")
         for k, ex in enumerate(found, 1):
             label = f"explorer {k} ({ex['where']})"
             if ex["problem"]:

@@ -4,6 +4,7 @@ One headless Chromium for the module; skipped (with the reason) without Playwrig
 """
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,10 @@ PAGES = {
         '<script type="application/vnd.jupyter.widget-view+json">{"model_id": "x"}</script>'
         "</div></div>"
     ),
+    "as_text.html": page(
+        "<div class='cell_output'><pre>VBox(children=(FloatSlider(value=0.1),))</pre></div>"
+    ),
+    "lost.html": page("<p>The explorer's output is missing.</p>"),
     "nav.html": sidebar(works=True),
     "nav_broken.html": sidebar(works=False),
 }
@@ -161,6 +166,12 @@ def check(tmp_path_factory):
     html = tmp_path_factory.mktemp("html")
     for name, text in PAGES.items():
         (html / name).write_text(text, encoding="utf-8")
+    # The notebook behind lost.html and as_text.html has one explorer output (a widget view).
+    output = {"output_type": "display_data", "data": {bc.WIDGET_VIEW: {"model_id": "m"}}}
+    notebook = json.dumps({"cells": [{"cell_type": "code", "outputs": [output]}]})
+    (html / "_sources").mkdir()
+    for name in ("lost", "as_text"):
+        (html / "_sources" / f"{name}.ipynb").write_text(notebook, encoding="utf-8")
     with bc.serve(html) as base:
         checker = bc.Checker(html, base)
 
@@ -245,6 +256,12 @@ def test_explorers_that_do_not_respond(check):
 def test_explorer_whose_controls_are_disabled(check):
     (problem,) = check("disabled.html")
     assert problem.endswith("every control is disabled"), problem
+
+
+def test_explorer_shown_as_text_or_missing(check):
+    (problem,) = check("as_text.html")
+    assert 'shown as text: "VBox(children=(FloatSlider(value=0.1),))..."' in problem, problem
+    assert check("lost.html") == ["1 explorer in the notebook, 0 on the page"]
 
 
 def test_ipywidgets_view_draws_nothing(check):
