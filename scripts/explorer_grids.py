@@ -72,8 +72,15 @@ def _camera(size):
 
 
 def _kernels():
+    """The five kernels of the convolution chapter's explorer."""
     sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=float)
-    return {"Sobel x": sobel, "Sobel y": sobel.T, "box blur 3×3": np.full((3, 3), 1 / 9)}
+    return {
+        "Sobel x": sobel,
+        "Sobel y": sobel.T,
+        "Laplacian": np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=float),
+        "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=float),
+        "box blur 3×3": np.full((3, 3), 1 / 9),
+    }
 
 
 def _scores():

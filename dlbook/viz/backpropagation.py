@@ -335,4 +335,7 @@ def explorer(train, hiddens=(8, 16, 32, 64, 128, 256), lrs=(0.003, 0.01, 0.03, 0
         fig.tight_layout()
         return fig
 
-    return make_explorer([[hidden, lr]], draw, output=True, dpi=80)
+    # The static grid trains once per position: three widths, three rates (too low, good, too high).
+    grid = {hidden: [h for h in (16, 64, 256) if h in hiddens] or [hidden.value],
+            lr: [r for r in (0.01, 0.1, 1.0) if r in lrs] or [lr.value]}  # fmt: skip
+    return make_explorer([[hidden, lr]], draw, output=True, dpi=80, grid=grid)

@@ -334,7 +334,7 @@ def explorer(momentum=0.1, batch_size=8, steps=100, mean=2.0, std=3.0):
             f" running var {r['running_var'][-1]:.2f} (true {std**2:g})</pre>"
         ), fig
 
-    return make_explorer([[w_m, w_b]], draw, info=True)
+    return make_explorer([[w_m, w_b]], draw, info=True, max_positions=12)
 
 
 def sweep_table(sweep, lrs):

@@ -369,4 +369,6 @@ def explorer(c_in=8, c_out=8, kernel_size=3, groups=2):
 
     w_in.observe(refresh_groups, "value")
     w_out.observe(refresh_groups, "value")
-    return make_explorer([[w_in, w_out], [w_k, w_g]], draw, info=True)
+    # The static grid: channel counts whose every pair allows groups 1, 2, 4 and 8.
+    grid = {w_in: [8, 16], w_out: [8, 16], w_g: [1, 2, 4, 8]}
+    return make_explorer([[w_in, w_out], [w_k, w_g]], draw, info=True, grid=grid)

@@ -303,4 +303,5 @@ def kernel_explorer(image, kernels: dict, sigma_max=4.0):
             [smooth, resp], titles, size=3.4, symmetric=[False, bool(resp.min() < 0)]
         )
 
-    return make_explorer([[kernel, sigma]], draw, output=True, dpi=None)
+    # Photographs make large pictures: every kernel, unblurred and blurred, in the static grid.
+    return make_explorer([[kernel, sigma]], draw, output=True, dpi=72, grid={sigma: [0.0, 2.0]})

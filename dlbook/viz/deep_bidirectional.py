@@ -172,7 +172,7 @@ def explorer(length=12, hidden_size=8, seed=0):
     x = seeding.rng(seed).standard_normal((length, 1, 1))
     w_layers = widgets.IntSlider(value=2, min=1, max=3, description="layers")
     w_dir = widgets.ToggleButtons(
-        options=["unidirectional", "bidirectional"], value="bidirectional"
+        options=["unidirectional", "bidirectional"], value="bidirectional", description="direction"
     )
     w_half = widgets.Dropdown(options=["both", "forward", "backward"], value="forward",
                               description="half of y_t")  # fmt: skip
@@ -200,7 +200,9 @@ def explorer(length=12, hidden_size=8, seed=0):
             f"  ({len(seen)} of {length} input steps)</pre>"
         ), fig
 
-    return make_explorer([[w_layers, w_dir], [w_half, w_t]], draw, info=True)
+    # The static grid: 1 to 3 layers, one or two directions, each half, at the middle step.
+    grid = {w_half: ["forward", "backward"], w_t: [w_t.value]}
+    return make_explorer([[w_layers, w_dir], [w_half, w_t]], draw, info=True, grid=grid)
 
 
 def curves_figure(results):

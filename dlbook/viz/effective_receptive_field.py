@@ -269,7 +269,9 @@ def explorer(depth=6, kernel_size=3, dilation=1, nonlinearity="relu", residual=F
             f"95% of the mass in {E.mass_width(m):d} px of {field}</pre>"
         ), fig
 
-    return make_explorer([[w_depth, w_k], [w_d, w_nl, w_res]], draw, info=True)
+    # The static grid: the field's growth with depth, for each nonlinearity.
+    grid = {w_depth: sorted({2, depth, 16}), w_k: [kernel_size], w_d: [dilation]}
+    return make_explorer([[w_depth, w_k], [w_d, w_nl, w_res]], draw, info=True, grid=grid)
 
 
 def before_after(result):

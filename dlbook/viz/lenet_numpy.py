@@ -408,4 +408,4 @@ def explorer(model, images, labels, index=0, stage="C1"):
         digit_panel(fig, model, images[i], w_s.value, labels[i], name=f"#{i}")
         return fig
 
-    return make_explorer([[w_i, w_s]], draw)
+    return make_explorer([[w_i, w_s]], draw, max_positions=12)  # a draw takes a quarter second

@@ -408,4 +408,6 @@ def explorer(model, unit, example=0, shift=0.0, length=50, n=32, seed=100):
             f"MSE over these {n} sequences {mse:.4f}</pre>"
         ), fig
 
-    return make_explorer([[w_e, w_s, w_t]], draw, info=True)
+    # The static grid: the forget gate shifted down, not at all and up, at two lengths.
+    grid = {w_e: [example], w_s: sorted({-1.0, shift, 1.0}), w_t: sorted({length, 150})}
+    return make_explorer([[w_e, w_s, w_t]], draw, info=True, grid=grid)

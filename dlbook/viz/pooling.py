@@ -379,7 +379,10 @@ def pool_explorer(x):
         return f"H_out = {formula}\n", fig
 
     widgets_ = list(controls.values())
-    return make_explorer([widgets_[:3], widgets_[3:]], draw, output=True, dpi=80)
+    # The static grid: non-overlapping (2/2), overlapping (3/2) and dense (stride 1) windows, with
+    # and without ceil_mode, max and average.
+    grid = {"kernel": [2, 3], "stride": [1, 2], "padding": [0]}
+    return make_explorer([widgets_[:3], widgets_[3:]], draw, output=True, dpi=80, grid=grid)
 
 
 def shift_change_figure(shifts, change: dict):

@@ -310,7 +310,10 @@ def explorer(problem, kind="L2", lam=1e-3, degree=12):
             f"zero coefficients {int(np.sum(coef == 0))} of {d + 1}</pre>"
         ), fig
 
-    return make_explorer([[w_kind, w_lam, w_deg]], draw, info=True)
+    # The static grid: every penalty at four λ, at the degree shown (an L1 fit at a tiny λ takes
+    # seconds, so the grid starts at 1e-3).
+    grid = {w_lam: [1e-3, 1e-2, 1e-1, 1.0], w_deg: [degree]}
+    return make_explorer([[w_kind, w_lam, w_deg]], draw, info=True, grid=grid)
 
 
 def weight_images(weights):

@@ -227,7 +227,9 @@ def explorer(radius=1.0, length=100, hidden=64, seed=0):
         return (f"<pre>the gradient {w_t.value} steps back is {run.ratio(w_t.value):.3g} "
                 f"times the last step's</pre>"), fig  # fmt: skip
 
-    return make_explorer([[w_r, w_t, w_k]], draw, info=True)
+    # The static grid: a radius below, at and above 1, for both kinds of W_hh (BPTT per position).
+    grid = {w_r: sorted({0.5, radius, 1.5}), w_t: [length]}
+    return make_explorer([[w_r, w_t, w_k]], draw, info=True, grid=grid)
 
 
 def clipping_figure(runs, max_norm=None, cap=1e6):
