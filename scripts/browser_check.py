@@ -340,23 +340,25 @@ def link_problems(html: Path, base: str, page: str, hrefs, live_ids) -> list[str
     return bad
 
 
-def notebook_explorers(html: Path, page: str) -> int:
-    """How many outputs of the page's notebook are explorers: an ipywidgets view, or the static
-    twin that make_explorer adds (0 for a page that is no notebook). The notebook is the one
-    the book rendered (``_build/jupyter_execute``), else the one it publishes (``_sources``)."""
+def notebook_outputs(html: Path, page: str) -> Counter:
+    """How many outputs of the page's notebook are explorers (an ipywidgets view, or the static
+    twin that make_explorer adds) and animations (matplotlib's jshtml player); none for a page
+    that is no notebook. The notebook is the one the book rendered (``_build/jupyter_execute``),
+    else the one it publishes (``_sources``)."""
     name = Path(page).with_suffix(".ipynb")
+    found = Counter()
     for nb in (html.parent / "jupyter_execute" / name, html / "_sources" / name):
         if nb.is_file():
             break
     else:
-        return 0
+        return found
     cells = json.loads(nb.read_text(encoding="utf-8")).get("cells", [])
-    count = 0
     for out in (o for c in cells for o in c.get("outputs", [])):
         data = out.get("data", {})
-        twin = "".join(data.get("text/html", ""))
-        count += WIDGET_VIEW in data or 'class="dlbook-explorer"' in twin
-    return count
+        text = "".join(data.get("text/html", ""))
+        found["explorers"] += WIDGET_VIEW in data or 'class="dlbook-explorer"' in text
+        found["animations"] += text.count('<div class="animation">')
+    return found
 
 
 def _some(what: str, items: list[str], show: int = 3) -> list[str]:
@@ -471,7 +473,7 @@ class Checker:
         hrefs, ids = self._eval("[links(), pageIds()]")
         counts["links"] = len(hrefs)
         problems += link_problems(self.html, self.base, page, hrefs, frozenset(ids))
-        problems += self._animations(counts)
+        problems += self._animations(page, counts)
         problems += self._explorers(page, counts)
         pg.set_viewport_size(PHONE)
         pg.wait_for_timeout(100)
@@ -488,10 +490,18 @@ class Checker:
     def _eval(self, expr: str, arg=None):
         return self.page.evaluate(f"async (arg) => {{ {JS}; return await {expr}; }}", arg)
 
-    def _animations(self, counts) -> list[str]:
-        pg, problems = self.page, []
+    def _expected(self, page, what, shown) -> list[str]:
+        """Fewer explorers or animations on the page than outputs in its notebook?"""
+        expected = notebook_outputs(self.html, page)[what]
+        if expected > shown:
+            return [f"{expected} {what} in the notebook, {shown} on the page"]
+        return []
+
+    def _animations(self, page, counts) -> list[str]:
+        pg = self.page
         players = pg.locator(".animation")
         counts["animations"] = n = players.count()
+        problems = self._expected(page, "animations", n)
         for i in range(n):
             player = players.nth(i)
             pause = player.locator('button[onclick*="pause_animation"]')
@@ -515,10 +525,7 @@ class Checker:
         found = self._eval("findExplorers(arg)", EXPLORER)
         counts["explorers"] = len(found)
         problems = []
-        expected = notebook_explorers(self.html, page)
-        if expected > len(found):
-            many = "s" if expected > 1 else ""
-            problems.append(f"{expected} explorer{many} in the notebook, {len(found)} on the page")
+        problems += self._expected(page, "explorers", len(found))
         for k, ex in enumerate(found, 1):
             label = f"explorer {k} ({ex['where']})"
             if ex["problem"]:

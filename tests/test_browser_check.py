@@ -166,11 +166,12 @@ def check(tmp_path_factory):
     html = tmp_path_factory.mktemp("html")
     for name, text in PAGES.items():
         (html / name).write_text(text, encoding="utf-8")
-    # The notebook behind lost.html and as_text.html has one explorer output (a widget view).
-    output = {"output_type": "display_data", "data": {bc.WIDGET_VIEW: {"model_id": "m"}}}
-    notebook = json.dumps({"cells": [{"cell_type": "code", "outputs": [output]}]})
+    # The notebooks behind two pages: an explorer output (a widget view), and an animation.
+    explorer = {"output_type": "display_data", "data": {bc.WIDGET_VIEW: {"model_id": "m"}}}
+    player = {"output_type": "display_data", "data": {"text/html": ['<div class="animation">']}}
     (html / "_sources").mkdir()
-    for name in ("lost", "as_text"):
+    for name, outputs in (("lost", [explorer, player]), ("as_text", [explorer])):
+        notebook = json.dumps({"cells": [{"cell_type": "code", "outputs": outputs}]})
         (html / "_sources" / f"{name}.ipynb").write_text(notebook, encoding="utf-8")
     with bc.serve(html) as base:
         checker = bc.Checker(html, base)
@@ -258,10 +259,13 @@ def test_explorer_whose_controls_are_disabled(check):
     assert problem.endswith("every control is disabled"), problem
 
 
-def test_explorer_shown_as_text_or_missing(check):
+def test_explorer_shown_as_text_and_outputs_missing(check):
     (problem,) = check("as_text.html")
     assert 'shown as text: "VBox(children=(FloatSlider(value=0.1),))..."' in problem, problem
-    assert check("lost.html") == ["1 explorer in the notebook, 0 on the page"]
+    assert check("lost.html") == [
+        "1 animations in the notebook, 0 on the page",
+        "1 explorers in the notebook, 0 on the page",
+    ]
 
 
 def test_ipywidgets_view_draws_nothing(check):
