@@ -37,6 +37,7 @@ from dlbook.viz.static import (
     frame_html,
     grid_mode,
     grid_values,
+    palette_png,
     png_size,
     same_value,
     twin_html,
@@ -157,7 +158,8 @@ def make_explorer(rows, draw, *, info=False, output=False, side=False, dpi=72, g
 
     ``draw()`` (no arguments; it reads the controls' values) returns the picture: a Figure,
     rendered by :func:`figure_png` at twice ``dpi`` (None: the figure's own) and shown at
-    ``dpi`` (sharp on high-DPI screens), or PNG bytes, shown as they are. With ``info=True`` it
+    ``dpi`` (sharp on high-DPI screens), or PNG bytes, shown at their size; either is stored
+    with a 256-colour palette (:func:`~dlbook.viz.static.palette_png`). With ``info=True`` it
     returns ``(html, picture)``, and ``html`` fills the ``HTML`` widget. With ``output=True``
     the picture is an ``Output`` widget and ``draw`` returns one item or a tuple of items shown
     in order: a ``str`` is written as stdout, a Figure or PNG bytes shown as an image. ``None``
@@ -200,7 +202,8 @@ def make_explorer(rows, draw, *, info=False, output=False, side=False, dpi=72, g
         if info:
             text.value = rendered[0]
         if not output:
-            view.value, width = rendered[1][0]
+            png, width = rendered[1][0]
+            view.value = palette_png(png)
             view.layout.width = f"{width:g}px"
             return
         view.outputs = ()
@@ -208,7 +211,7 @@ def make_explorer(rows, draw, *, info=False, output=False, side=False, dpi=72, g
             if isinstance(item, str):
                 view.append_stdout(item)
             else:
-                view.append_display_data(_image(*item))
+                view.append_display_data(_image(palette_png(item[0]), item[1]))
 
     quiet = []
 
