@@ -19,7 +19,10 @@ one browser, one after another. For each page:
 - every explorer responds: each control (slider, select, checkbox, radio group, button group) of
   an explorer changes its picture for at least one of its positions. An explorer is an element
   marked as one (``EXPLORER``), or the nearest block around form controls in a cell output that
-  holds a picture; an ipywidgets view that needs a kernel is reported as drawing nothing;
+  holds a picture; an ipywidgets view that needs a kernel is reported as drawing nothing, and a
+  widget shown as its text (``VBox(children=...``) as such;
+- the page shows as many explorers and animations as its notebook has outputs of each (the
+  notebook the book rendered, in ``_build/jupyter_execute``, else the one in ``_sources``);
 - at 1400 px no display equation is wider than its column; at 400 px one that is wider scrolls
   inside its own box (``overflow-x: auto`` on it or on its ``.math`` wrapper);
 - at 400 px the navigation button opens the book's contents (the primary sidebar) and the page's
@@ -416,7 +419,7 @@ class Checker:
             self._log.append(f"request leaves 127.0.0.1: {url[:120]}")
 
     def _console(self, msg):
-        if msg.type != "error":
+        if msg.type not in ("error", "assert"):
             return
         if msg.text.startswith("Failed to load resource") and (
             msg.location.get("url") in self._quiet_urls
