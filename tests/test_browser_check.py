@@ -152,6 +152,13 @@ PAGES = {
         '<script type="application/vnd.jupyter.widget-view+json">{"model_id": "x"}</script>'
         "</div></div>"
     ),
+    "merror.html": page(
+        '<div class="math"><mjx-container display="true">'
+        '<mjx-merror data-mjx-error="Undefined control sequence \\foo">\\foo</mjx-merror>'
+        "</mjx-container></div>"
+    ),
+    "redirect.html": '<meta http-equiv="Refresh" content="0; url=clean.html" />',
+    "redirect_broken.html": '<meta http-equiv="Refresh" content="0; url=gone.html" />',
     "as_text.html": page(
         "<div class='cell_output'><pre>VBox(children=(FloatSlider(value=0.1),))</pre></div>"
     ),
@@ -241,6 +248,15 @@ def test_raw_tex(check):
     problems = only(check("tex.html"), "maths not typeset")
     assert any("\\frac" in p for p in problems) and any("\\(x\\)" in p for p in problems)
     assert "maths not typeset: MathJax did not load" in problems
+
+
+def test_mathjax_error(check):
+    assert check("merror.html") == ['MathJax error: "Undefined control sequence \\foo"']
+
+
+def test_redirect_page_is_checked_by_its_target(check):
+    assert check("redirect.html", counts=True) == ([], {"redirect": "clean.html"})
+    assert check("redirect_broken.html") == ["broken link: gone.html (no such file)"]
 
 
 def test_animation_that_does_not_step(check):
