@@ -233,4 +233,6 @@ def explorer(models: dict, x, y, index: int = 0):
         fig = explorer_figure(models, moved, int(y[w_i.value]))
         return figure_png(fig, bbox_inches="tight")
 
-    return make_explorer([w_i, [w_dx, w_dy]], draw)
+    # The static grid: the digit shown, moved 4 pixels each way (the chapter's shift test).
+    grid = {w_i: [index], w_dx: [-4, 0, 4], w_dy: [-4, 0, 4]}
+    return make_explorer([w_i, [w_dx, w_dy]], draw, grid=grid)
