@@ -159,6 +159,7 @@ def _nearest(points, x) -> int:
 
 
 def _with_current(w, values) -> list:
+    """``values`` with the control's current value added where it is missing."""
     values = list(values)
     if not any(same_value(v, w.value) for v in values):
         values.append(w.value)
@@ -168,6 +169,7 @@ def _with_current(w, values) -> list:
 
 
 def same_value(a, b) -> bool:
+    """Whether two control values are the same (floats to a relative 1e-9)."""
     if isinstance(a, float) or isinstance(b, float):
         try:
             return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
