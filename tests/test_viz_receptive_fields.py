@@ -220,3 +220,16 @@ def test_accuracy_figure_has_a_dot_per_seed_and_its_markers():
     assert vertical and list(vertical[0].get_xdata()) == [11, 11]
     assert any(t.get_text() == "field = pattern width (11)" for t in ax.texts)
     plt.close(fig)
+
+
+def test_the_stack_builder_has_a_still_for_pages_without_a_kernel():
+    from dlbook.viz.receptive_fields import StackBuilder
+
+    builder = StackBuilder()
+    bundle = builder._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # live in Jupyter
+    assert bundle["text/plain"].startswith("Stack builder (conv 3 p1, pool 2 s2)")
+    html = bundle["text/html"]
+    assert "data:image/png;base64," in html and "layer" in html and "http" not in html
+    builder.add()
+    assert "conv 3 p1, pool 2 s2, conv 3 p1" in builder._repr_mimebundle_()["text/plain"]

@@ -21,6 +21,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from dlbook.shapes import conv_output_size
 from dlbook.viz.common import figure_png
+from dlbook.viz.static import frame_html, png_size
 
 __all__ = ["Step", "as_steps", "to_model", "Stack", "analyse", "cone", "draw_stack", "plot_stacks",
            "animate_growth", "animate_slide", "StackBuilder", "unit_near", "draw_regions",
@@ -291,16 +292,29 @@ class StackBuilder:
         try:
             stack = analyse(self.steps, self.n.value)
         except ValueError as err:  # the input is too small for the stack
-            self.out.append_stdout(f"cannot build this stack: {str(err).splitlines()[0]}\n"
-                                   "press 'remove last' or enlarge the input\n")  # fmt: skip
+            message = (f"cannot build this stack: {str(err).splitlines()[0]}\n"
+                       "press 'remove last' or enlarge the input\n")  # fmt: skip
+            self.out.append_stdout(message)
+            self._snapshot = [message]
             return
-        self.out.append_stdout(self.table(stack))
+        table = self.table(stack)
+        self.out.append_stdout(table)
         fig = draw_stack(stack).figure
         png = figure_png(fig, dpi=None, bbox_inches="tight")
         self.out.append_display_data(Image(png))
+        self._snapshot = [table, (png, png_size(png)[0])]
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        """The live widgets, with a still of the current stack for pages read without a kernel
+        (the HTML book shows ``text/html``)."""
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        note = "<p><em>Add and remove layers when the cell is run in Jupyter.</em></p>"
+        bundle["text/html"] = (
+            f'<div class="dlbook-snapshot">{frame_html(None, self._snapshot)}{note}</div>'
+        )
+        layers = ", ".join(s.label() for s in self.steps)
+        bundle["text/plain"] = f"Stack builder ({layers}); run the cell to add and remove layers"
+        return bundle
 
 
 def unit_near(rf, point) -> tuple[int, int]:
