@@ -9,6 +9,7 @@
 #   make mutate       mutation testing of dlbook/scratch; survivors in _build/mutation.md
 #   make lint         ruff check + ruff format --check
 #   make screenshots  headless-Chromium screenshots of the built book
+#   make browser      read the built book in headless Chromium, offline (PAGES="a.html b.html" for some)
 #   make clean        remove _build
 
 SHELL := bash
@@ -60,7 +61,7 @@ TEST_KERNEL_ENV := env -u MPLBACKEND $(TESTED)
 # The notebooks that nbval, execute and robust work on (NB=path/to/one.ipynb for one).
 NB ?= $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null | sort)
 
-.PHONY: help setup book test unit nbval lab execute robust robust-report bench mutate lint screenshots clean
+.PHONY: help setup book test unit nbval lab execute robust robust-report bench mutate lint screenshots browser browser-setup clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -147,6 +148,20 @@ lint: $(STAMP)
 
 screenshots:
 	scripts/screenshot.sh
+
+# Playwright for the browser check, on top of the book's requirements.  It drives Debian's
+# Chromium (/usr/bin/chromium, or CHROMIUM=...): never `playwright install`, which downloads
+# browsers from a CDN.
+BROWSER_STAMP := $(VENV)/.browser-installed
+$(BROWSER_STAMP): requirements-browser.txt $(STAMP)
+	$(PY) -m pip install -r requirements-browser.txt
+	touch $@
+
+browser-setup: $(BROWSER_STAMP)
+
+# Needs `make book` first.
+browser: $(BROWSER_STAMP)
+	$(PY) scripts/browser_check.py $(if $(PAGES),--pages $(PAGES))
 
 clean:
 	rm -rf _build
