@@ -345,7 +345,8 @@ def link_problems(html: Path, base: str, page: str, hrefs, live_ids) -> list[str
 
 def notebook_outputs(html: Path, page: str) -> Counter:
     """How many outputs of the page's notebook are explorers (an ipywidgets view, or the static
-    twin that make_explorer adds) and animations (matplotlib's jshtml player); none for a page
+    twin that make_explorer adds), stills (a widget that shows a ``dlbook-snapshot`` picture of
+    itself, such as the stack builder) and animations (matplotlib's jshtml player); none for a page
     that is no notebook. The notebook is the one the book rendered (``_build/jupyter_execute``),
     else the one it publishes (``_sources``)."""
     name = Path(page).with_suffix(".ipynb")
@@ -359,7 +360,11 @@ def notebook_outputs(html: Path, page: str) -> Counter:
     for out in (o for c in cells for o in c.get("outputs", [])):
         data = out.get("data", {})
         text = "".join(data.get("text/html", ""))
-        found["explorers"] += WIDGET_VIEW in data or 'class="dlbook-explorer"' in text
+        still = 'class="dlbook-snapshot"' in text  # a widget with a still for the page
+        found["stills"] += still
+        found["explorers"] += 'class="dlbook-explorer"' in text or (
+            WIDGET_VIEW in data and not still
+        )
         found["animations"] += text.count('<div class="animation">')
     return found
 
@@ -529,6 +534,9 @@ class Checker:
         counts["explorers"] = len(found)
         problems = []
         problems += self._expected(page, "explorers", len(found))
+        problems += self._expected(
+            page, "stills", self.page.locator(".dlbook-snapshot img").count()
+        )
         for k, ex in enumerate(found, 1):
             label = f"explorer {k} ({ex['where']})"
             if ex["problem"]:

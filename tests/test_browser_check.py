@@ -306,3 +306,18 @@ def test_toc_pages_lists_the_books_pages():
     assert pages[0] == "book/intro.html"
     assert "notebooks/02_convolution/01_convolution.html" in pages
     assert pages[-3:] == list(bc.EXTRA_PAGES)
+
+
+def test_a_widget_with_a_still_is_counted_as_a_still_not_an_explorer(tmp_path):
+    outputs = [
+        {"data": {bc.WIDGET_VIEW: {}, "text/html": '<div class="dlbook-snapshot"><img></div>'}},
+        {"data": {bc.WIDGET_VIEW: {}, "text/html": '<div class="dlbook-explorer" data-p="2">'}},
+        {"data": {bc.WIDGET_VIEW: {}, "text/plain": "VBox(children=(...))"}},
+    ]
+    nb = {"cells": [{"cell_type": "code", "outputs": [{"output_type": "display_data", **o}]}
+                    for o in outputs]}  # fmt: skip
+    folder = tmp_path / "jupyter_execute" / "ch"
+    folder.mkdir(parents=True)
+    (folder / "one.ipynb").write_text(json.dumps(nb))
+    found = bc.notebook_outputs(tmp_path / "html", "ch/one.html")
+    assert (found["stills"], found["explorers"]) == (1, 2)
