@@ -344,7 +344,7 @@ def focus(maps, which):
 
 
 def _attention_cases() -> list[Case]:
-    rng = seeding.rng(11)
+    rng = np.random.default_rng(11)
     r = rng.standard_normal
     causal = np.tril(np.ones((4, 4), dtype=bool))
     return [

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
-from dlbook import seeding
+import numpy as np
+
 from dlbook.exercise import Case, Report, check
 from dlbook.scratch import conv2d
 
@@ -244,7 +245,7 @@ def check_grouped_conv2d(fn) -> Report:
     def twin(x, w, groups):
         return F.conv2d(torch.from_numpy(x), torch.from_numpy(w), groups=groups)
 
-    rng = seeding.rng(0)
+    rng = np.random.default_rng(0)  # fixed: the same report whatever DLBOOK_SEED is
 
     def case(x_shape, w_shape, groups, label):
         return Case((rng.standard_normal(x_shape), rng.standard_normal(w_shape), groups), {}, label)

@@ -186,7 +186,7 @@ def learn_kernel(
 
 
 def _conv2d_cases() -> list[Case]:
-    rng = seeding.rng(0)
+    rng = np.random.default_rng(0)
     ints = np.random.default_rng(1)  # small integers: float32 sums of them are exact
     return [
         Case(

@@ -414,7 +414,7 @@ def _bidirectional_twin(input, hx, weights, weights_reverse):
 
 
 def _bidirectional_cases() -> list[Case]:
-    rng = seeding.rng(5)
+    rng = np.random.default_rng(5)
 
     def args(t, n, d, h):
         def cell():

@@ -420,7 +420,7 @@ def _lstm_cell_reference(input, hx, cx, weight_ih, weight_hh, bias_ih, bias_hh):
 
 
 def _lstm_cell_cases() -> list[Case]:
-    rng = seeding.rng(3)
+    rng = np.random.default_rng(3)
 
     def args(n, d, h, forget_bias=0.0):
         x, hx, cx = (

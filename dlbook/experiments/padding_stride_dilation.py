@@ -402,7 +402,7 @@ def check_strided_conv2d(fn) -> Report:
             0, 0
         ]
 
-    rng = seeding.rng(0)
+    rng = np.random.default_rng(0)  # fixed: the same report whatever DLBOOK_SEED is
 
     def case(h, w, kh, kw, label, **kwargs):
         return Case((rng.standard_normal((h, w)), rng.standard_normal((kh, kw))), kwargs, label)

@@ -436,7 +436,7 @@ def sample(model, readout, vocab, prompt, length=200, temperature=0.8, seed=0) -
 
 
 def _rnn_backward_cases() -> list[Case]:
-    rng = seeding.rng(7)
+    rng = np.random.default_rng(7)
 
     def args(t, n, d, h, dtype=np.float64, last_only=False):
         g = rng.standard_normal((t, n, h))

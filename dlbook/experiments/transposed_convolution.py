@@ -370,7 +370,7 @@ def check_conv_transpose2d(fn) -> Report:
         x, w = torch.from_numpy(x)[None, None], torch.from_numpy(w)[None, None]
         return F.conv_transpose2d(x, w, **kwargs)[0, 0]
 
-    rng = seeding.rng(0)
+    rng = np.random.default_rng(0)  # fixed: the same report whatever DLBOOK_SEED is
 
     def case(h, w, kh, kw, label, **kwargs):
         return Case((rng.standard_normal((h, w)), rng.standard_normal((kh, kw))), kwargs, label)
