@@ -242,7 +242,7 @@ def training_animation(hist, texts, which, dpi=72, interval=400):
 
 def _explorer_panel(axes, query, key, mask, scale, row):
     w, _ = mask_weights(query, key, mask, scale=scale)
-    heatmap(axes[0], w, title=f"{mask} mask, scale {scale:.2g}")
+    heatmap(axes[0], w, title=f"{mask} mask, scale {scale:.2g}", fontsize=9)
     _box(axes[0], row, int(np.argmax(w[row])))
     axes[0].add_patch(Rectangle((-0.5, row - 0.5), w.shape[1], 1, fill=False, ec="C1", lw=1.5))
     axes[1].bar(range(w.shape[1]), w[row], color="C0")

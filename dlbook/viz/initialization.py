@@ -246,7 +246,7 @@ def _stats_png(st, title):
     if st.act_std.max() > 0:
         ax.semilogy(layers, st.act_std, label="activation std")
         ax.semilogy(layers, st.grad_std, label="gradient std (at layer input)")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
     else:
         ax.text(0.5, 0.5, "every activation and gradient is 0", ha="center", va="center")
     ax.set_xlabel("layer $l$")

@@ -210,7 +210,7 @@ def explorer_figure(models: dict, image, label: int):
         ax_p.bar(np.arange(10) + (k - (len(preds) - 1) / 2) * width, p, width,
                  label=f"{name}: says {p.argmax()} ({p.max():.0%})")  # fmt: skip
     ax_p.set(xticks=range(10), ylim=(0, 1.05), xlabel="class", ylabel="probability")
-    ax_p.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    ax_p.legend(fontsize=9, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 

@@ -231,7 +231,7 @@ def explorer(names=("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "sil
     def draw():
         fig, ax = plt.subplots(figsize=(5, 3))
         draw_neuron_1d(ax, w_name.value, w_w.value, w_b.value)
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=9, loc="upper left")
         fig.tight_layout()
         return fig
 

@@ -193,7 +193,7 @@ def _explorer_panel(ax, radius, length, kind="gaussian", hidden=64, seed=0):
     ax.plot(k, smax**k, "--", color="0.7", label=bound)
     ax.set_ylim(max(run.profile.min(), 1e-30) / 10, max(run.profile.max(), 1) * 10)
     ax.set_title(f"{kind} $W_{{hh}}$, radius {radius:g}, length {length}", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     return run
 
 
