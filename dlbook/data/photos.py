@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from dlbook.data.offline import Split, _check_fraction
+from dlbook.data.offline import Split
 
 __all__ = ["PHOTOS", "load_photo_patches", "load_faces", "load_cifar10_or_photos"]
 
@@ -152,7 +152,8 @@ def load_faces(test_fraction: float = 0.25, seed: int = 0, dtype=np.float32) -> 
     from skimage.data import lfw_subset
     from sklearn.model_selection import train_test_split
 
-    _check_fraction(test_fraction)
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     images = lfw_subset()
     x = np.asarray(images, dtype=dtype)[:, None]
     y = np.r_[np.ones(100), np.zeros(len(images) - 100)].astype(np.int64)
