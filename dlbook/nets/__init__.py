@@ -9,17 +9,17 @@ with random weights: the book never downloads pretrained ones.
 - :mod:`~dlbook.nets.alexnet_vgg`: AlexNet, VGG-16, VGG blocks and their small versions;
 - :mod:`~dlbook.nets.resnet`: residual blocks, ResNet-50, small ResNets and their plain twins;
 - :mod:`~dlbook.nets.inception`: the Inception block and a small Inception network;
-- :mod:`~dlbook.nets.summary`: :func:`summary`, a table of output shapes, parameters,
+- :mod:`~dlbook.nets.summarize`: :func:`summary`, a table of output shapes, parameters,
   multiply-adds and receptive fields for any of them.
 """
 
-from dlbook.nets import alexnet_vgg, common, inception, lenet, resnet, summary
+from dlbook.nets import alexnet_vgg, common, inception, lenet, resnet, summarize
 from dlbook.nets.alexnet_vgg import *  # noqa: F403
 from dlbook.nets.common import *  # noqa: F403
 from dlbook.nets.inception import *  # noqa: F403
 from dlbook.nets.lenet import *  # noqa: F403
 from dlbook.nets.resnet import *  # noqa: F403
-from dlbook.nets.summary import *  # noqa: F403
+from dlbook.nets.summarize import *  # noqa: F403
 
 __all__ = [
     *common.__all__,
@@ -27,5 +27,5 @@ __all__ = [
     *alexnet_vgg.__all__,
     *resnet.__all__,
     *inception.__all__,
-    *summary.__all__,
+    *summarize.__all__,
 ]

@@ -1,3 +1,0 @@
-"""placeholder"""
-
-__all__ = []
