@@ -7,6 +7,17 @@ runs against the ``dlbook`` code as it is now: nothing stale can be served, whic
 the book otherwise builds with ``execute_notebooks: force``. The build that follows finds every
 notebook in the cache, matched by its code cells, and executes none itself.
 
+Scheduling, for the whole-book budget (BOOK.md: 5 minutes on 2 cores):
+
+- **One thread per kernel.** The kernels share the cores, so the threads the caller allows
+  (``OMP_NUM_THREADS``, 2 in the stored set-up) are divided between them: with one kernel per
+  core, each runs one thread. Two kernels of two threads each on two cores only make the threads
+  wait for each other.
+- **Longest first, one at a time.** jupyter-cache's ``local-parallel`` executor hands each worker a
+  block of four notebooks (``Pool.map``'s default chunks), so one worker can be left with a block
+  while the other idles. Here each worker takes the next notebook as soon as it is free, the
+  longest first, as the stored notebooks' own execution times say (:func:`expected_seconds`).
+
 The kernels run with ``DLBOOK_EXPLORER_GRID=full`` (unless the caller set it), so that every
 explorer precomputes its grid of pictures for the static HTML (:mod:`dlbook.viz.static`); the
 notebooks stored in git keep one picture per explorer. The book loads no ipywidgets JavaScript,
@@ -18,16 +29,19 @@ Exit status 1 when a notebook fails, with its traceback on stderr.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
 import yaml
 from jupyter_cache import get_cache
-from jupyter_cache.executors import load_executor
+from jupyter_cache.executors.base import ExecutorRunResult
+from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "_build" / ".jupyter_cache"
@@ -46,15 +60,56 @@ def toc_notebooks(toc_path: Path = ROOT / "_toc.yml") -> list[Path]:
     return found
 
 
+def expected_seconds(path: Path) -> float:
+    """How long ``path`` took when it was last stored: the sum of its code cells' execution times
+    (from the ``execution`` timestamps nbclient records), 0 when it records none."""
+    total = 0.0
+    for cell in nbformat.read(path, as_version=4).cells:
+        stamps = cell.get("metadata", {}).get("execution", {})
+        start, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
+        if start and end:
+            parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+            total += (parse(end) - parse(start)).total_seconds()
+    return total
+
+
+def longest_first(notebooks: list[Path]) -> list[Path]:
+    """``notebooks`` by :func:`expected_seconds`, longest first (ties keep their order)."""
+    return sorted(notebooks, key=lambda nb: -expected_seconds(nb))
+
+
+def kernel_threads(workers: int) -> int:
+    """Threads each of ``workers`` parallel kernels gets: the caller's ``OMP_NUM_THREADS`` (or the
+    number of cores) divided between them, at least one."""
+    total = os.environ.get("OMP_NUM_THREADS") or str(os.cpu_count() or 1)
+    return max(1, int(total) // workers)
+
+
 def execute_all(cache_dir: Path, notebooks: list[Path], timeout: int = 120):
-    """Empty ``cache_dir``, then execute ``notebooks`` into it, one kernel per CPU core.
-    Returns ``(cache, result, seconds)``; ``result`` lists the succeeded and failed URIs."""
+    """Empty ``cache_dir``, then execute ``notebooks`` into it, one kernel per CPU core, one
+    thread per kernel, longest first. Returns ``(cache, result, seconds)``; ``result`` lists the
+    succeeded and failed URIs."""
     shutil.rmtree(cache_dir, ignore_errors=True)
     cache = get_cache(str(cache_dir))
-    for nb in notebooks:
-        cache.add_nb_to_project(str(nb))
+    records = [cache.add_nb_to_project(str(nb)) for nb in longest_first(notebooks)]
+    workers = min(os.cpu_count() or 1, len(records))
+    jobs = [ProcessData(r.pk, r.uri, cache, timeout, False) for r in records]
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(kernel_threads(workers))  # the kernels inherit it
     start = time.perf_counter()
-    result = load_executor("local-parallel", cache=cache).run_and_cache(timeout=timeout)
+    try:
+        with multiprocessing.Pool(workers) as pool:
+            results = list(pool.imap_unordered(ExecutionWorkerLocalMProc(), jobs, chunksize=1))
+    finally:
+        if saved is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
+    result = ExecutorRunResult(
+        succeeded=[uri for code, uri in results if code == 0],
+        excepted=[uri for code, uri in results if code == 1],
+        errored=[uri for code, uri in results if code == 2],
+    )
     return cache, result, time.perf_counter() - start
 
 

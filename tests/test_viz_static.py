@@ -357,3 +357,37 @@ def test_the_book_renders_the_twin_and_loads_no_widget_javascript():
     order = get_mime_priority("html", [tuple(o) for o in config["nb_mime_priority_overrides"]])
     assert "application/vnd.jupyter.widget-view+json" not in order
     assert order.index("text/html") < order.index("text/plain")
+
+
+def test_execute_book_runs_every_notebook_one_thread_per_kernel_longest_first(
+    tmp_path, monkeypatch
+):
+    import nbformat
+
+    module = _execute_book()
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setattr(module.os, "cpu_count", lambda: 2)
+    paths = []
+    for name, seconds in (("short", 1.0), ("long", 9.0), ("failing", 0.0)):
+        nb = nbformat.v4.new_notebook()
+        code = "import os\nprint(os.environ['OMP_NUM_THREADS'])"
+        cell = nbformat.v4.new_code_cell(code if name != "failing" else "1 / 0")
+        cell.metadata["execution"] = {
+            "iopub.execute_input": "2026-01-01T00:00:00.000000Z",
+            "shell.execute_reply": f"2026-01-01T00:00:{seconds:09.6f}Z",
+        }
+        nb.cells.append(cell)
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+        path = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, path)
+        paths.append(path)
+    assert [module.expected_seconds(p) for p in paths] == [1.0, 9.0, 0.0]
+    assert module.longest_first(paths) == [paths[1], paths[0], paths[2]]
+    assert module.kernel_threads(2) == 1 and module.kernel_threads(4) == 1
+    cache, result, seconds = module.execute_all(tmp_path / "cache", paths, timeout=60)
+    assert sorted(result.succeeded) == sorted(str(p) for p in paths[:2])
+    assert result.excepted == [str(paths[2])] and seconds > 0
+    assert module.os.environ["OMP_NUM_THREADS"] == "2"  # restored
+    for record in cache.list_cache_records():
+        nb = cache.get_cache_bundle(record.pk).nb
+        assert nb.cells[0].outputs[0]["text"].strip() == "1"  # one thread in each kernel
