@@ -34,6 +34,7 @@ UNIT_ENV   := MPLBACKEND=Agg
 # environment overrides (`?=`: OMP_NUM_THREADS=1 make test uses one thread):
 #   STORED  the run whose outputs are stored in the notebooks and shown in the book
 #           (make book, make execute, make lab): the AVX2 kernels, two threads, seed offset 0.
+#           make book runs one kernel per core and divides the threads between them (one each).
 #   TESTED  the run that nbval compares against them (make test): other numerics on purpose, the
 #           libraries' native kernels, one thread, seed offset 1, so that anything compared
 #           verbatim that is not deterministic fails here first, not on a reader's machine.
