@@ -43,12 +43,15 @@ import numbers
 import numpy as np
 
 from dlbook import checks
+from dlbook.scratch import init
 from dlbook.scratch.attention import (
     attention_weights,
     safe_softmax,
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
 )
+from dlbook.scratch.layer_base import Layer, parameter_dtype
+from dlbook.scratch.layers import Linear
 from dlbook.scratch.linear import linear, linear_backward
 
 __all__ = [
@@ -56,6 +59,7 @@ __all__ = [
     "multi_head_attention_forward_backward",
     "multi_head_attention_forward_naive",
     "key_padding_bias",
+    "MultiheadAttention",
 ]
 
 
@@ -383,3 +387,110 @@ def multi_head_attention_forward_naive(
     if unbatched:
         out, weights = out[:, 0], weights[0]
     return out, (weights if need_weights else None)
+
+
+# --- the layer object ---------------------------------------------------------------------------
+
+
+class MultiheadAttention(Layer):
+    """:func:`multi_head_attention_forward` as a layer, with ``nn.MultiheadAttention``'s
+    constructor, parameter names and initialization: ``in_proj_weight`` Xavier-uniform, the
+    biases zero, ``out_proj.weight`` uniform in ``±1/sqrt(E)``. ``rng`` (a NumPy generator)
+    replaces torch's global one. Copy a torch module in with
+    ``layer.load_state_dict({k: v.numpy() for k, v in module.state_dict().items()})``.
+
+    ``forward(query, key, value, ...)`` returns ``(attn_output, attn_weights)`` as torch's
+    does; ``backward(grad_output)`` takes the gradient of ``attn_output`` and returns
+    ``(grad_query, grad_key, grad_value)`` (add them up for self-attention), and sets ``grads``
+    in the order of ``params``: in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias.
+    ``dropout`` is accepted but must be 0 while training; ``add_bias_kv``, ``add_zero_attn`` and
+    ``kdim``/``vdim`` other than ``embed_dim`` are refused (``ValueError``).
+
+    Shapes:
+        query: (L, N, E), (N, L, E) with batch_first, or unbatched (L, E); key, value: (S, ...)
+        returns: (attn_output like query, attn_weights (N, L, S) or None)
+    Formula:
+        out = [head_1 ... head_H] W_o^T + b_o, head_h = softmax(q_h k_h^T / sqrt(D) + M) v_h
+    Torch:
+        torch.nn.MultiheadAttention
+    """
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
+                 add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
+                 dtype=None, rng=None):  # fmt: skip
+        super().__init__()
+        e = self.embed_dim = checks.check_int(embed_dim, "embed_dim")
+        self.num_heads = checks.check_int(num_heads, "num_heads")
+        if e % self.num_heads:
+            raise ValueError(f"embed_dim={e} must be divisible by num_heads={self.num_heads}")
+        self.dropout = checks.check_probability("dropout", dropout)
+        for name, flag in (("add_bias_kv", add_bias_kv), ("add_zero_attn", add_zero_attn)):
+            if _flag(flag, name):
+                raise ValueError(f"{name}=True is not supported here: it must be False")
+        for name, dim in (("kdim", kdim), ("vdim", vdim)):
+            if dim is not None and dim != e:
+                raise ValueError(f"{name} must be None or embed_dim={e}, got {dim!r}")
+        self.batch_first = _flag(batch_first, "batch_first")
+        dtype, rng = parameter_dtype(device, dtype), checks.generator(rng)
+        self.in_proj_weight = init.xavier_uniform_(np.empty((3 * e, e), dtype), rng=rng)
+        self.in_proj_bias = np.zeros(3 * e, dtype) if _flag(bias, "bias") else None
+        self.out_proj = Linear(e, e, bias=bias, dtype=dtype, rng=rng)
+        if bias:
+            self.out_proj.bias[...] = 0
+        self.params = [a for a in self.named_params().values()]
+
+    def named_params(self) -> dict[str, np.ndarray]:
+        """The parameters by torch's names, in torch's order (the arrays themselves)."""
+        named = {
+            "in_proj_weight": self.in_proj_weight,
+            "in_proj_bias": self.in_proj_bias,
+            "out_proj.weight": self.out_proj.weight,
+            "out_proj.bias": self.out_proj.bias,
+        }
+        return {k: v for k, v in named.items() if v is not None}
+
+    def load_state_dict(self, state) -> MultiheadAttention:
+        """Copy arrays (e.g. a torch module's ``state_dict()``, as NumPy) in place, by name."""
+        named = self.named_params()
+        if set(state) != set(named):
+            raise ValueError(f"state must have exactly the keys {list(named)}, got {list(state)}")
+        for name, p in named.items():
+            a = np.asarray(state[name])
+            if a.shape != p.shape:
+                raise ValueError(f"state[{name!r}] has shape {a.shape}, expected {p.shape}")
+            p[...] = a
+        return self
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def _functional_args(self, query, key, value):
+        swap = self.batch_first and query.ndim == 3
+        qkv = [a.swapaxes(0, 1) if swap and a.ndim == 3 else a for a in (query, key, value)]
+        return swap, (*qkv, self.embed_dim, self.num_heads, self.in_proj_weight,
+                      self.in_proj_bias, None, None, False, self.dropout, self.out_proj.weight,
+                      self.out_proj.bias, self.training)  # fmt: skip
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
+                attn_mask=None, average_attn_weights=True, is_causal=False):  # fmt: skip
+        """``(attn_output, attn_weights)``; keeps the inputs and masks for the backward."""
+        swap, args = self._functional_args(query, key, value)
+        kwargs = dict(key_padding_mask=key_padding_mask, need_weights=need_weights,
+                      attn_mask=attn_mask, average_attn_weights=average_attn_weights,
+                      is_causal=is_causal)  # fmt: skip
+        out, weights = multi_head_attention_forward(*args, **kwargs)
+        self._input = (query, key, value, kwargs)
+        return (out.swapaxes(0, 1) if swap else out), weights
+
+    def backward(self, grad_output):
+        """``(grad_query, grad_key, grad_value)`` for the last forward; ``grads`` gets the
+        parameters' gradients, in the order of ``params``."""
+        query, key, value, kwargs = self._saved_input()
+        swap, args = self._functional_args(query, key, value)
+        g = grad_output.swapaxes(0, 1) if swap else grad_output
+        gq, gk, gv, *grads = multi_head_attention_forward_backward(g, *args, **kwargs)
+        self.grads = [gr for gr in grads if gr is not None]
+        return tuple(a.swapaxes(0, 1) if swap else a for a in (gq, gk, gv))
+
+    def extra_repr(self):
+        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"
