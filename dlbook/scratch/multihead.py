@@ -327,7 +327,10 @@ def multi_head_attention_forward_backward(
     q, k, v = _heads(query, key, value, h, in_proj_weight, in_proj_bias)
     context = _merge_heads(scaled_dot_product_attention(q, k, v, bias))
     shape = (query.shape[0], query.shape[1], out_proj_weight.shape[0])
-    g = checks.check_grad_output(grad_output, shape, query.dtype, unbatched=unbatched)
+    if unbatched:  # the batch axis of 1 is axis 1 here, not 0
+        g = checks.check_grad_output(grad_output, shape[:1] + shape[2:], query.dtype)[:, None]
+    else:
+        g = checks.check_grad_output(grad_output, shape, query.dtype)
     grad_context, grad_w_o, grad_b_o = linear_backward(g, context, out_proj_weight, out_proj_bias)
     grads_qkv = scaled_dot_product_attention_backward(_split_heads(grad_context, h), q, k, v, bias)
     grad_x, grad_w, grad_b = [], [], []
