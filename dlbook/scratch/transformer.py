@@ -113,7 +113,7 @@ def sinusoidal_shift_matrix(offset, dim, base=10000.0, dtype=np.float64):
 # --- the block ----------------------------------------------------------------------------------
 
 
-def _check_params(params, e):
+def _check_params(params, x):
     """Every weight present (biases all or none, as torch's bias flag); nothing else."""
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict of arrays by torch's names, got {type(params)}")
@@ -124,17 +124,29 @@ def _check_params(params, e):
             f"params must have the keys {list(_WEIGHTS)} and either all or none of "
             f"{list(_BIASES)}, got {sorted(names)}"
         )
+    for name, a in params.items():
+        checks.float_array(a, f"params[{name!r}]", (np.ndim(a),))
+        if a.dtype != x.dtype:
+            raise TypeError(f"params[{name!r}] has dtype {a.dtype} but src has dtype {x.dtype}")
     for name in ("norm1.weight", "norm2.weight"):
-        if np.shape(params[name]) != (e,):
+        if params[name].shape != x.shape[-1:]:
             raise ValueError(
-                f"params[{name!r}] must have shape ({e},), got {np.shape(params[name])}"
+                f"params[{name!r}] must have shape {x.shape[-1:]}, got {params[name].shape}"
             )
     return {name: params.get(name) for name in _NAMES}
 
 
-def _check(src, params, activation, norm_first):
+def _check(src, params, activation, norm_first, src_mask, num_heads):
     x = checks.float_array(src, "src", (2, 3))
-    p = _check_params(params, x.shape[-1])
+    p = _check_params(params, x)
+    if src_mask is not None:  # named here: multi_head_attention_forward calls it attn_mask
+        s_len = x.shape[0]
+        n_h = (x.shape[1] if x.ndim == 3 else 1) * checks.check_int(num_heads, "num_heads")
+        if np.shape(src_mask) not in ((s_len, s_len), (n_h, s_len, s_len)):
+            raise ValueError(
+                f"src_mask must be (S, S) = {(s_len, s_len)} or (N * num_heads, S, S) = "
+                f"{(n_h, s_len, s_len)}, got {np.shape(src_mask)}"
+            )
     if activation not in _ACTIVATIONS:
         raise ValueError(f"activation must be 'relu' or 'gelu', got {activation!r}")
     if not isinstance(norm_first, (bool, np.bool_)):
@@ -213,7 +225,7 @@ def transformer_block(src, params, num_heads, src_mask=None, src_key_padding_mas
     Torch:
         torch.nn.TransformerEncoderLayer (with dropout=0.0)
     """
-    x, p = _check(src, params, activation, norm_first)
+    x, p = _check(src, params, activation, norm_first, src_mask, num_heads)
     masks = (num_heads, src_mask, src_key_padding_mask, is_causal)
     if norm_first:
         x1 = x + _self_attention(_norm(x, p, 1, layer_norm_eps), p, masks)
@@ -239,7 +251,7 @@ def transformer_block_backward(grad_output, src, params, num_heads, src_mask=Non
     Torch:
         autograd through torch.nn.TransformerEncoderLayer (with dropout=0.0)
     """
-    x, p = _check(src, params, activation, norm_first)
+    x, p = _check(src, params, activation, norm_first, src_mask, num_heads)
     g = checks.check_grad_output(grad_output, x.shape, x.dtype)
     masks, eps, grads = (num_heads, src_mask, src_key_padding_mask, is_causal), layer_norm_eps, {}
     if norm_first:
