@@ -275,12 +275,7 @@ def multi_head_attention_forward(
     Torch:
         torch.nn.functional.multi_head_attention_forward
     """
-    query, key, value, unbatched, h, bias = _prepare(
-        query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias, bias_k,
-        bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias, training,
-        key_padding_mask, need_weights, attn_mask, use_separate_proj_weight, q_proj_weight,
-        k_proj_weight, v_proj_weight, static_k, static_v, average_attn_weights, is_causal,
-    )  # fmt: skip
+    query, key, value, unbatched, h, bias = _prepare(**locals())  # every argument, checked
     q, k, v = _heads(query, key, value, h, in_proj_weight, in_proj_bias)
     context = _merge_heads(scaled_dot_product_attention(q, k, v, bias))
     out = linear(context, out_proj_weight, out_proj_bias)
@@ -318,12 +313,8 @@ def multi_head_attention_forward_backward(
     Torch:
         autograd through torch.nn.functional.multi_head_attention_forward
     """
-    query, key, value, unbatched, h, bias = _prepare(
-        query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias, bias_k,
-        bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias, training,
-        key_padding_mask, need_weights, attn_mask, use_separate_proj_weight, q_proj_weight,
-        k_proj_weight, v_proj_weight, static_k, static_v, average_attn_weights, is_causal,
-    )  # fmt: skip
+    arguments = {k: v for k, v in locals().items() if k != "grad_output"}
+    query, key, value, unbatched, h, bias = _prepare(**arguments)  # every argument, checked
     q, k, v = _heads(query, key, value, h, in_proj_weight, in_proj_bias)
     context = _merge_heads(scaled_dot_product_attention(q, k, v, bias))
     shape = (query.shape[0], query.shape[1], out_proj_weight.shape[0])
@@ -362,12 +353,7 @@ def multi_head_attention_forward_naive(
     Torch:
         torch.nn.functional.multi_head_attention_forward
     """
-    query, key, value, unbatched, h, bias = _prepare(
-        query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias, bias_k,
-        bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias, training,
-        key_padding_mask, need_weights, attn_mask, use_separate_proj_weight, q_proj_weight,
-        k_proj_weight, v_proj_weight, static_k, static_v, average_attn_weights, is_causal,
-    )  # fmt: skip
+    query, key, value, unbatched, h, bias = _prepare(**locals())  # every argument, checked
     (l_len, n, e), s_len, d = query.shape, key.shape[0], query.shape[2] // h
     bias = np.zeros((n, h, l_len, s_len), query.dtype) + (0 if bias is None else bias)
     w_q, w_k, w_v = np.split(in_proj_weight, 3)
