@@ -95,6 +95,25 @@ def test_pad_packed_and_its_backward_match_torch(case, batch_first, extra, paddi
     assert_close(pad_packed_sequence_backward(g, ours_packed, **unpack_kw), data.grad.numpy())
 
 
+def test_ties_keep_their_batch_order_and_unpack_as_torchs(rng):
+    # Torch's sort is not stable: with 40 sequences and many ties its sorted_indices differ from
+    # the stable order used here, but everything in batch order is the same.
+    lengths = rng.integers(1, 4, size=40)
+    x = rng.standard_normal((3, 40))
+    theirs = R.pack_padded_sequence(torch.from_numpy(x), torch.from_numpy(lengths), False, False)
+    ours = pack_padded_sequence(x, lengths, enforce_sorted=False)
+    np.testing.assert_array_equal(ours.sorted_indices, np.argsort(-lengths, kind="stable"))
+    assert ours.sorted_indices.tolist() != np.argsort(-lengths).tolist()  # the stable sort matters
+    np.testing.assert_array_equal(ours.batch_sizes, theirs.batch_sizes.numpy())
+    padded, n = pad_packed_sequence(ours)
+    padded_t, n_t = R.pad_packed_sequence(theirs)
+    assert_close(padded, padded_t.numpy(), tol=0)
+    np.testing.assert_array_equal(n, n_t.numpy())
+    naive = pack_padded_sequence_naive(x, lengths, enforce_sorted=False)
+    assert_close(naive.data, ours.data, tol=0)
+    np.testing.assert_array_equal(naive.sorted_indices, ours.sorted_indices)
+
+
 def test_round_trip_gives_back_the_real_steps_and_padding_elsewhere(rng):
     x = rng.standard_normal((3, 6, 2))  # batch first: 3 sequences of up to 6 steps
     lengths = [4, 6, 1]
@@ -237,6 +256,12 @@ def test_other_bad_arguments_raise():
         pack_padded_sequence(np.ones(4), [4])
     with pytest.raises(TypeError, match="batch_first"):
         pack_padded_sequence(x, [4, 2, 1], batch_first=None)
+    with pytest.raises(ValueError, match="input must have T >= 1 and B >= 1"):
+        pack_padded_sequence(np.ones((4, 0, 2)), [])
+    with pytest.raises(TypeError, match="padding_value"):
+        pad_packed_sequence(packed, padding_value="0")
+    with pytest.raises(TypeError, match="lengths must hold ints"):
+        pack_padded_sequence(x, np.array(["4", "2", "1"]))
     with pytest.raises(ValueError, match="padding_side"):
         pad_sequence([np.ones(2)], padding_side="middle")
     with pytest.raises(ValueError, match="sequences\\[1\\]"):

@@ -11,9 +11,12 @@ decreasing length, the sequences still running at step :math:`t` are the first
     \text{data} = \big[x_{0, 0:B_0};\ x_{1, 0:B_1};\ \dots\big] \in \mathbb{R}^{(\sum_b
     \text{lengths}[b]) \times *}.
 
-``enforce_sorted=False`` sorts the batch first (``sorted_indices``, a stable sort by decreasing
-length, as torch's) and remembers how to undo it (``unsorted_indices``); every result handed
-back in batch order (``pad_packed_sequence``, the final states) is unsorted again.
+``enforce_sorted=False`` sorts the batch first (``sorted_indices``, by decreasing length) and
+remembers how to undo it (``unsorted_indices``); every result handed back in batch order
+(``pad_packed_sequence``, the final states) is unsorted again. Sequences of equal length keep
+their batch order here (a stable sort). Torch's sort is not stable: in small batches its order
+is the same, in large ones with ties it may order the tied sequences differently, which changes
+``sorted_indices`` and the order of ``data`` but no result in batch order.
 
 Packing only selects entries, so its backward scatters the gradient of ``data`` back into a
 zero array of the padded shape, and the backward of unpacking selects again: each is the other's
@@ -90,15 +93,21 @@ def _check_padded(input, batch_first, name="input"):
     """``input`` as a time-major ``(T, B, *)`` array (a view: batch_first swaps two axes)."""
     if not isinstance(input, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(input).__name__}")
+    want = "(B, T, *)" if batch_first else "(T, B, *)"
     if input.ndim < 2:
-        want = "(B, T, *)" if batch_first else "(T, B, *)"
         raise ValueError(f"{name} must be at least 2-D, {want}, got shape {input.shape}")
+    if input.shape[0] == 0 or input.shape[1] == 0:
+        raise ValueError(f"{name} must have T >= 1 and B >= 1 in {want}, got shape {input.shape}")
     return np.swapaxes(input, 0, 1) if _flag(batch_first, "batch_first") else input
 
 
 def _check_lengths(lengths, t_len, batch):
     """``lengths`` as an int64 array of ``batch`` entries in ``[1, t_len]``."""
     if isinstance(lengths, np.ndarray):
+        if not (
+            np.issubdtype(lengths.dtype, np.integer) or np.issubdtype(lengths.dtype, np.floating)
+        ):
+            raise TypeError(f"lengths must hold ints, got dtype {lengths.dtype}")
         lengths_arr = lengths
     elif isinstance(lengths, (list, tuple)) and all(
         isinstance(n, numbers.Real) and not isinstance(n, (bool, np.bool_)) for n in lengths
@@ -106,7 +115,7 @@ def _check_lengths(lengths, t_len, batch):
         lengths_arr = np.asarray(lengths, dtype=np.float64 if lengths else np.int64)
     else:
         raise TypeError(f"lengths must be a 1-D array or a list of ints, got {lengths!r}")
-    if lengths_arr.ndim != 1 or lengths_arr.dtype == bool:
+    if lengths_arr.ndim != 1:
         raise ValueError(f"lengths must be a 1-D sequence of ints, got {lengths!r}")
     if not np.all(np.equal(np.mod(lengths_arr, 1), 0)):  # torch would truncate 1.5 to 1
         raise ValueError(f"lengths must be whole numbers, got {lengths_arr.tolist()}")
@@ -137,7 +146,7 @@ def _sort(lengths, enforce_sorted):
                 f"True, got {lengths.tolist()}. You can pass `enforce_sorted=False`"
             )
         return None, None
-    sorted_indices = np.argsort(-lengths, kind="stable")  # ties keep their order, as torch's
+    sorted_indices = np.argsort(-lengths, kind="stable")  # ties keep their batch order
     return sorted_indices, np.argsort(sorted_indices)
 
 
@@ -166,19 +175,24 @@ def _check_packed(sequence):
             f"summing to len(sequence.data)={len(data)}, got {sizes.tolist()}"
         )
     batch = int(sizes[0]) if sizes.size else 0
-    if (sorted_indices is None) != (unsorted_indices is None) or (
-        sorted_indices is not None
-        and (
-            len(sorted_indices) != batch
-            or np.any(sorted_indices[unsorted_indices] != np.arange(batch))
-        )
-    ):
+    if not _inverse_permutations(sorted_indices, unsorted_indices, batch):
         raise ValueError(
             "sequence.sorted_indices and unsorted_indices must both be None, or inverse "
             f"permutations of the {batch} sequences"
         )
     sorted_lengths = (sizes[None, :] > np.arange(batch)[:, None]).sum(axis=1)
     return data, sizes, sorted_lengths
+
+
+def _inverse_permutations(sorted_indices, unsorted_indices, batch):
+    if sorted_indices is None or unsorted_indices is None:
+        return sorted_indices is None and unsorted_indices is None
+    perm, inverse = np.asarray(sorted_indices), np.asarray(unsorted_indices)
+    return (
+        np.issubdtype(perm.dtype, np.integer)
+        and np.array_equal(np.sort(perm), np.arange(batch))
+        and np.array_equal(inverse, np.argsort(perm))
+    )
 
 
 def _unsort(a, unsorted_indices, axis):
@@ -214,9 +228,10 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     sorted_indices, unsorted_indices = _sort(lengths, enforce_sorted)
     lengths = _resort(lengths, sorted_indices, 0)
     x = _resort(x, sorted_indices, 1)
-    t_max = int(lengths.max()) if len(lengths) else 0
+    t_max = int(lengths.max())
     mask = _steps_mask(lengths, t_max)
-    return PackedSequence(x[:t_max][mask], mask.sum(axis=1), sorted_indices, unsorted_indices)
+    batch_sizes = mask.sum(axis=1).astype(np.int64)
+    return PackedSequence(x[:t_max][mask], batch_sizes, sorted_indices, unsorted_indices)
 
 
 def pack_padded_sequence_naive(input, lengths, batch_first=False, enforce_sorted=True):
@@ -235,11 +250,11 @@ def pack_padded_sequence_naive(input, lengths, batch_first=False, enforce_sorted
     sorted_indices, unsorted_indices = _sort(lengths, enforce_sorted)
     order = range(len(lengths)) if sorted_indices is None else sorted_indices
     rows, batch_sizes = [], []
-    for t in range(int(lengths.max()) if len(lengths) else 0):
+    for t in range(int(lengths.max())):
         running = [b for b in order if t < lengths[b]]  # a prefix of the sorted batch
         rows += [x[t, b] for b in running]
         batch_sizes.append(len(running))
-    data = np.stack(rows) if rows else x[:0, 0]
+    data = np.stack(rows)
     return PackedSequence(data, np.array(batch_sizes, np.int64), sorted_indices, unsorted_indices)
 
 
@@ -295,6 +310,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     """
     data, sizes, lengths = _check_packed(sequence)
     batch_first = _flag(batch_first, "batch_first")
+    padding_value = checks.real(padding_value, "padding_value")
     total = _total_length(total_length, len(sizes))
     padded = np.full((total, len(lengths), *data.shape[1:]), padding_value, dtype=data.dtype)
     padded[_steps_mask(lengths, total)] = data
@@ -377,6 +393,7 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     """
     sequences = _check_sequences(sequences)
     batch_first, side = _flag(batch_first, "batch_first"), _padding_side(padding_side)
+    padding_value = checks.real(padding_value, "padding_value")
     t_len = max(len(s) for s in sequences)
     first = sequences[0]
     out = np.full((t_len, len(sequences), *first.shape[1:]), padding_value, dtype=first.dtype)
