@@ -450,8 +450,10 @@ class MultiheadAttention(Layer):
             p[...] = a
         return self
 
-    def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+    def __call__(self, query, key, value, key_padding_mask=None, need_weights=True,
+                 attn_mask=None, average_attn_weights=True, is_causal=False):  # fmt: skip
+        return self.forward(query, key, value, key_padding_mask, need_weights, attn_mask,
+                            average_attn_weights, is_causal)  # fmt: skip
 
     def _functional_args(self, query, key, value):
         swap = self.batch_first and query.ndim == 3
