@@ -252,3 +252,22 @@ def test_positional_encoding_errors():
         sinusoidal_positional_encoding(-1, 4)
     with pytest.raises(TypeError, match="offset"):
         sinusoidal_shift_matrix(1.5, 4)
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_float32_in_float32_out(norm_first, rng):
+    params = transformer_block_params(E, H, FF, rng=rng)  # float32, as torch's default
+    x = rng.standard_normal((4, 2, E)).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    kw = dict(norm_first=norm_first, is_causal=True)
+    out = transformer_block(x, params, H, **kw)
+    grad_x, grads = transformer_block_backward(g, x, params, H, **kw)
+    assert out.dtype == grad_x.dtype == np.float32
+    assert all(v.dtype == np.float32 for v in grads.values())
+    wide = {k: v.astype(np.float64) for k, v in params.items()}
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    np.testing.assert_allclose(out, transformer_block(x64, wide, H, **kw), atol=1e-4)
+    grad_x64, grads64 = transformer_block_backward(g64, x64, wide, H, **kw)
+    np.testing.assert_allclose(grad_x, grad_x64, atol=1e-4)
+    for name in grads:
+        np.testing.assert_allclose(grads[name], grads64[name], atol=1e-4, err_msg=name)
