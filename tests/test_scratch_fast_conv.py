@@ -1,6 +1,7 @@
 """Fast convolution algorithms (im2col, FFT, Winograd F(2x2, 3x3)) against F.conv2d, and their
 arithmetic counted by hand."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -71,19 +72,6 @@ def cases(draw, winograd=False):
     x, weight, b = arrays((n, c_in, h, w), c_out, kernel, groups, draw(st.booleans()), h * w)
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     return (x, weight, b), kw
-
-
-@pytest.mark.parametrize("conv", GENERAL, ids=lambda f: f.__name__)
-@given(case=cases())
-def test_im2col_and_fft_equal_torch(conv, case):
-    args, kw = case
-    assert_close(conv(*args, **kw), torch_conv(*args, **kw))
-
-
-@given(case=cases(winograd=True))
-def test_winograd_equals_torch(case):
-    args, kw = case
-    assert_close(conv2d_winograd(*args, **kw), torch_conv(*args, **kw))
 
 
 SHAPED = [
@@ -219,6 +207,16 @@ def test_bad_arguments_name_themselves(conv, kw, error, words):
         conv(**(dict(input=X, weight=W) | kw))
 
 
+@pytest.mark.parametrize("conv", [conv2d_fft, conv2d_winograd], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("name,value", [("input", np.inf), ("input", np.nan), ("weight", -np.inf)])
+def test_transforms_refuse_non_finite_values_that_they_would_spread(conv, name, value):
+    # conv2d keeps an inf where its windows are; Winograd's and the FFT's sums would spread NaN.
+    args = dict(input=np.zeros((1, 2, 6, 6)), weight=np.ones((1, 2, 3, 3)))
+    args[name][0, 1, 0, 0] = value
+    with pytest.raises(ValueError, match=f"{name}: .*finite"):
+        conv(**args)
+
+
 # --- Winograd's transforms ---------------------------------------------------------------------
 
 
@@ -313,6 +311,11 @@ def test_arithmetic_counts_by_hand():
     # Groups: each output channel sees c_in / groups inputs.
     assert conv_arithmetic(1, 4, 6, 5, 5, 3, "direct", groups=2).products == 6 * 9 * 2 * 9
     assert conv_arithmetic(1, 4, 6, 6, 6, 3, "winograd", groups=2).products == 16 * 4 * 6 * 2
+    # The kernel as large as the padded input: one output, one (cropped) Winograd tile.
+    assert conv_arithmetic(1, 2, 1, 1, 1, 3, "direct", padding=1).products == 2 * 9
+    assert conv_arithmetic(1, 2, 1, 3, 3, 3, "winograd").products == 16 * 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        direct.products = 0
 
 
 def test_winograd_saves_2_25_times_the_products_on_even_outputs():
@@ -344,3 +347,19 @@ def test_fft_products_do_not_grow_with_the_kernel():
 def test_arithmetic_refuses_bad_arguments(args, words):
     with pytest.raises(ValueError, match=words):
         conv_arithmetic(*args)
+
+
+# --- property-based: drawn shapes, strides, paddings, dilations and groups ------------------------
+
+
+@pytest.mark.parametrize("conv", GENERAL, ids=lambda f: f.__name__)
+@given(case=cases())
+def test_im2col_and_fft_equal_torch(conv, case):
+    args, kw = case
+    assert_close(conv(*args, **kw), torch_conv(*args, **kw))
+
+
+@given(case=cases(winograd=True))
+def test_winograd_equals_torch(case):
+    args, kw = case
+    assert_close(conv2d_winograd(*args, **kw), torch_conv(*args, **kw))

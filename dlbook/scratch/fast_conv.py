@@ -66,6 +66,16 @@ def _prepare(input, weight, bias, stride, padding, dilation, groups):
     return x, unbatched, conv_geometry(x, weight, bias, stride, padding, dilation, groups)
 
 
+def _finite(x, weight, algorithm):
+    """An inf or NaN would spread beyond its own windows (over a tile's outputs, or the whole
+    image through the FFT), where conv2d keeps it in place: refused rather than silently wrong."""
+    for a, name in ((x, "input"), (weight, "weight")):
+        if not np.isfinite(a).all():
+            raise ValueError(
+                f"{name}: {algorithm} needs finite values (inf or NaN found); use conv2d"
+            )
+
+
 def _finish(y, bias, unbatched):
     if bias is not None:
         y += bias[:, None, None]
@@ -136,7 +146,8 @@ def conv2d_fft(input, weight, bias=None, stride=1, padding=0, dilation=1, groups
     pointwise product of Fourier transforms. The padded input and the flipped (dilated) kernel
     are both transformed at a size ``F >= `` the padded input (:func:`fft_size`), which leaves the
     valid outputs free of wrap-around. A stride is taken by keeping every ``s``-th output of the
-    stride-1 result (the skipped ones are computed anyway: the FFT saves nothing there).
+    stride-1 result (the skipped ones are computed anyway: the FFT saves nothing there). An inf
+    or NaN in ``input`` or ``weight`` would spread over the whole image: a ValueError.
 
     Shapes:
         input: (N, C_in, H, W) or unbatched (C_in, H, W)
@@ -151,6 +162,7 @@ def conv2d_fft(input, weight, bias=None, stride=1, padding=0, dilation=1, groups
         torch.nn.functional.conv2d
     """
     x, unbatched, geo = _prepare(input, weight, bias, stride, padding, dilation, groups)
+    _finite(x, weight, "conv2d_fft")
     xp = _padded(x, geo.pads)
     (dh, dw), (sh, sw), (oh, ow) = geo.dilation, geo.stride, geo.out
     o, c_g, kh, kw = weight.shape
@@ -197,7 +209,8 @@ def conv2d_winograd(input, weight, bias=None, stride=1, padding=0, dilation=1, g
     block of the output; an odd output size gets one more row or column of zeros, and the extra
     output is cropped. After the transforms, the 16 products of every tile and (input, output)
     channel pair are 16 matrix products over the channels, ``U[xi, nu] @ V[xi, nu]``. Only 3x3
-    kernels, stride 1 and dilation 1: any other is a ValueError.
+    kernels, stride 1 and dilation 1: any other is a ValueError, as is an inf or NaN in
+    ``input`` or ``weight`` (the transforms would spread it over its tiles' outputs).
 
     Shapes:
         input: (N, C_in, H, W) or unbatched (C_in, H, W)
@@ -218,6 +231,7 @@ def conv2d_winograd(input, weight, bias=None, stride=1, padding=0, dilation=1, g
         raise ValueError(f"stride: Winograd F(2x2, 3x3) needs stride 1, got {geo.stride}")
     if geo.dilation != (1, 1):
         raise ValueError(f"dilation: Winograd F(2x2, 3x3) needs dilation 1, got {geo.dilation}")
+    _finite(x, weight, "conv2d_winograd")
     (oh, ow), n, c, o, g = geo.out, geo.n, geo.in_channels, geo.out_channels, geo.groups
     th, tw = -(-oh // 2), -(-ow // 2)  # tiles per column and row
     xp = _padded(x, geo.pads, extra=(2 * th - oh, 2 * tw - ow))
