@@ -229,3 +229,17 @@ def test_from_pretrained_uses_the_table_and_freezes_it(rng):
     with pytest.raises(ValueError, match="_weight"):
         Embedding(3, 2, _weight=np.ones((2, 3)))
     assert Embedding(3, 2).weight.dtype == np.float32  # torch's default dtype
+    assert Embedding(0, 2).weight.shape == tuple(torch.nn.Embedding(0, 2).weight.shape)
+    with pytest.raises(ValueError, match="num_embeddings"):
+        Embedding(-1, 2)
+
+
+@pytest.mark.parametrize("kw", [{}, dict(max_norm=1.5, norm_type=1.0, sparse=True)])
+def test_repr_and_from_pretrained_defaults_are_torchs(kw, rng):
+    table = rng.standard_normal((5, 2))
+    ours = Embedding.from_pretrained(table, **kw)
+    theirs = torch.nn.Embedding.from_pretrained(torch.from_numpy(table), **kw)
+    assert repr(ours) == repr(theirs)
+    assert (ours.max_norm, ours.norm_type, ours.sparse) == (
+        theirs.max_norm, theirs.norm_type, theirs.sparse
+    )  # fmt: skip

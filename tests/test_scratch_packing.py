@@ -208,6 +208,12 @@ def test_dtypes_and_integer_data_are_kept(rng):
     assert packed.data.dtype == np.float32 and packed.batch_sizes.dtype == np.int64
     grad = pack_padded_sequence_backward(np.ones_like(packed.data), x, [4, 2, 1])
     assert grad.dtype == np.float32
+    _, weights = make_layer("gru", 2, 3, True)
+    weights = [w.astype(np.float32) for w in weights]
+    out, h_n = gru_packed(packed, None, *weights)
+    assert out.data.dtype == h_n.dtype == np.float32
+    grads = gru_packed_backward(np.ones_like(out.data), packed, None, *weights)
+    assert grads[1] is None and all(g.dtype == np.float32 for g in grads[:1] + grads[2:])
 
 
 @pytest.mark.parametrize(
@@ -248,6 +254,8 @@ def test_other_bad_arguments_raise():
         pad_packed_sequence(packed, total_length=3)
     with pytest.raises(TypeError, match="sequence must be a PackedSequence"):
         pad_packed_sequence((packed.data, packed.batch_sizes))
+    with pytest.raises(ValueError, match="sequence.data"):
+        pad_packed_sequence(packed._replace(data=packed.data.tolist()))
     with pytest.raises(ValueError, match="batch_sizes"):
         pad_packed_sequence(packed._replace(batch_sizes=np.array([3, 1, 2, 1])))
     with pytest.raises(ValueError, match="sorted_indices"):
