@@ -67,19 +67,20 @@ def test_batch_norm_block_drops_the_biases():
     assert nets.count_parameters(bn) == nets.count_parameters(plain) + n_channels
 
 
-@pytest.mark.parametrize("size", [16, 32])
-def test_small_networks_map_images_to_classes_at_similar_cost(size):
+def test_small_networks_map_images_to_classes_at_similar_cost():
     models = {"inception": nets.inception_small(), "plain": nets.plain_cnn_small()}
     macs = {}
     for name, m in models.items():
-        assert m(torch.zeros(2, 3, size, size)).shape == (2, 9)
-        s = nets.summary(m, (3, size, size))
+        assert m(torch.zeros(2, 3, 32, 32)).shape == (2, 9)
+        s = nets.summary(m, (3, 16, 16))
         macs[name] = s.mult_adds
         assert s.params == nets.count_parameters(m)
-        rf = receptive_field(m, (3, size, size))
-        for row in s.rows:
-            if row.field is not None and row.name in {layer.name for layer in rf.layers}:
-                assert row.field == rf[row.name].size
+        rf = receptive_field(m, (3, 16, 16))
+        assert s.field.size == rf.size
+        traced = {layer.name: layer.size for layer in rf.layers}
+        checked = [r for r in s.rows if r.field is not None and r.name in traced]
+        assert len(checked) >= 8
+        assert all(r.field == traced[r.name] for r in checked)
     assert 0.9 < macs["plain"] / macs["inception"] < 1.0
 
 

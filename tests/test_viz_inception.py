@@ -33,7 +33,7 @@ def figures():
     yield "mixing_figure", vi.mixing_figure(IMAGE, exp.COLOUR_MIX)
     yield "sweep_animation", vi.sweep_animation(IMAGE, exp.COLOUR_MIX, frames=3)._fig
     block = nets.InceptionBlock(16, 4, (4, 8), (2, 4), 4)
-    yield "block_figure", vi.block_figure(exp.branch_table(block, (16, 6, 6)), 16)
+    yield "block_figure", vi.block_figure(block, exp.branch_table(block, (16, 6, 6)))
     yield "cost_figure", vi.cost_figure(costs, {"direct": 2.0, "bottleneck": 0.5})
     yield "curves_figure", vi.curves_figure(_rows())
     yield "cost_panel", vi._cost_panel(64, 16, 5)

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 from matplotlib.patches import FancyBboxPatch
+from torch import nn
 
 from dlbook.experiments.inception import COLOUR_NAMES, pointwise_matmul
 from dlbook.viz.common import format_number, make_explorer
@@ -88,37 +89,52 @@ def sweep_animation(image, weight, frames=16, names=COLOUR_NAMES):
     return FuncAnimation(fig, update, frames=frames, interval=400, blit=False)
 
 
-def block_figure(rows, in_channels):
-    """An Inception block's four branches as a diagram, from :func:`branch_table` ``rows``:
-    the layers of each branch, bottom to top, and its output channels and receptive field."""
-    plans = {"b1": ["1×1 conv"], "b3": ["1×1 conv", "3×3 conv"], "b5": ["1×1 conv", "5×5 conv"],
-             "bp": ["3×3 max pool", "1×1 conv"]}  # fmt: skip
+def _layers(branch):
+    """Labels of a branch's convolutions and pools, input to output, and the input's channels."""
+    labels, c_in = [], None
+    for m in branch:
+        if isinstance(m, nn.Conv2d):
+            c_in = m.in_channels if c_in is None else c_in
+            labels.append((f"{m.kernel_size[0]}×{m.kernel_size[1]} conv", m.out_channels))
+        elif isinstance(m, nn.MaxPool2d):
+            labels.append((f"{m.kernel_size}×{m.kernel_size} max pool", None))
+    return labels, c_in
+
+
+def block_figure(block, rows):
+    """An :class:`~dlbook.nets.InceptionBlock` as a diagram: the layers of each branch, bottom
+    to top, with their output channels, and each branch's output channels and receptive field
+    from :func:`~dlbook.experiments.inception.branch_table` ``rows``."""
     colours = {"1×1 conv": "#cfe3f5", "3×3 conv": "#f7d9b5", "5×5 conv": "#f3c0c0",
                "3×3 max pool": "#d8eccf"}  # fmt: skip
     by_name = {r["name"]: r for r in rows}
-    fig, ax = plt.subplots(figsize=(7.2, 3.6))
+    fig, ax = plt.subplots(figsize=(7.2, 3.8))
+    arrow = dict(arrowstyle="->", color="0.4")
 
-    def box(x, y, text, colour="white"):
-        ax.add_patch(FancyBboxPatch((x - 0.8, y - 0.22), 1.6, 0.44, boxstyle="round,pad=0.02",
-                                    fc=colour, ec="0.3"))  # fmt: skip
+    def box(x, y, text, colour="white", half=0.85):
+        ax.add_patch(FancyBboxPatch((x - half, y - 0.22), 2 * half, 0.44, fc=colour, ec="0.3",
+                                    boxstyle="round,pad=0.02"))  # fmt: skip
         ax.text(x, y, text, ha="center", va="center", fontsize=10)
 
-    box(3.0, 0, f"input: {in_channels} channels", "0.92")
+    c_in = None
     for i, name in enumerate(("b1", "b3", "b5", "bp")):
-        x = 2.0 * i
+        x, foot = 2.0 * i, 3.0 + 0.4 * (i - 1.5)
+        layers, c = _layers(getattr(block, name))
+        c_in = c_in or c
+        for j, (label, out) in enumerate(layers):
+            y = 0.9 + 0.75 * j
+            box(x, y, label if out is None else f"{label}, {out}", colours.get(label, "white"))
+            ax.annotate("", (x, y - 0.24), (foot, 0.24) if j == 0 else (x, y - 0.51),
+                        arrowprops=arrow)  # fmt: skip
         r = by_name[name]
-        for j, layer in enumerate(plans[name]):
-            y = 1 + 0.8 * j
-            box(x, y, layer, colours[layer])
-            ax.annotate("", (x, y - 0.24), (x if j else 3.0 + 0.35 * (i - 1.5), 0.24 if not j
-                        else y - 0.56), arrowprops=dict(arrowstyle="->", color="0.4"))  # fmt: skip
-        ax.text(x, 2.55, f"{r['channels']} ch, field {r['field']}", ha="center", fontsize=10)
-        ax.annotate("", (3.0 + 0.35 * (i - 1.5), 3.08), (x, 2.75),
-                    arrowprops=dict(arrowstyle="->", color="0.4"))  # fmt: skip
+        ax.annotate("", (x, 2.5), (x, 0.9 + 0.75 * (len(layers) - 1) + 0.24), arrowprops=arrow)
+        ax.text(x, 2.62, f"{r['channels']} ch, field {r['field']}", ha="center", fontsize=10)
+        ax.annotate("", (foot, 3.33), (x, 2.85), arrowprops=arrow)
     total = by_name["block"]
-    box(3.0, 3.35, f"concatenate: {total['channels']} ch, field {total['field']}", "0.92")
+    box(3.0, 0, f"input: {c_in} channels", "0.92", half=1.2)
+    box(3.0, 3.55, f"concatenate: {total['channels']} ch, field {total['field']}", "0.92", 1.6)
     ax.set_xlim(-1, 7)
-    ax.set_ylim(-0.4, 3.7)
+    ax.set_ylim(-0.35, 3.85)
     ax.axis("off")
     fig.tight_layout()
     return fig
@@ -185,6 +201,7 @@ def _cost_panel(channels, mid, kernel_size):
     ax.bar(0, direct, color="0.6")
     ax.set_xticks([0, 1], [f"{kernel_size}×{kernel_size}", "bottleneck"])
     ax.set_ylabel("multiply-adds per pixel")
+    ax.set_xlim(-0.5, 3.0)  # room for the legend beside the bars
     ax.legend(fontsize=9, loc="upper right")
     ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
     mids = np.arange(1, channels + 1)
