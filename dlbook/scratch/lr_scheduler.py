@@ -87,8 +87,6 @@ class LRScheduler:
         torch.optim.lr_scheduler.LRScheduler
     """
 
-    _is_initial = False
-
     def __init__(self, optimizer, last_epoch=-1):
         self.optimizer = _check_optimizer(optimizer)
         last_epoch = check_int(last_epoch, "last_epoch", minimum=-1)
@@ -517,11 +515,10 @@ class OneCycleLR(LRScheduler):
             raise ValueError(
                 f"Tried to step {step} times; OneCycleLR's total_steps is {self.total_steps}"
             )
-        names = ["initial_lr", "max_lr", "min_lr"]
-        names += ["max_momentum", "base_momentum"] if self.cycle_momentum else []
-        values = {name: getattr(opt, name) for name in names}
-        lr, momentum = _one_cycle(step, self._schedule_phases, values, self._anneal_func_type)
+        (_, lr0, lr1, m0, m1), pct = _phase_at(step, self._schedule_phases)
+        lr = _anneal(self._anneal_func_type, getattr(opt, lr0), getattr(opt, lr1), pct)
         if self.cycle_momentum:
+            momentum = _anneal(self._anneal_func_type, getattr(opt, m0), getattr(opt, m1), pct)
             if self.use_beta1:
                 opt.betas = (momentum, *opt.betas[1:])
             else:
@@ -656,7 +653,8 @@ def one_cycle_lr(
     if step > total_steps:
         raise ValueError(f"step must be <= total_steps={total_steps}, got {step}")
     values = dict(initial_lr=initial_lr, max_lr=max_lr, min_lr=min_lr)
-    return _one_cycle(step, phases, values, anneal_strategy)[0]
+    (_, start, end, _, _), pct = _phase_at(step, phases)
+    return _anneal(anneal_strategy, values[start], values[end], pct)
 
 
 @_elementwise
@@ -683,13 +681,11 @@ def one_cycle_momentum(
     if step > total_steps:
         raise ValueError(f"step must be <= total_steps={total_steps}, got {step}")
     values = dict(
-        initial_lr=0.0,
-        max_lr=0.0,
-        min_lr=0.0,
         base_momentum=_nonnegative(base_momentum, "base_momentum"),
         max_momentum=_nonnegative(max_momentum, "max_momentum"),
     )
-    return _one_cycle(step, phases, values, anneal_strategy)[1]
+    (_, _, _, start, end), pct = _phase_at(step, phases)
+    return _anneal(anneal_strategy, values[start], values[end], pct)
 
 
 def _one_cycle_phases(total_steps, pct_start, anneal_strategy, three_phase) -> list[tuple]:
@@ -717,29 +713,26 @@ def _one_cycle_phases(total_steps, pct_start, anneal_strategy, three_phase) -> l
     ]
 
 
-def _one_cycle(step, phases, values, anneal_strategy) -> tuple:
-    """(lr, momentum) at ``step``: anneal within the phase it falls in; momentum None if
-    ``values`` has no momentum."""
+def _phase_at(step, phases) -> tuple:
+    """The phase ``step`` falls in, and how far through it: 0 to 1 (a little past 1 at the
+    last step, ``total_steps``, as in torch)."""
     start_step = 0.0
-    for i, (end_step, lr0, lr1, m0, m1) in enumerate(phases):
+    for i, phase in enumerate(phases):
+        end_step = phase[0]
         if step <= end_step or i == len(phases) - 1:
             if end_step == start_step:  # torch divides by zero here
                 raise ValueError(
                     f"pct_start and total_steps leave phase {i + 1} of the cycle no steps "
                     f"(it ends at step {end_step}, as the one before); change pct_start"
                 )
-            pct = (step - start_step) / (end_step - start_step)
-            anneal = _anneal_cos if anneal_strategy == "cos" else _anneal_linear
-            momentum = anneal(values[m0], values[m1], pct) if m0 in values else None
-            return anneal(values[lr0], values[lr1], pct), momentum
+            return phase, (step - start_step) / (end_step - start_step)
         start_step = end_step
 
 
-def _anneal_cos(start, end, pct):
-    return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
-
-
-def _anneal_linear(start, end, pct):
+def _anneal(strategy, start, end, pct):
+    """From ``start`` (pct = 0) to ``end`` (pct = 1), along half a cosine or a line."""
+    if strategy == "cos":
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
     return (end - start) * pct + start
 
 
@@ -780,9 +773,7 @@ def _check_bool(value, name) -> bool:
 
 
 def _check_step(step):
-    """An int step stays an int (exact powers and floor divisions); a real one may be plotted."""
-    if isinstance(step, (int, np.integer)) and not isinstance(step, (bool, np.bool_)):
-        return check_int(step, "step", minimum=0)
+    """A step as a float: a real step (not only an int) plots a smooth schedule."""
     if _finite(step, "step") < 0:
         raise ValueError(f"step must be >= 0, got {step!r}")
     return float(step)
