@@ -1,5 +1,7 @@
 """The embedding lookup from scratch against torch.nn.functional.embedding and nn.Embedding."""
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -243,3 +245,13 @@ def test_repr_and_from_pretrained_defaults_are_torchs(kw, rng):
     assert (ours.max_norm, ours.norm_type, ours.sparse) == (
         theirs.max_norm, theirs.norm_type, theirs.sparse
     )  # fmt: skip
+
+
+def test_signatures_are_torchs_and_the_backward_and_naive_ones_follow():
+    def params(fn):
+        return [(p.name, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    assert params(embedding) == params(F.embedding)
+    assert params(embedding_naive) == params(embedding)
+    for backward in (embedding_backward, embedding_backward_naive):
+        assert params(backward) == [("grad_output", inspect.Parameter.empty), *params(embedding)]

@@ -1,6 +1,8 @@
 """Padding and packing of variable-length batches against torch.nn.utils.rnn, and recurrent
 layers run on packed batches against torch's nn.RNN / nn.LSTM / nn.GRU on a PackedSequence."""
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch.nn.utils import rnn as R
 
+import dlbook.scratch.packing as packing
 from dlbook.scratch.gradcheck import gradcheck, numerical_gradient
 from dlbook.scratch.lstm import lstm
 from dlbook.scratch.packing import (
@@ -31,6 +34,29 @@ from dlbook.scratch.packing import (
     rnn_packed,
     rnn_packed_backward,
 )
+
+
+def signature(fn):
+    return [(p.name, p.default, p.kind) for p in inspect.signature(fn).parameters.values()]
+
+
+@pytest.mark.parametrize(
+    "name", ["pack_padded_sequence", "pad_packed_sequence", "pad_sequence", "pack_sequence"]
+)
+def test_signatures_are_torchs_and_backwards_follow_them(name):
+    torch_params = [(n, d) for n, d, _ in signature(getattr(R, name))]
+    assert [(n, d) for n, d, _ in signature(getattr(packing, name))] == torch_params
+    assert signature(getattr(packing, f"{name}_backward"))[1:] == signature(getattr(packing, name))
+
+
+def test_every_backward_and_naive_version_has_its_forwards_signature():
+    names = [n for n in packing.__all__ if n.endswith(("_backward", "_naive"))]
+    assert len(names) == 9
+    for name in names:
+        forward = getattr(packing, name.removesuffix("_backward").removesuffix("_naive"))
+        params = signature(getattr(packing, name))
+        params = params[1:] if name.endswith("_backward") else params
+        assert [p for p in params if p[2] != inspect.Parameter.KEYWORD_ONLY] == signature(forward)
 
 
 def assert_same_packed(ours, theirs):
