@@ -26,7 +26,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from dlbook import checks
 from dlbook.scratch.conv import conv_geometry
@@ -74,6 +73,22 @@ def _finite(x, weight, algorithm):
             raise ValueError(
                 f"{name}: {algorithm} needs finite values (inf or NaN found); use conv2d"
             )
+
+
+def _add_up(matrix, parts):
+    """``[sum_i matrix[i, j] parts[i] for each column j]`` for a matrix of 0s and +-1s (B, A):
+    a Winograd data transform written as the additions and subtractions it is."""
+    out = []
+    for column in matrix.T:
+        acc = None
+        for coef, p in zip(column.tolist(), parts):
+            if coef != 0:
+                if acc is None:
+                    acc = p if coef > 0 else -p
+                else:
+                    acc = acc + p if coef > 0 else acc - p
+        out.append(acc)
+    return out
 
 
 def _finish(y, bias, unbatched):
@@ -234,17 +249,28 @@ def conv2d_winograd(input, weight, bias=None, stride=1, padding=0, dilation=1, g
     _finite(x, weight, "conv2d_winograd")
     (oh, ow), n, c, o, g = geo.out, geo.n, geo.in_channels, geo.out_channels, geo.groups
     th, tw = -(-oh // 2), -(-ow // 2)  # tiles per column and row
-    xp = _padded(x, geo.pads, extra=(2 * th - oh, 2 * tw - ow))
-    tiles = sliding_window_view(xp, (4, 4), axis=(2, 3))[:, :, ::2, ::2]  # (N, C, th, tw, 4, 4)
-    b, gm, a = (m.astype(x.dtype) for m in (WINOGRAD_B, WINOGRAD_G, WINOGRAD_A))
-    v = b.T @ tiles @ b  # (N, C, th, tw, 4, 4)
-    u = gm @ weight @ gm.T  # (C_out, C_g, 4, 4)
-    v = v.reshape(n, g, c // g, th * tw, 16).transpose(4, 1, 2, 0, 3).reshape(16, g, c // g, -1)
-    u = u.reshape(g, o // g, c // g, 16).transpose(3, 0, 1, 2)  # (16, G, O_g, C_g)
-    m = np.matmul(u, v)  # the 16 GEMMs (per group): (16, G, O_g, N th tw)
-    m = m.reshape(4, 4, o, n, th, tw).transpose(3, 2, 4, 5, 0, 1)  # (N, C_out, th, tw, 4, 4)
-    y = (a.T @ m @ a).transpose(0, 1, 2, 4, 3, 5).reshape(n, o, 2 * th, 2 * tw)
-    return _finish(np.ascontiguousarray(y[:, :, :oh, :ow]), bias, unbatched)
+    # Channels first, so that each of the 16 GEMMs reads contiguous (C_g, N th tw) blocks.
+    xp = _padded(x.transpose(1, 0, 2, 3), geo.pads, extra=(2 * th - oh, 2 * tw - ow))
+    # Column k of every tile, as contiguous slices: tile t's columns 2t + k split by parity.
+    even, odd = np.ascontiguousarray(xp[..., 0::2]), np.ascontiguousarray(xp[..., 1::2])
+    cols = [even[..., :tw], odd[..., :tw], even[..., 1 : tw + 1], odd[..., 1 : tw + 1]]
+    v = np.empty((4, 4, c, n, th, tw), x.dtype)  # B^T d B for every tile d at once
+    for j, col in enumerate(_add_up(WINOGRAD_B, cols)):  # d B, then B^T (d B)
+        for i, entry in enumerate(
+            _add_up(WINOGRAD_B, [col[:, :, k::2][:, :, :th] for k in range(4)])
+        ):
+            v[i, j] = entry
+    # G w G^T for every kernel, as one matrix product: kron(G, G) maps a kernel's 9 entries to
+    # its 16 (the kernels of a trained network would be transformed once and kept).
+    u = np.kron(WINOGRAD_G, WINOGRAD_G).astype(x.dtype) @ weight.reshape(o * (c // g), 9).T
+    m = np.matmul(u.reshape(16, g, o // g, c // g), v.reshape(16, g, c // g, n * th * tw))
+    m = m.reshape(4, 4, o, n, th, tw)  # the 16 GEMMs' products, tile entry by tile entry
+    y = np.empty((n, o, th, 2, tw, 2), x.dtype)  # A^T M A, each tile's 2x2 put in its place
+    for i, r in enumerate(_add_up(WINOGRAD_A, list(m))):
+        for j, col in enumerate(_add_up(WINOGRAD_A, list(r))):
+            y[:, :, :, i, :, j] = col.transpose(1, 0, 2, 3)
+    y = y.reshape(n, o, 2 * th, 2 * tw)[:, :, :oh, :ow]
+    return _finish(np.ascontiguousarray(y), bias, unbatched)
 
 
 def float32_error(conv, input, weight, bias=None, **kwargs) -> float:
@@ -327,7 +353,8 @@ def conv_arithmetic(n, c_in, c_out, h, w, k, algorithm, padding=0, groups=1) -> 
       output channel, the kernel ``G g G^T`` 35 operations per (output, input) channel pair
       (``t = g0 + g2``, ``(t + g1) / 2``, ``(t - g1) / 2``: 3 additions and 2 halvings per
       column of 3, for the 3 columns of g and then the 4 rows of G g; a trained network's
-      kernels can be transformed once).
+      kernels can be transformed once, and :func:`conv2d_winograd` spends 16 x 9 multiply-adds
+      per kernel on it, as one matrix product).
     * fft at ``F_h x F_w = fft_size(h + 2 padding) x fft_size(w + 2 padding)``, as
       :func:`conv2d_fft` does it: one complex multiply-add (4 real products) per frequency of the
       ``F_h (F_w / 2 + 1)`` of a real FFT, per image and channel pair. Transforms: the usual
