@@ -217,6 +217,15 @@ def test_transforms_refuse_non_finite_values_that_they_would_spread(conv, name, 
         conv(**args)
 
 
+def test_error_helpers_name_their_arguments():
+    with pytest.raises(TypeError, match="input"):
+        winograd_error(X.tolist(), W)
+    with pytest.raises(TypeError, match="bias"):
+        float32_error(conv2d_fft, X, W, bias=[0.0] * 6)
+    with pytest.raises(ValueError, match="weight"):
+        winograd_error(X, np.zeros((6, 4, 5, 5)))
+
+
 # --- Winograd's transforms ---------------------------------------------------------------------
 
 

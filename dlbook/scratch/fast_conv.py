@@ -288,12 +288,11 @@ def float32_error(conv, input, weight, bias=None, **kwargs) -> float:
     Torch:
         none (torch.nn.functional.conv2d in float32 against float64 measures the same)
     """
-    arrays = [None if a is None else checks.any_float_array(a, name).astype(np.float32)
-              for a, name in ((input, "input"), (weight, "weight"), (bias, "bias"))]  # fmt: skip
-    reference = conv2d_im2col(
-        *(None if a is None else a.astype(np.float64) for a in arrays), **kwargs
-    )
-    return max_abs_error(conv(*arrays, **kwargs), reference)
+    named = ((input, "input"), (weight, "weight"), (bias, "bias"))
+    arrays = [None if a is None else checks.any_float_array(a, name) for a, name in named]
+    low = [None if a is None else a.astype(np.float32) for a in arrays]
+    reference = conv2d_im2col(*(None if a is None else a.astype(np.float64) for a in low), **kwargs)
+    return max_abs_error(conv(*low, **kwargs), reference)
 
 
 def winograd_error(input, weight, bias=None, padding=0, groups=1) -> float:
