@@ -167,21 +167,22 @@ def train_runs(builders: dict, data, seeds=(0,), epochs=5, lr=0.01, batch_size=6
 
 def epochs_to(history, error: float) -> float:
     """The first epoch (from 1) whose training error ``1 - train_acc`` is at most ``error``,
-    interpolated linearly between epochs (epoch 0 is taken as chance level); ``inf`` if never."""
+    interpolated linearly from the epoch before (1 if the first epoch reaches it; ``inf`` if no
+    epoch does)."""
     err = np.array([1 - r["train_acc"] for r in history.rows])
     hit = np.flatnonzero(err <= error)
     if not hit.size:
         return float("inf")
     i = int(hit[0])
-    before = err[i - 1] if i else max(err[0], error)
-    if before == err[i]:
-        return float(i + 1)
-    return float(i + (before - error) / (before - err[i]))
+    if i == 0:
+        return 1.0
+    return float(i + (err[i - 1] - error) / (err[i - 1] - err[i]))
 
 
 def summarize_runs(rows, error=None) -> dict:
     """The runs of :func:`train_runs` per network name, one entry per seed (sorted by seed):
-    ``seeds``, the final ``train_loss``, ``train_acc`` and ``test_acc`` (%), and with ``error``
+    ``seeds``, the final ``train_loss``, ``train_acc`` and ``test_acc`` (%), ``mean_error``, the
+    training error (%) averaged over the epochs (the area under the curve), and with ``error``
     the ``epochs`` to reach that training error (:func:`epochs_to`)."""
     if not rows:
         raise ValueError("rows: no runs to summarize")
@@ -194,6 +195,7 @@ def summarize_runs(rows, error=None) -> dict:
             train_loss=np.array([h.final["train_loss"] for h in hs]),
             train_acc=np.array([100 * h.final["train_acc"] for h in hs]),
             test_acc=np.array([100 * h.final["test_acc"] for h in hs]),
+            mean_error=np.array([100 * (1 - np.mean(h["train_acc"])) for h in hs]),
         )
         if error is not None:
             s["epochs"] = np.array([epochs_to(h, error) for h in hs])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
+from matplotlib.collections import LineCollection
 
 from dlbook.experiments.alexnet_vgg import stack_cost
 from dlbook.viz.common import html_table, make_explorer
@@ -106,23 +107,26 @@ def field_diagram(ax, num_convs, kernel_size=3):
     field = stack_cost(1, k, n)["field"]
     half = field // 2
     xs = np.arange(-half - 1, half + 2)
+    segments, grey, lit = [], [], []
     for left, layers in ((0.0, n), (field + 5.0, 1)):
         kk = k if layers == n else field
         reach = 0
         for level in range(layers + 1):
             y = layers - level  # the output row at the top
-            ax.scatter(left + xs + half + 1, np.full(xs.shape, y * 1.0), s=14, color="0.8")
-            active = np.abs(xs) <= reach
-            ax.scatter(left + xs[active] + half + 1, np.full(active.sum(), y * 1.0), s=22,
-                       color="C3" if level == 0 else "C0")  # fmt: skip
+            grey += [(left + x + half + 1, y) for x in xs]
+            lit += [(left + x + half + 1, y, level == 0) for x in xs if abs(x) <= reach]
             if level < layers:
-                for x in xs[active]:
-                    for d in range(-(kk // 2), kk // 2 + 1):
-                        ax.plot([left + x + half + 1, left + x + d + half + 1], [y, y - 1],
-                                color="C0", lw=0.4, alpha=0.5)  # fmt: skip
+                segments += [[(left + x + half + 1, y), (left + x + d + half + 1, y - 1)]
+                             for x in xs if abs(x) <= reach
+                             for d in range(-(kk // 2), kk // 2 + 1)]  # fmt: skip
                 reach += kk // 2
         title = f"{n} x {k}x{k}" if layers == n else f"one {field}x{field}"
         ax.text(left + half + 1, layers + 0.6, title, ha="center", fontsize=10)
+    ax.add_collection(LineCollection(segments, colors="C0", linewidths=0.6, alpha=0.6))
+    ax.scatter(*np.array(grey).T, s=14, color="0.8")
+    lit = np.array(lit)
+    ax.scatter(lit[:, 0], lit[:, 1], s=22, color=np.where(lit[:, 2] > 0, "C3", "C0"))
+    ax.set_xlim(-0.5, 2 * field + 8.5)
     ax.set_ylim(-0.6, n + 1.1)
     ax.set_axis_off()
     return field
@@ -154,7 +158,7 @@ def explorer(num_convs=2, kernel_size=3, channels=64):
         b.set_ylim(0, 1.2 * max(vals))
         b.set_title("weights (and multiply-adds\nper position), in units of C²", fontsize=9)
         b.tick_params(labelsize=9)
-        fig.tight_layout()
+        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.1, top=0.84, wspace=0.1)
         text = (f"<pre>field {field} x {field}: {n} x {k}x{k} has {stack['params']:,} weights for "
                 f"C = {channels}, one {field}x{field} has {one['params']:,} "
                 f"(ratio {stack['params'] / one['params']:.2f})</pre>")  # fmt: skip
