@@ -2,6 +2,7 @@
 arithmetic counted by hand."""
 
 import dataclasses
+import inspect
 import math
 
 import numpy as np
@@ -159,6 +160,11 @@ def test_what_torch_accepts_they_accept(torch_conv_samples):
             with pytest.raises(ValueError, match="weight|stride|dilation"):
                 conv2d_winograd(*args, **kw)
     assert winograd_done >= 4
+
+
+@pytest.mark.parametrize("conv", ALL[1:], ids=lambda f: f.__name__)
+def test_signature_is_conv2ds(conv):
+    assert inspect.signature(conv) == inspect.signature(conv2d)
 
 
 # --- errors: every one names the argument ------------------------------------------------------
