@@ -119,8 +119,9 @@ def test_erf_side_around_an_off_centre_unit():
 
 
 def test_unit_centre_of_resnet50s_central_unit():
-    import dlbook
+    from types import SimpleNamespace
 
-    field = dlbook.receptive_field(nets.resnet50().trunk(), (3, 224, 224))
+    # ResNet-50's field at 224 px (tests/test_nets_resnet.py): 427 px, stride 32, padding 213
+    field = SimpleNamespace(size=(427, 427), stride=(32, 32), padding=(213, 213))
     assert exp.unit_centre(field, (3, 3)) == (96.0, 96.0)  # 3 * 32 - 213 + 213
     assert exp.unit_centre(field, (0, 6)) == (0.0, 192.0)
