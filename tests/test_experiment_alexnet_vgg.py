@@ -86,3 +86,14 @@ def test_train_runs_and_summary_on_a_toy_set():
     assert s["a"]["mean_error"][0] == pytest.approx(100 * (1 - np.mean(h["train_acc"])))
     with pytest.raises(ValueError, match="no runs"):
         exp.summarize_runs([])
+
+
+def test_kaiming_init_draws_with_variance_two_over_fan_in():
+    torch.manual_seed(0)
+    model = exp.kaiming_init(nets.vgg_block(64, 64, 2))
+    conv = model[0]
+    assert float(conv.bias.abs().max()) == 0.0
+    fan_in = 64 * 9
+    assert float(conv.weight.var()) == pytest.approx(2 / fan_in, rel=0.05)  # 36,864 draws
+    default = nets.vgg_block(64, 64, 1)[0]  # torch's default: variance 1 / (3 fan_in)
+    assert float(default.weight.var()) == pytest.approx(1 / (3 * fan_in), rel=0.05)

@@ -26,6 +26,7 @@ __all__ = [
     "check_local_response_norm",
     "scratch_block",
     "stack_cost",
+    "kaiming_init",
     "train_runs",
     "epochs_to",
     "summarize_runs",
@@ -132,6 +133,19 @@ def stack_cost(channels: int, kernel_size: int = 3, num_convs: int = 1, size: in
     params = num_convs * kernel_size**2 * channels**2
     return dict(field=1 + num_convs * (kernel_size - 1), params=params,
                 mult_adds=params * size * size)  # fmt: skip
+
+
+def kaiming_init(model: nn.Module) -> nn.Module:
+    """Re-draw every convolution's and linear layer's weights with Kaiming (He) initialization
+    for ReLU, ``N(0, 2 / fan_in)``, and zero their biases, in place; returns ``model``. PyTorch's
+    default draws with variance ``1 / (3 fan_in)``, six times smaller, under which a deep ReLU
+    network's signal shrinks at every layer."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return model
 
 
 def train_runs(builders: dict, data, seeds=(0,), epochs=5, lr=0.01, batch_size=64,
