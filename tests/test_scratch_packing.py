@@ -207,6 +207,8 @@ def test_pad_sequence_and_its_backward_match_torch(batch_first, padding_side, rn
         assert_close(a, t.grad.numpy())
     numeric = numerical_gradient(lambda: pad_sequence(seqs, **kw), seqs[0], g)
     assert_close(grads[0], numeric, tol=1e-8)
+    (alone,) = pad_sequence_backward(g[:, 1:2] if not batch_first else g[1:2], seqs[1:2], **kw)
+    assert_close(alone, grads[1], tol=0)  # one sequence: the padded gradient, its own length
 
 
 @pytest.mark.parametrize("enforce_sorted", [True, False])
@@ -246,6 +248,7 @@ def test_dtypes_and_integer_data_are_kept(rng):
     "lengths, kw, match",
     [
         ([2, 4, 1], {}, "lengths.*sorted in decreasing order.*enforce_sorted"),
+        ([3, 4, 1], {}, "lengths.*sorted in decreasing order.*enforce_sorted"),
         ([4, 0, 1], dict(enforce_sorted=False), "lengths.*greater than 0"),
         ([5, 2, 1], {}, "lengths.*at most the padded length T=4"),
         ([4, 2], {}, "len\\(lengths\\).*batch_size=3"),
@@ -292,6 +295,12 @@ def test_other_bad_arguments_raise():
         pack_padded_sequence(x, [4, 2, 1], batch_first=None)
     with pytest.raises(ValueError, match="input must have T >= 1 and B >= 1"):
         pack_padded_sequence(np.ones((4, 0, 2)), [])
+    with pytest.raises(ValueError, match="input must have T >= 1 and B >= 1"):
+        pack_padded_sequence(np.ones((0, 3, 2)), [1, 1, 1])
+    with pytest.raises(ValueError, match="sequences\\[1\\] must be an array"):
+        pad_sequence([np.ones(2), [1.0]])
+    with pytest.raises(ValueError, match="sequences\\[0\\] must be an array"):
+        pad_sequence([np.float64(1.0)])
     with pytest.raises(TypeError, match="padding_value"):
         pad_packed_sequence(packed, padding_value="0")
     with pytest.raises(TypeError, match="lengths must hold ints"):
