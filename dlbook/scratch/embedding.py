@@ -93,6 +93,27 @@ def _check_flags(scale_grad_by_freq, sparse):
             raise TypeError(f"{name} must be a bool, got {value!r}")
 
 
+def _check_forward(input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse):
+    """The checked indices; with max_norm, the rows they read renormalized in place."""
+    input = _check_indices(input, _check_weight(weight).shape[0])
+    _padding_idx(padding_idx, weight.shape[0])
+    _check_flags(scale_grad_by_freq, sparse)
+    if max_norm is not None:
+        embedding_renorm_(weight, input, max_norm, norm_type)
+    return input
+
+
+def _check_backward(grad_output, input, weight, padding_idx, scale_grad_by_freq, sparse):
+    """The checked indices, the padding row (or None) and grad_output."""
+    v, d = _check_weight(weight).shape
+    input = _check_indices(input, v)
+    pad = _padding_idx(padding_idx, v)
+    _check_flags(scale_grad_by_freq, sparse)
+    if sparse and scale_grad_by_freq:
+        raise ValueError("scale_grad_by_freq=True is not supported with sparse=True (as in torch)")
+    return input, pad, checks.check_grad_output(grad_output, input.shape + (d,), weight.dtype)
+
+
 def embedding_renorm_(weight, input, max_norm, norm_type=2.0):
     """Rescale, in place, every row of ``weight`` that ``input`` reads and whose norm exceeds
     ``max_norm``, to norm ``max_norm``; rows that are not read are left alone. Returns ``weight``.
@@ -138,12 +159,9 @@ def embedding(
     Torch:
         torch.nn.functional.embedding
     """
-    weight = _check_weight(weight)
-    input = _check_indices(input, weight.shape[0])
-    _padding_idx(padding_idx, weight.shape[0])
-    _check_flags(scale_grad_by_freq, sparse)
-    if max_norm is not None:
-        embedding_renorm_(weight, input, max_norm, norm_type)
+    input = _check_forward(
+        input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse
+    )
     return weight[input]
 
 
@@ -171,18 +189,14 @@ def embedding_backward(
     Torch:
         autograd through torch.nn.functional.embedding
     """
-    weight = _check_weight(weight)
-    v, d = weight.shape
-    input = _check_indices(input, v)
-    pad = _padding_idx(padding_idx, v)
-    _check_flags(scale_grad_by_freq, sparse)
-    if sparse and scale_grad_by_freq:
-        raise ValueError("scale_grad_by_freq=True is not supported with sparse=True (as in torch)")
-    g = checks.check_grad_output(grad_output, input.shape + (d,), weight.dtype)
+    input, pad, g = _check_backward(
+        grad_output, input, weight, padding_idx, scale_grad_by_freq, sparse
+    )
     grad_weight = np.zeros_like(weight)
-    np.add.at(grad_weight, input.ravel(), g.reshape(-1, d))  # once per occurrence: repeats add up
+    rows = g.reshape(input.size, weight.shape[1])
+    np.add.at(grad_weight, input.ravel(), rows)  # once per occurrence: repeats add up
     if scale_grad_by_freq:
-        grad_weight /= np.maximum(_counts(input, v), 1)[:, None].astype(weight.dtype)
+        grad_weight /= np.maximum(_counts(input, len(weight)), 1)[:, None].astype(weight.dtype)
     if pad is not None:
         grad_weight[pad] = 0  # the padding vector never learns
     return grad_weight
@@ -201,12 +215,9 @@ def embedding_naive(
     Torch:
         torch.nn.functional.embedding
     """
-    weight = _check_weight(weight)
-    input = _check_indices(input, weight.shape[0])
-    _padding_idx(padding_idx, weight.shape[0])
-    _check_flags(scale_grad_by_freq, sparse)
-    if max_norm is not None:
-        embedding_renorm_(weight, input, max_norm, norm_type)
+    input = _check_forward(
+        input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse
+    )
     out = np.empty(input.shape + weight.shape[1:], dtype=weight.dtype)
     for k in np.ndindex(*input.shape):
         out[k] = weight[input[k]]
@@ -226,15 +237,10 @@ def embedding_backward_naive(
     Torch:
         autograd through torch.nn.functional.embedding
     """
-    weight = _check_weight(weight)
-    v, d = weight.shape
-    input = _check_indices(input, v)
-    pad = _padding_idx(padding_idx, v)
-    _check_flags(scale_grad_by_freq, sparse)
-    if sparse and scale_grad_by_freq:
-        raise ValueError("scale_grad_by_freq=True is not supported with sparse=True (as in torch)")
-    g = checks.check_grad_output(grad_output, input.shape + (d,), weight.dtype)
-    counts = _counts(input, v)
+    input, pad, g = _check_backward(
+        grad_output, input, weight, padding_idx, scale_grad_by_freq, sparse
+    )
+    counts = _counts(input, len(weight))
     grad_weight = np.zeros_like(weight)
     for k in np.ndindex(*input.shape):
         row = input[k]
