@@ -61,6 +61,7 @@ CASES = {
     "cosine_past_T_max": lambda m, o: m.CosineAnnealingLR(o, T_max=17, eta_min=0.002),
     "cosine_float_T": lambda m, o: m.CosineAnnealingLR(o, T_max=12.5, eta_min=0.02),
     "linear_default": lambda m, o: m.LinearLR(o),
+    "linear_1": lambda m, o: m.LinearLR(o, 0.25, total_iters=1),
     "linear_decay": lambda m, o: m.LinearLR(o, start_factor=1.0, end_factor=0.05, total_iters=80),
     "lambda": lambda m, o: m.LambdaLR(o, lambda t: 1 / (1 + 0.1 * t) ** 0.5),
     "lambda_object_list": lambda m, o: m.LambdaLR(o, [Halving(9)]),
@@ -82,7 +83,9 @@ CASES = {
     "onecycle_no_momentum": lambda m, o: m.OneCycleLR(o, 0.1, 120, cycle_momentum=False),
     "onecycle_pct_0": lambda m, o: m.OneCycleLR(o, 0.1, 120, pct_start=0.0),
     "onecycle_1_step": lambda m, o: m.OneCycleLR(o, 0.1, epochs=1, steps_per_epoch=1),
+    "onecycle_total_1": lambda m, o: m.OneCycleLR(o, 0.1, total_steps=1, three_phase=True),
 }
+ONE_STEP = ("onecycle_1_step", "onecycle_total_1")  # step 1 is the last one allowed
 
 
 def momentum_of(opt):
@@ -143,7 +146,7 @@ def assert_same_run(ours, theirs, weights_tol=1e-10):
 @pytest.mark.parametrize("case", CASES)
 def test_rates_and_sgd_trajectory_equal_torch(case):
     """Every step's rate (get_last_lr and optimizer.lr), momentum and SGD weights."""
-    assert_same_run(*run(case, "sgd", steps=2 if case == "onecycle_1_step" else 120))
+    assert_same_run(*run(case, "sgd", steps=2 if case in ONE_STEP else 120))
 
 
 @pytest.mark.parametrize("opt_name", ["sgd0", "nesterov", "adam", "adamw", "rmsprop"])
@@ -183,12 +186,14 @@ def test_recursive_schedules_follow_a_rate_set_by_hand(case):
 
 CLOSED_FORMS = {
     "step": (lambda t: sched.step_lr(t, 0.1, 7, 0.5), None),
+    "step_1_grow": (lambda t: sched.step_lr(t, 0.1, 1, gamma=1.05), None),
     "multistep": (lambda t: sched.multistep_lr(t, 0.1, [25, 10, 60], 0.3), None),
     "multistep_repeat_0": (lambda t: sched.multistep_lr(t, 0.1, (40, 0, 15, 15)), None),
     "exponential": (lambda t: sched.exponential_lr(t, 0.1, 0.97), None),
     "cosine_past_T_max": (lambda t: sched.cosine_lr(t, 0.1, 17, 0.002), None),
     "cosine_float_T": (lambda t: sched.cosine_lr(t, 0.1, 12.5, eta_min=0.02), None),
     "linear_default": (lambda t: sched.linear_lr(t, 0.1), None),
+    "linear_1": (lambda t: sched.linear_lr(t, 0.1, 0.25, total_iters=1), None),
     "linear_decay": (lambda t: sched.linear_lr(t, 0.1, 1.0, 0.05, 80), None),
     "onecycle": (
         lambda t: sched.one_cycle_lr(t, 0.5, 120),
@@ -341,7 +346,7 @@ def resumable(case, state_dicts=None, steps=0):
     return opt, s, lrs
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c != "onecycle_1_step"])
+@pytest.mark.parametrize("case", [c for c in CASES if c not in ONE_STEP])
 def test_state_dict_round_trip_resumes_the_same_run(case):
     """40 steps, save, load into a new optimizer and scheduler, 60 more: the same as 100."""
     _, _, whole = resumable(case, steps=100)
@@ -410,6 +415,13 @@ def test_the_interface_is_torchs():
     assert isinstance(s, sched.LRScheduler) and isinstance(s.state_dict()["last_epoch"], int)
     with pytest.raises(NotImplementedError):
         sched.LRScheduler(opt)
+    w = np.ones(3, dtype=np.float32)
+    opt = SGD([w], lr=0.5)
+    s = sched.LambdaLR(opt, lambda t: np.float32(0.5) ** t)  # the rate stays a Python float
+    s.step()
+    assert type(opt.lr) is float and type(s.get_last_lr()[0]) is float and opt.lr == 0.25
+    opt.step([np.ones(3, dtype=np.float32)])
+    assert w.dtype == np.float32 and w[0] == 0.75
 
 
 def test_signatures_are_torchs():

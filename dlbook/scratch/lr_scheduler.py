@@ -137,7 +137,7 @@ class LRScheduler:
             self.last_epoch = epoch
             closed_form = getattr(self, "_get_closed_form_lr", self.get_lr)
             values = closed_form()
-        self.optimizer.lr = values[0]
+        self.optimizer.lr = float(values[0])  # a Python float, whatever lr_lambda returns
         self._last_lr = [self.optimizer.lr]
 
     def state_dict(self) -> dict:
@@ -401,9 +401,8 @@ class SequentialLR(LRScheduler):
     def step(self) -> None:
         """The next step of the scheduler whose turn it is (its step 0 at a milestone)."""
         self.last_epoch += 1
-        i = bisect_right(self._milestones, self.last_epoch)
-        scheduler = self._schedulers[i]
-        if i > 0 and self._milestones[i - 1] == self.last_epoch:
+        scheduler = self._schedulers[bisect_right(self._milestones, self.last_epoch)]
+        if self.last_epoch in self._milestones:  # its turn starts now
             scheduler._update_lr(0)
         else:
             scheduler.step()
