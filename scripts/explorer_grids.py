@@ -59,6 +59,15 @@ def _lstm_gru():
     return v.explorer(AddingModel("lstm", 32, forget_bias=1.0), 0)
 
 
+def _resnet():
+    from dlbook.data import load_photo_patches
+    from dlbook.experiments.resnet import train_twins
+    from dlbook.viz import resnet as v
+
+    data = load_photo_patches(size=16, photo_size=96, n_train=10, n_test=5)
+    return v.explorer(train_twins(data, depths=(8, 14), widths=(4, 4, 4), epochs=2))
+
+
 def _v(module):
     import importlib
 
@@ -128,6 +137,8 @@ BUILDERS = {
     "lstm_gru": _lstm_gru,
     "deep_bidirectional": lambda: _v("deep_bidirectional").explorer(12, hidden_size=8, seed=0),
     "attention": lambda: _v("attention").explorer(*_qk(), scale=0.5, row=5, mask="causal"),
+    "resnet": _resnet,
+    "inception": lambda: _v("inception").explorer(channels=256, mid=64, kernel_size=3),
 }
 
 
