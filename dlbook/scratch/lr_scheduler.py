@@ -9,7 +9,7 @@ A scheduler sets ``optimizer.lr`` (see :mod:`dlbook.scratch.optim`) once per cal
         opt.step([grad(w)])
         sched.step()
 
-Built on it, the learning rate at step :math:`t` (``last_epoch``) of a base rate
+The learning rate at step :math:`t` (``last_epoch``) of a base rate
 :math:`\eta_0` is: StepLR :math:`\eta_0 \gamma^{\lfloor t / s \rfloor}`; ExponentialLR
 :math:`\eta_0 \gamma^t`; CosineAnnealingLR :math:`\eta_{\min} + \frac12 (\eta_0 - \eta_{\min})
 (1 + \cos \frac{\pi t}{T})`; LinearLR :math:`\eta_0` times a factor going linearly from
@@ -31,7 +31,9 @@ one. What torch keeps in each ``param_group`` (``initial_lr``; OneCycleLR's ``ma
 ``optimizer.state_dict()`` saves it as torch's does and ``last_epoch`` can resume a schedule.
 
 Left out: torch's warning when the scheduler steps before the optimizer (it patches the
-optimizer's ``step`` to notice), and its warning when ``get_lr`` is called outside ``step``.
+optimizer's ``step`` to notice), and its warning when ``get_lr`` is called outside ``step``; and
+torch's other schedulers (ConstantLR, MultiplicativeLR, PolynomialLR, CyclicLR,
+CosineAnnealingWarmRestarts, ChainedScheduler, ReduceLROnPlateau).
 """
 
 from __future__ import annotations
