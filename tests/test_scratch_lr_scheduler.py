@@ -164,13 +164,9 @@ def test_adagrad_has_no_momentum_to_cycle():
         tsched.OneCycleLR(torch.optim.Adagrad([torch.zeros(2, requires_grad=True)]), 0.1, 10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="scratch RMSprop makes its momentum buffer at construction only if momentum > 0; "
-    "torch makes it at the first step, after OneCycleLR has set the momentum",
-)
 def test_rmsprop_without_momentum_gets_one_from_onecycle():
+    """RMSprop built with momentum=0: OneCycleLR switches momentum on, and the buffer starts at
+    zero at the first step, as torch makes its state there."""
     assert_same_run(*run("onecycle", "rmsprop0", steps=20))
 
 

@@ -264,7 +264,11 @@ class RMSprop(Optimizer):
         else:
             avg = np.sqrt(square_avg) + self.eps
         if self.momentum > 0:
-            buf = state["momentum_buffer"] = self.momentum * state["momentum_buffer"] + grad / avg
+            # A scheduler (OneCycleLR) may switch momentum on after construction; torch makes
+            # the state at the first step, so the buffer starts at zero then.
+            buf = state.get("momentum_buffer")
+            buf = np.zeros_like(param) if buf is None else buf
+            buf = state["momentum_buffer"] = self.momentum * buf + grad / avg
             param -= self.lr * buf
         else:
             param -= self.lr * grad / avg
