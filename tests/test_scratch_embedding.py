@@ -255,3 +255,12 @@ def test_signatures_are_torchs_and_the_backward_and_naive_ones_follow():
     assert params(embedding_naive) == params(embedding)
     for backward in (embedding_backward, embedding_backward_naive):
         assert params(backward) == [("grad_output", inspect.Parameter.empty), *params(embedding)]
+    assert params(Embedding) == [*params(torch.nn.Embedding), ("rng", None)]
+    assert params(Embedding.from_pretrained) == params(torch.nn.Embedding.from_pretrained)
+    assert repr(Embedding(3, 2)) == repr(torch.nn.Embedding(3, 2))
+
+
+def test_renorm_defaults_to_the_euclidean_norm():
+    w = np.array([[3.0, -4.0], [1.0, 1.0]])
+    embedding_renorm_(w, np.array([0, 1]), 2.5)
+    assert_close(w, np.array([[1.5, -2.0], [1.0, 1.0]]) * np.array([[5 / (5 + 1e-7)], [1]]))
