@@ -123,7 +123,7 @@ def conv2d_im2col(input, weight, bias=None, stride=1, padding=0, dilation=1, gro
     """
     x, unbatched, geo = _prepare(input, weight, bias, stride, padding, dilation, groups)
     cols = im2col(_padded(x, geo.pads), geo.kernel, geo.stride, geo.dilation, geo.out, geo.groups)
-    w = weight.reshape(geo.groups, geo.out_channels // geo.groups, -1)
+    w = weight.reshape(geo.groups, geo.out_channels // geo.groups, cols.shape[2])
     y = np.matmul(w, cols)  # (N, groups, C_out / groups, H_out * W_out)
     return _finish(y.reshape(geo.n, geo.out_channels, *geo.out), bias, unbatched)
 
