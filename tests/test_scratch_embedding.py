@@ -231,7 +231,8 @@ def test_from_pretrained_uses_the_table_and_freezes_it(rng):
     with pytest.raises(ValueError, match="_weight"):
         Embedding(3, 2, _weight=np.ones((2, 3)))
     assert Embedding(3, 2).weight.dtype == np.float32  # torch's default dtype
-    assert Embedding(0, 2).weight.shape == tuple(torch.nn.Embedding(0, 2).weight.shape)
+    for v, d in ((0, 2), (2, 0)):  # empty tables are allowed, as in torch
+        assert Embedding(v, d).weight.shape == tuple(torch.nn.Embedding(v, d).weight.shape)
     with pytest.raises(ValueError, match="num_embeddings"):
         Embedding(-1, 2)
 
