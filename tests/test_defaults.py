@@ -56,6 +56,11 @@ FUNCTIONS = {
     "hinge_embedding_loss": F.hinge_embedding_loss,
     "scaled_dot_product_attention": F.scaled_dot_product_attention,
     "embedding": F.embedding,
+    "multi_head_attention_forward": F.multi_head_attention_forward,
+    "pack_padded_sequence": torch.nn.utils.rnn.pack_padded_sequence,
+    "pad_packed_sequence": torch.nn.utils.rnn.pad_packed_sequence,
+    "pad_sequence": torch.nn.utils.rnn.pad_sequence,
+    "pack_sequence": torch.nn.utils.rnn.pack_sequence,
     "init.calculate_gain": torch.nn.init.calculate_gain,
     "init.uniform_": torch.nn.init.uniform_,
     "init.normal_": torch.nn.init.normal_,
@@ -77,6 +82,10 @@ CLASSES = {
 } | {
     f"optim.{name}": getattr(torch.optim, name)
     for name in ("SGD", "Adagrad", "RMSprop", "Adam", "AdamW")
+} | {
+    f"lr_scheduler.{name}": getattr(torch.optim.lr_scheduler, name)
+    for name in ("StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR",
+                 "LambdaLR", "SequentialLR", "OneCycleLR")
 }  # fmt: skip
 
 # torch parameters dlbook may leave out, and why

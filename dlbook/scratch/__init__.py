@@ -4,7 +4,7 @@ The names, argument names, orders and defaults follow ``torch.nn.functional``, s
 one beside the other line for line. Nothing here imports torch.
 """
 
-from dlbook.scratch import init, optim
+from dlbook.scratch import init, lr_scheduler, optim
 from dlbook.scratch.activations import (
     elu,
     elu_backward,
@@ -41,6 +41,14 @@ from dlbook.scratch.conv_transpose import (
     conv_transpose2d_naive,
 )
 from dlbook.scratch.dropout import dropout, dropout_backward, dropout_mask
+from dlbook.scratch.embedding import (
+    Embedding,
+    embedding,
+    embedding_backward,
+    embedding_backward_naive,
+    embedding_naive,
+    embedding_renorm_,
+)
 from dlbook.scratch.gru import (
     gru,
     gru_backward,
@@ -96,6 +104,13 @@ from dlbook.scratch.lstm import (
     lstm,
     lstm_backward,
 )
+from dlbook.scratch.multihead import (
+    MultiheadAttention,
+    key_padding_bias,
+    multi_head_attention_forward,
+    multi_head_attention_forward_backward,
+    multi_head_attention_forward_naive,
+)
 from dlbook.scratch.norm import (
     batch_norm,
     batch_norm_backward,
@@ -103,6 +118,26 @@ from dlbook.scratch.norm import (
     layer_norm,
     layer_norm_backward,
     layer_norm_naive,
+)
+from dlbook.scratch.packing import (
+    PackedSequence,
+    gru_packed,
+    gru_packed_backward,
+    last_valid,
+    last_valid_backward,
+    lstm_packed,
+    lstm_packed_backward,
+    pack_padded_sequence,
+    pack_padded_sequence_backward,
+    pack_padded_sequence_naive,
+    pack_sequence,
+    pack_sequence_backward,
+    pad_packed_sequence,
+    pad_packed_sequence_backward,
+    pad_sequence,
+    pad_sequence_backward,
+    rnn_packed,
+    rnn_packed_backward,
 )
 from dlbook.scratch.pool import (
     avg_pool2d,
@@ -123,8 +158,16 @@ from dlbook.scratch.rnn import (
     rnn_backward,
 )
 from dlbook.scratch.tbptt import clip_grad_norm_, clip_grad_value_, tbptt_batches, train_tbptt
+from dlbook.scratch.transformer import (
+    sinusoidal_positional_encoding,
+    sinusoidal_shift_matrix,
+    transformer_block,
+    transformer_block_backward,
+    transformer_block_params,
+)
 
 __all__ = [
+    "lr_scheduler",
     "conv2d",
     "conv2d_backward",
     "conv2d_naive",
@@ -233,4 +276,38 @@ __all__ = [
     "clip_grad_value_",
     "tbptt_batches",
     "train_tbptt",
+    "Embedding",
+    "embedding",
+    "embedding_backward",
+    "embedding_backward_naive",
+    "embedding_naive",
+    "embedding_renorm_",
+    "MultiheadAttention",
+    "key_padding_bias",
+    "multi_head_attention_forward",
+    "multi_head_attention_forward_backward",
+    "multi_head_attention_forward_naive",
+    "PackedSequence",
+    "gru_packed",
+    "gru_packed_backward",
+    "last_valid",
+    "last_valid_backward",
+    "lstm_packed",
+    "lstm_packed_backward",
+    "pack_padded_sequence",
+    "pack_padded_sequence_backward",
+    "pack_padded_sequence_naive",
+    "pack_sequence",
+    "pack_sequence_backward",
+    "pad_packed_sequence",
+    "pad_packed_sequence_backward",
+    "pad_sequence",
+    "pad_sequence_backward",
+    "rnn_packed",
+    "rnn_packed_backward",
+    "sinusoidal_positional_encoding",
+    "sinusoidal_shift_matrix",
+    "transformer_block",
+    "transformer_block_backward",
+    "transformer_block_params",
 ]
