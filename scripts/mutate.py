@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODULES = ["conv", "conv_transpose", "pool", "norm", "lstm", "gru", "rnn", "optim",
                    "losses/classification", "losses/binary", "losses/hinge", "losses/regression",
                    "losses/divergence", "losses/common", "attention", "linear", "activations",
-                   "dropout"]  # fmt: skip
+                   "dropout", "embedding", "packing", "multihead", "transformer", "lr_scheduler",
+                   "fast_conv"]  # fmt: skip
 # The tests that hold each module (besides the signature and torch-sample tests, which hold all).
 TESTS = {
     "lstm": ["test_scratch_rnn*.py", "test_scratch_lstm*.py", "test_scratch_recurrent_layers*.py"],
