@@ -49,6 +49,20 @@ from dlbook.scratch.embedding import (
     embedding_naive,
     embedding_renorm_,
 )
+from dlbook.scratch.fast_conv import (
+    WINOGRAD_A,
+    WINOGRAD_B,
+    WINOGRAD_G,
+    ConvArithmetic,
+    conv2d_fft,
+    conv2d_im2col,
+    conv2d_winograd,
+    conv_arithmetic,
+    fft_size,
+    float32_error,
+    winograd_error,
+    winograd_tile,
+)
 from dlbook.scratch.gru import (
     gru,
     gru_backward,
@@ -310,4 +324,16 @@ __all__ = [
     "transformer_block",
     "transformer_block_backward",
     "transformer_block_params",
+    "ConvArithmetic",
+    "WINOGRAD_A",
+    "WINOGRAD_B",
+    "WINOGRAD_G",
+    "conv2d_fft",
+    "conv2d_im2col",
+    "conv2d_winograd",
+    "conv_arithmetic",
+    "fft_size",
+    "float32_error",
+    "winograd_error",
+    "winograd_tile",
 ]
