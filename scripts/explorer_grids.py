@@ -137,6 +137,7 @@ BUILDERS = {
     "lstm_gru": _lstm_gru,
     "deep_bidirectional": lambda: _v("deep_bidirectional").explorer(12, hidden_size=8, seed=0),
     "attention": lambda: _v("attention").explorer(*_qk(), scale=0.5, row=5, mask="causal"),
+    "alexnet_vgg": lambda: _v("alexnet_vgg").explorer(num_convs=2, kernel_size=3),
     "resnet": _resnet,
     "inception": lambda: _v("inception").explorer(channels=256, mid=64, kernel_size=3),
 }
