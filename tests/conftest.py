@@ -25,3 +25,15 @@ def rng():
 def _seed_offset_zero(monkeypatch):
     """No test leaks a DLBOOK_SEED it set into the next one (see the top of this file)."""
     monkeypatch.delenv("DLBOOK_SEED", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_figure_leaks_into_the_next_test():
+    """Every test starts with no matplotlib figure open, whatever the test before it (in the same
+    xdist worker) left behind, so a test may check that its own code closes what it opens."""
+    import sys
+
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
+    yield
