@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from dlbook import receptive_field
+from dlbook.experiments import receptive_fields as rfexp
 from dlbook.experiments.receptive_fields import GAP, HEIGHT, WIDTH, build, make_pairs
 
 
@@ -84,3 +86,40 @@ def test_conv_stacks_grow_linearly_multiplicatively_exponentially():
     assert all(g["params"][k] == [d * (9 * 16 + 4) for d in depths] for k in STACK_KINDS)
     assert g["big"] == [3, 5, 7, 9, 15, 31]
     assert g["big_params"] == [r * r * 16 + 4 for r in g["big"]]
+
+
+def test_the_recurrence_equals_the_tracer_on_random_stacks():
+    rng = np.random.default_rng(3)
+    for _ in range(25):
+        layers = []
+        for _ in range(rng.integers(1, 6)):
+            k, s, d = int(rng.integers(1, 6)), int(rng.integers(1, 3)), int(rng.integers(1, 3))
+            layers.append((k, s, int(rng.integers(0, d * (k - 1) // 2 + 1)), d))
+        model = nn.Sequential(*(nn.Conv2d(1, 1, k, s, q, d) for k, s, q, d in layers))
+        traced = receptive_field(model, (1, 96, 96))
+        table = rfexp.field_table(layers)
+        assert table[-1] == rfexp.field_of_layers(layers)
+        assert [(row.size[0], row.stride[0], row.padding[0]) for row in traced.layers] == table
+
+
+def test_one_step_by_hand():
+    assert rfexp.through((1, 1, 0), 3, 1, 1, 1) == (3, 1, 1)
+    assert rfexp.through((6, 2, 2), 3, 2, 1, 1) == (10, 4, 4)  # taps 2 px apart: +4
+    assert rfexp.through((5, 1, 2), 3, 1, 2, 2) == (9, 1, 4)
+    assert rfexp.field_of_layers([]) == (1, 1, 0)
+
+
+def test_merge_is_the_union_and_equals_the_tracer_on_a_bottleneck():
+    from dlbook import nets
+
+    block = nets.Bottleneck(64, 16, stride=2)
+    main = rfexp.field_of_layers([(1, 1, 0, 1), (3, 2, 1, 1), (1, 1, 0, 1)])
+    shortcut = rfexp.field_of_layers([(1, 2, 0, 1)])
+    traced = receptive_field(block, (64, 16, 16))
+    assert rfexp.merge(main, shortcut) == (traced.size[0], traced.stride[0], traced.padding[0])
+    # a lopsided pair: pixels u-1..u+1 and u..u+2 give the four pixels u-1..u+2
+    assert rfexp.merge((3, 1, 1), (3, 1, 0)) == (4, 1, 1)
+    with pytest.raises(ValueError, match="fields: paths with different jumps"):
+        rfexp.merge((3, 1, 1), (3, 2, 1))
+    with pytest.raises(ValueError, match="fields: merge needs two paths"):
+        rfexp.merge((3, 1, 1))

@@ -16,7 +16,10 @@ input pixels that get a gradient with ``receptive_field``'s region.
 *Linear, multiplicative, exponential.* :func:`field_growth` measures the fields of plain,
 strided and dilated 3x3 stacks (:func:`conv_stack`) as they deepen, and their weights.
 
-*The exercise.* :func:`check_receptive_field` holds the reader's recurrence to the book's.
+*From scratch.* :func:`through` is the recurrence for one layer, :func:`field_table` and
+:func:`field_of_layers` run it over a stack, and :func:`merge` joins parallel paths.
+
+*The exercise.* :func:`check_receptive_field` holds the reader's closed forms to the recurrence.
 """
 
 from __future__ import annotations
@@ -27,12 +30,11 @@ from torch import nn
 
 from dlbook import seeding
 from dlbook.exercise import Case, Report, check
-from dlbook.receptive.field import Field
 
 __all__ = [
     "HEIGHT", "WIDTH", "GAP", "MARGIN", "make_pairs", "GlobalMax", "build", "run",
     "random_stack", "check_random_stacks", "STACK_KINDS", "conv_stack", "field_growth",
-    "field_of_layers", "check_receptive_field",
+    "through", "field_table", "field_of_layers", "merge", "check_receptive_field",
 ]  # fmt: skip
 
 HEIGHT, WIDTH, GAP, MARGIN = 4, 32, 10, 8
@@ -197,23 +199,80 @@ def field_growth(depths, size: int = 256, channels: int = 64) -> dict:
     return dict(sizes=sizes, jumps=jumps, params=params, big=big, big_params=big_params)
 
 
-def field_of_layers(layers) -> tuple[int, int, int]:
-    """The size, jump and effective padding ``(r, j, p)`` along one axis after a stack of
-    sliding-window layers, each ``(kernel, stride, padding, dilation)``, by the recurrence
-    :meth:`dlbook.receptive.field.Field.through`.
+def through(field, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1):
+    """The field ``(r, j, p)`` of a layer's output, from the field of its input: one step of the
+    recurrence, along one axis.
+
+    Shapes:
+        field: (r, j, p), three ints: size, jump and effective padding of the input units
+        returns: (r', j', p'), three ints
+    Formula:
+        r' = r + d (k - 1) j,  j' = s j,  p' = p + q j
+    Torch:
+        none (torch has no receptive-field function; dlbook.receptive_field traces nn.Modules)
+    """
+    r, j, p = field
+    return r + dilation * (kernel - 1) * j, stride * j, p + padding * j
+
+
+def field_table(layers) -> list[tuple[int, int, int]]:
+    """The field ``(r, j, p)`` after each layer of a stack, each ``(kernel, stride, padding,
+    dilation)``, starting from the input's ``(1, 1, 0)``: every pixel sees itself.
 
     Shapes:
         layers: a list of (k, s, q, d) tuples of ints
+        returns: a list of (r, j, p), one per layer
+    Formula:
+        r' = r + d (k - 1) j,  j' = s j,  p' = p + q j, from r = j = 1, p = 0
+    Torch:
+        none (torch has no receptive-field function; dlbook.receptive_field traces nn.Modules)
+    """
+    field, table = (1, 1, 0), []
+    for k, s, q, d in layers:
+        field = through(field, k, s, q, d)
+        table.append(field)
+    return table
+
+
+def field_of_layers(layers) -> tuple[int, int, int]:
+    """The size, jump and effective padding ``(r, j, p)`` along one axis after a stack of
+    sliding-window layers, each ``(kernel, stride, padding, dilation)``: the last row of
+    :func:`field_table`.
+
+    Shapes:
+        layers: a non-empty list of (k, s, q, d) tuples of ints
         returns: (r, j, p), three ints
     Formula:
         r' = r + d (k - 1) j,  j' = s j,  p' = p + q j, from r = j = 1, p = 0
     Torch:
         none (torch has no receptive-field function; dlbook.receptive_field traces nn.Modules)
     """
-    field = Field()
-    for k, s, q, d in layers:
-        field = field.through((k, k), (s, s), (q, q), (d, d))
-    return field.size[0], field.stride[0], field.padding[0]
+    return field_table(layers)[-1] if layers else (1, 1, 0)
+
+
+def merge(*fields) -> tuple[int, int, int]:
+    """The field of a sum or concatenation of parallel paths: the union of what each sees.
+
+    Unit ``u`` of path ``i`` sees input pixels ``u j - p_i`` to ``u j - p_i + r_i - 1``. With a
+    common jump the union runs from ``u j - max p_i`` to ``u j + max (r_i - 1 - p_i)``; paths
+    with different jumps cannot be added unit by unit, so they raise.
+
+    Shapes:
+        fields: two or more (r, j, p), three ints each, with equal j
+        returns: (r, j, p) of the union
+    Formula:
+        p = max_i p_i,  r = p + max_i (r_i - 1 - p_i) + 1,  j = j_i
+    Torch:
+        none (dlbook.receptive_field does the same where a traced graph adds or concatenates)
+    """
+    if len(fields) < 2:
+        raise ValueError(f"fields: merge needs two paths or more, got {len(fields)}")
+    jumps = {j for _, j, _ in fields}
+    if len(jumps) != 1:
+        raise ValueError(f"fields: paths with different jumps {sorted(jumps)} cannot be merged")
+    pad = max(p for _, _, p in fields)
+    end = max(r - 1 - p for r, _, p in fields)
+    return pad + end + 1, jumps.pop(), pad
 
 
 def _field_by_autograd(layers, length: int = 512) -> tuple[int, int, int]:
