@@ -24,7 +24,9 @@ __all__ = [
 
 STAGE_LABELS = {"trained": "trained", "logits": "+ logits", "F6": "+ F6", "C5": "+ C5",
                 "C3": "+ C3", "C1": "+ C1", "shuffled labels": "shuffled\nlabels"}  # fmt: skip
-METHOD_COLOURS = {"gradient": "C0", "gradient × input": "C3", "SmoothGrad": "C2"}
+METHOD_STYLES = {"gradient": dict(color="C0", marker="o", ls="-", ms=7),
+                 "gradient × input": dict(color="C3", marker="o", ls="-", ms=6),
+                 "SmoothGrad": dict(color="C2", marker="s", ls="--", ms=4)}  # fmt: skip
 
 
 def _show(ax, img, cmap="gray_r", signed=False):
@@ -38,28 +40,48 @@ def _show(ax, img, cmap="gray_r", signed=False):
     ax.set_yticks([])
 
 
+def _mosaic(kernels, gap=1):
+    """Kernels ``(R, C, k, k)`` laid out as one image, each scaled to [-1, 1] by its own largest
+    magnitude, with NaN gaps between them."""
+    r, c, k, _ = kernels.shape
+    scale = np.abs(kernels).max(axis=(2, 3), keepdims=True)
+    kernels = kernels / np.where(scale > 0, scale, 1)
+    out = np.full((r * (k + gap) - gap, c * (k + gap) - gap), np.nan)
+    for i in range(r):
+        for j in range(c):
+            out[i * (k + gap) : i * (k + gap) + k, j * (k + gap) : j * (k + gap) + k] = kernels[
+                i, j
+            ]
+    return out
+
+
 def filters_figure(c1_weight, c3_weight):
-    """The learned filters: C1's 6 kernels ``(6, 1, 5, 5)`` (top row) and C3's ``(16, 6, 5, 5)``
+    """The learned filters: C1's 6 kernels ``(6, 1, 5, 5)`` (top) and C3's ``(16, 6, 5, 5)``
     as a 6 × 16 mosaic (column ``o``: output channel ``o``, row ``i``: its kernel on C1's map
     ``i``); red positive, blue negative, each kernel on its own scale."""
-    c1, c3 = np.asarray(c1_weight), np.asarray(c3_weight)
-    fig = plt.figure(figsize=(8.6, 4.4))
-    grid = fig.add_gridspec(1 + c3.shape[1], c3.shape[0], height_ratios=[1.3] + [1] * c3.shape[1],
-                            hspace=0.15, wspace=0.1)  # fmt: skip
-    for o in range(c1.shape[0]):
-        ax = fig.add_subplot(grid[0, o])
-        _show(ax, c1[o, 0], signed=True)
-        ax.set_title(f"C1 {o}", fontsize=9)
-    for o in range(c3.shape[0]):
-        for i in range(c3.shape[1]):
-            ax = fig.add_subplot(grid[1 + i, o])
-            _show(ax, c3[o, i], signed=True)
-            if i == 0:
-                ax.set_title(f"{o}", fontsize=9)
-            if o == 0:
-                ax.set_ylabel(f"in {i}", fontsize=9)
-    fig.text(0.99, 0.55, "C3's 16 output channels (columns)\non C1's 6 maps (rows)",
-             fontsize=9, ha="right", va="top")  # fmt: skip
+    c1, c3 = np.asarray(c1_weight, dtype=np.float64), np.asarray(c3_weight, dtype=np.float64)
+    k = c1.shape[-1]
+    fig, (a, b) = plt.subplots(2, 1, figsize=(8.6, 4.6), height_ratios=[1, c3.shape[1]])
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="white")
+    for ax, m in (
+        (a, _mosaic(c1[:, :1].transpose(1, 0, 2, 3))),
+        (b, _mosaic(c3.transpose(1, 0, 2, 3))),
+    ):
+        ax.imshow(m, cmap=cmap, vmin=-1, vmax=1)
+        ax.set_yticks([])
+        ax.tick_params(length=0, labelsize=9)
+        for side in ax.spines.values():
+            side.set_visible(False)
+    a.set_xticks(np.arange(c1.shape[0]) * (k + 1) + (k - 1) / 2, range(c1.shape[0]))
+    a.set_xlim(-0.5, c3.shape[0] * (k + 1) - 1.5)
+    a.set_title("C1's 6 kernels (on the image)", fontsize=10, loc="left")
+    b.set_xticks(np.arange(c3.shape[0]) * (k + 1) + (k - 1) / 2, range(c3.shape[0]))
+    b.set_yticks(
+        np.arange(c3.shape[1]) * (k + 1) + (k - 1) / 2, [f"C1 map {i}" for i in range(c3.shape[1])]
+    )
+    b.set_title("C3's kernels: one column per output channel, one row per C1 map", fontsize=10,
+                loc="left")  # fmt: skip
+    fig.tight_layout()
     return fig
 
 
@@ -108,9 +130,9 @@ def cascade_figure(result, stages):
     fig, ax = plt.subplots(figsize=(7.2, 3.6))
     xs = np.arange(len(stages))
     for m, rho in result["model"].items():
-        colour = METHOD_COLOURS.get(m, "0.3")
-        ax.plot(xs, rho, "o-", color=colour, label=m)
-        ax.plot([len(stages) + 0.5], [result["data"][m]], "D", color=colour, ms=7)
+        style = METHOD_STYLES.get(m, dict(color="0.3", marker="o"))
+        ax.plot(xs, rho, label=m, **style)
+        ax.plot([len(stages) + 0.5], [result["data"][m]], **{**style, "marker": "D", "ls": ""})
     ax.axvline(len(stages) - 0.25, color="0.6", lw=0.8)
     ax.set_xticks(list(xs) + [len(stages) + 0.5])
     ax.set_xticklabels([STAGE_LABELS.get(s, s) for s in stages] + [STAGE_LABELS["shuffled labels"]],
