@@ -30,6 +30,7 @@ STYLE = {
     "winograd": dict(color="C2", marker="D", label="Winograd (NumPy)"),
     "torch": dict(color="C3", marker="^", label="torch conv2d (CPU)"),
 }
+COUNTED = {"direct": "direct / im2col", "fft": "FFT", "winograd": "Winograd F(2×2, 3×3)"}
 
 
 def _series(rows, c, key, name):
@@ -52,9 +53,9 @@ def arithmetic_figure(rows, channels=None):
     fig, axes = plt.subplots(1, len(channels), figsize=(3.3 * len(channels), 3.2), sharey=True,
                              squeeze=False)  # fmt: skip
     for ax, c in zip(axes[0], channels):
-        for name in ("direct", "fft", "winograd"):
+        for name, label in COUNTED.items():
             k, f = _series(rows, c, "flops", name)
-            ax.plot(k, np.array(f) / 1e6, ms=5, **STYLE[name])
+            ax.plot(k, np.array(f) / 1e6, ms=5, **{**STYLE[name], "label": label})
         ax.set_yscale("log")
         ax.set_title(f"{c} channels in and out", fontsize=10)
         _k_axis(ax, rows)
