@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import NullLocator
 
 from dlbook.scratch.fast_conv import WINOGRAD_A, WINOGRAD_B, WINOGRAD_G
 from dlbook.viz.common import format_number, html_table, make_explorer
@@ -190,6 +191,9 @@ def explorer(rows, k=None, c=None, grid_k=(3, 9, 15)):
         ax.axvline(1, color="0.3", lw=0.8, ls=":")
         ax.set_xscale("log")
         ax.set_xlim(0.03, 30)
+        ticks = [0.03, 0.1, 0.3, 1, 3, 10, 30]
+        ax.set_xticks(ticks, [f"{v:g}" for v in ticks])  # plain labels: cheaper than mathtext
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.invert_yaxis()
         ax.set_xlabel("relative to im2col (colour: measured time; grey: operations)")
         ax.set_title(f"k = {r['k']}, {r['c']} channels in and out", fontsize=10)
