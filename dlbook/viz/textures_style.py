@@ -127,12 +127,12 @@ def style_figure(content, style, results, losses=None):
     return fig
 
 
-def synthesis_animation(source, run, dpi=60, interval=700):
+def synthesis_animation(source, run, dpi=72, interval=700):
     """One synthesis, frame by frame: the texture, the image at each stored evaluation
     (``run["frames"]``), and the loss so far. Returns a ``FuncAnimation``."""
     steps = sorted(run["frames"])
     loss = run["style_loss"]
-    fig, axes = plt.subplots(1, 3, figsize=(7.6, 2.8), dpi=dpi,
+    fig, axes = plt.subplots(1, 3, figsize=(6.6, 2.6), dpi=dpi,
                              gridspec_kw=dict(width_ratios=(1, 1, 1.5)))  # fmt: skip
     _show(axes[0], source, "the texture")
     _show(axes[1], run["frames"][steps[0]], " ")
