@@ -173,3 +173,66 @@ def test_output_sizes_against_torch():
     assert table[4, 3, 2, 1, 1, 1] == (8, 8)  # (4 - 1) 2 - 2 + 2 + 1 + 1
     assert table[4, 3, 2, 1, 1, 2] == (None, None)  # output_padding must be below the stride
     assert table[1, 4, 1, 2, 1, 0] == (None, 0)  # 0 - 4 + 3 + 0 + 1 = 0: torch gives empty
+
+
+def test_zero_insert_puts_stride_minus_one_zeros_between_pixels():
+    x = np.arange(1.0, 7.0).reshape(1, 2, 3)
+    z = U.zero_insert(x, (2, 3))
+    assert z.shape == (1, 3, 7)
+    assert np.array_equal(z[0, ::2, ::3], x[0]) and z.sum() == x.sum()
+    assert np.array_equal(U.zero_insert(x, 1), x)
+
+
+GRID = [
+    (s, p, op, d, g, k)
+    for s in (1, 2, 3)
+    for p in (0, 1, 3)
+    for op in (0, 1, 2)
+    for d in (1, 2)
+    for g in (1, 2)
+    for k in (1, 3)
+    if op < max(s, d)
+]
+
+
+@pytest.mark.parametrize(("s", "p", "op", "d", "g", "k"), GRID)
+def test_zero_insertion_equals_torch_and_scratch(s, p, op, d, g, k):
+    import torch.nn.functional as F
+
+    from dlbook.scratch import conv_transpose2d
+
+    rng = np.random.default_rng(s * 100 + p * 10 + op)
+    x = rng.standard_normal((2, 4, 4, 5))
+    w = rng.standard_normal((4, 3, k, k + 1))
+    b = rng.standard_normal(3 * g)
+    args = (s, p, op, g, d)
+    try:
+        want = F.conv_transpose2d(*map(torch.tensor, (x, w, b)), *args).numpy()
+    except RuntimeError:
+        with pytest.raises(ValueError):
+            U.conv_transpose2d_zero_insertion(x, w, b, *args)
+        return
+    if want.size == 0:  # torch returns an empty map where dlbook refuses
+        with pytest.raises(ValueError):
+            U.conv_transpose2d_zero_insertion(x, w, b, *args)
+        return
+    got = U.conv_transpose2d_zero_insertion(x, w, b, *args)
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() <= 1e-10
+    assert np.abs(got - conv_transpose2d(x, w, b, *args)).max() <= 1e-10
+
+
+def test_zero_insertion_per_axis_settings_and_bad_arguments():
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((1, 2, 3, 4)), rng.standard_normal((2, 2, 3, 2))
+    kw = dict(stride=(2, 3), padding=(1, 0), output_padding=(1, 2), dilation=(1, 2))
+    want = F.conv_transpose2d(torch.tensor(x), torch.tensor(w), **kw).numpy()
+    assert np.abs(U.conv_transpose2d_zero_insertion(x, w, **kw) - want).max() <= 1e-10
+    with pytest.raises(ValueError, match="output_padding"):
+        U.conv_transpose2d_zero_insertion(x, w, stride=2, output_padding=2)
+    with pytest.raises(ValueError, match="groups"):
+        U.conv_transpose2d_zero_insertion(x, w, groups=3)
+    with pytest.raises(ValueError, match="4-D"):
+        U.conv_transpose2d_zero_insertion(x[0], w)

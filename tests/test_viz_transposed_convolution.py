@@ -86,3 +86,18 @@ def test_overlap_explorer_has_four_sliders():
     assert "image/png" in out.outputs[1]["data"]
     sliders[1].value, sliders[3].value = 1, 2  # output_padding must be below the stride
     assert len(out.outputs) == 1 and out.outputs[0]["text"].startswith("invalid")
+
+
+def test_zero_insertion_animation_fills_the_output_one_value_a_frame():
+    x = np.array([[1.0, 2, 0], [0, 1, 3], [2, 0, 1]])
+    anim = vt.zero_insertion_animation(x, np.arange(1.0, 10.0).reshape(3, 3), stride=2, padding=1)
+    assert len(list(anim.new_frame_seq())) == 5 * 5 + 1
+    padded = anim._fig.axes[0]
+    assert len(padded.texts) == 7 * 7  # 5x5 zero-inserted, 1 pixel of padding all round
+    assert [t.get_text() for t in anim._fig.axes[1].texts][0] == "9"  # the kernel, turned
+    from dlbook.viz.legible import assert_legible
+
+    assert_legible(anim._fig)
+    plt.close(anim._fig)
+    with pytest.raises(ValueError, match="padding"):
+        vt.zero_insertion_animation(x, np.ones((3, 3)), stride=2, padding=3)

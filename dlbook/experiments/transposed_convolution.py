@@ -9,6 +9,8 @@
 * :func:`photo_tiles`, :func:`make_layer` and :func:`train_upsamplers` learn one-channel stride-2
   upsampling layers on tiles of photographs and track their checkerboard while they train;
   :func:`psnr` scores them.
+* :func:`zero_insert` and :func:`conv_transpose2d_zero_insertion` compute a transposed
+  convolution as an ordinary one: zeros between the inputs, padding, and the flipped kernel.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from functools import partial
 import numpy as np
 
 from dlbook import seeding
+from dlbook.checks import pair
 from dlbook.data import Split, load_image
 from dlbook.exercise import Case, Report, check
 from dlbook.scratch import conv2d, conv_transpose2d
@@ -39,6 +42,8 @@ __all__ = [
     "UpsamplingRun",
     "train_upsamplers",
     "check_conv_transpose2d",
+    "zero_insert",
+    "conv_transpose2d_zero_insertion",
 ]
 
 # The learned layers the experiment compares, by the names the chapter prints.
@@ -383,3 +388,58 @@ def check_conv_transpose2d(fn) -> Report:
         case(3, 3, 2, 2, "kernel smaller than the stride", stride=3),
     ]
     return check(fn, _one_plane_transposed, cases, name="conv_transpose2d", torch_twin=twin)
+
+
+def zero_insert(input, stride=1):
+    """``stride - 1`` zeros between neighbouring pixels of ``(..., H, W)`` images: the input of
+    the ordinary convolution that a transposed convolution with this stride is.
+
+    Shapes:
+        input: (..., H, W); returns: (..., (H - 1) s + 1, (W - 1) s + 1), same dtype
+    """
+    sh, sw = pair(stride, "stride", 1)
+    x = np.asarray(input)
+    h, w = x.shape[-2:]
+    out = np.zeros((*x.shape[:-2], (h - 1) * sh + 1, (w - 1) * sw + 1), dtype=x.dtype)
+    out[..., ::sh, ::sw] = x
+    return out
+
+
+def conv_transpose2d_zero_insertion(input, weight, bias=None, stride=1, padding=0,
+                                    output_padding=0, groups=1, dilation=1):  # fmt: skip
+    """``conv_transpose2d`` as an ordinary convolution (Dumoulin & Visin's picture): insert
+    ``s - 1`` zeros between the inputs, pad by ``d (k - 1) - p`` on every side (a negative
+    amount crops) and by ``output_padding`` more at the bottom and right, then convolve at
+    stride 1 with the kernel turned by 180° and its two channel axes swapped (per group).
+
+    Shapes:
+        input: (N, C_in, H, W); weight: (C_in, C_out / groups, kH, kW); bias: (C_out,) or None
+        returns: (N, C_out, H_out, W_out), H_out = (H - 1) s - 2 p + d (kH - 1) + op + 1
+    Formula:
+        conv2d(pad(zero_insert(x, s), d (k - 1) - p), flip(swap(w)), b, dilation=d, groups)
+    Torch:
+        torch.nn.functional.conv_transpose2d
+    """
+    x, w = np.asarray(input), np.asarray(weight)
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError(f"input and weight must be 4-D, got {x.shape} and {w.shape}")
+    g = int(groups)
+    if g < 1 or x.shape[1] != w.shape[0] or w.shape[0] % g:
+        raise ValueError(f"weight's first axis must equal input's channels {x.shape[1]} and be "
+                         f"divisible by groups={groups}, got weight {w.shape}")  # fmt: skip
+    s, p = pair(stride, "stride", 1), pair(padding, "padding", 0)
+    op, d = pair(output_padding, "output_padding", 0), pair(dilation, "dilation", 1)
+    k = w.shape[-2:]
+    size = conv_transpose_output_size(x.shape[-2:], k, s, p, op, d)  # checks the arguments
+    z = zero_insert(x, s)
+    edge = [d[a] * (k[a] - 1) - p[a] for a in (0, 1)]
+    pads = [(max(edge[a], 0), max(edge[a], 0) + op[a]) for a in (0, 1)]
+    z = np.pad(z, ((0, 0), (0, 0), *pads))
+    crop = [max(-edge[a], 0) for a in (0, 1)]
+    z = z[..., crop[0] : z.shape[-2] - crop[0], crop[1] : z.shape[-1] - crop[1]]
+    c_in, c_out = w.shape[0] // g, w.shape[1]
+    flipped = w.reshape(g, c_in, c_out, *k).swapaxes(1, 2).reshape(g * c_out, c_in, *k)
+    out = conv2d(z, flipped[..., ::-1, ::-1].copy(), bias, 1, 0, d, g)
+    if out.shape[-2:] != tuple(size):
+        raise AssertionError(f"zero insertion gave {out.shape[-2:]}, expected {size}")
+    return out

@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.animation import FuncAnimation
 from matplotlib.patches import Rectangle
 
+from dlbook.experiments.transposed_convolution import conv_transpose2d_zero_insertion, zero_insert
 from dlbook.scratch import conv_transpose2d
 from dlbook.shapes import conv_transpose_output_size
 from dlbook.viz.common import make_explorer
@@ -20,6 +21,7 @@ __all__ = [
     "overlap_count",
     "matrix_figure",
     "stamping_animation",
+    "zero_insertion_animation",
     "overlap_figure",
     "overlap_explorer",
     "image_grid",
@@ -199,6 +201,77 @@ def stamping_animation(x, weight, stride=1, padding=0, output_padding=0, interva
     )
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     return FuncAnimation(fig, draw, frames=h * w + 1, interval=interval, blit=False)
+
+
+def zero_insertion_animation(x, weight, stride=2, padding=0, output_padding=0, interval=600,
+                             dpi=72):  # fmt: skip
+    """Animate ``conv_transpose2d`` as an ordinary convolution: the input with ``stride - 1``
+    zeros between its pixels and ``k - 1 - padding`` zeros around it, the kernel turned by 180°
+    sliding over it at stride 1, and the output filling one value a frame (plus a blank start).
+    ``x`` is ``(H, W)``, ``weight`` ``(kH, kW)``; dilation 1. Returns a ``FuncAnimation``."""
+
+    x, weight = np.asarray(x, float), np.asarray(weight, float)
+    if x.ndim != 2 or weight.ndim != 2:
+        raise ValueError("x and weight must be 2-D arrays")
+    (kh, kw), s = weight.shape, stride
+    if padding > min(kh, kw) - 1:
+        raise ValueError(f"padding must be at most k - 1 = {min(kh, kw) - 1} here, got {padding}")
+    z = zero_insert(x, s)
+    e = (kh - 1 - padding, kw - 1 - padding)
+    z = np.pad(z, ((e[0], e[0] + output_padding), (e[1], e[1] + output_padding)))
+    flipped = weight[::-1, ::-1]
+    out = conv_transpose2d_zero_insertion(x[None, None], weight[None, None], None, s, padding,
+                                          output_padding)[0, 0]  # fmt: skip
+    inserted = np.zeros_like(z, dtype=bool)
+    inserted[
+        e[0] : e[0] + (x.shape[0] - 1) * s + 1 : s, e[1] : e[1] + (x.shape[1] - 1) * s + 1 : s
+    ] = True
+    ratios = {"width_ratios": [z.shape[1], kw, out.shape[1]]}
+    fig, axes = plt.subplots(1, 3, figsize=(8.0, 3.4), dpi=dpi, gridspec_kw=ratios)
+    ax = axes[0]
+    ax.imshow(np.where(inserted, 1.0, 0.0), cmap="Oranges", vmin=0, vmax=2.5)
+    for (r, c), v in np.ndenumerate(z):
+        ax.text(c, r, f"{v:g}", ha="center", va="center", size=9,
+                color="black" if inserted[r, c] else "0.6")  # fmt: skip
+    _grid(ax, z.shape)
+    ax.set_title(f"zeros inserted ({s - 1}) and padded", fontsize=10)
+    axes[1].imshow(flipped, cmap="Oranges", vmin=min(flipped.min(), 0), vmax=flipped.max())
+    _annotate(axes[1], flipped, size=10, skip_zero=False, threshold=flipped.max() * 0.6)
+    _grid(axes[1], flipped.shape)
+    axes[1].set_title("kernel, turned 180°", fontsize=10)
+    window = Rectangle((-0.5, -0.5), kw, kh, fill=False, ec="crimson", lw=2.5)
+    ax.add_patch(window)
+    lo, hi = min(out.min(), 0), max(out.max(), 1e-12)
+    image = axes[2].imshow(np.zeros_like(out), cmap="Blues", vmin=lo, vmax=hi)
+    _grid(axes[2], out.shape)
+    cell = Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="crimson", lw=2.5)
+    axes[2].add_patch(cell)
+    texts = []
+    positions = list(np.ndindex(*out.shape))
+
+    def draw(t):
+        for text in texts:
+            text.remove()
+        texts.clear()
+        shown = np.zeros_like(out)
+        for r, c in positions[:t]:
+            shown[r, c] = out[r, c]
+        image.set_data(shown)
+        texts.extend(_annotate(axes[2], shown, size=9, threshold=lo + 0.6 * (hi - lo)))
+        window.set_visible(t > 0)
+        cell.set_visible(t > 0)
+        if t:
+            r, c = positions[t - 1]
+            window.set_xy((c - 0.5, r - 0.5))
+            cell.set_xy((c - 0.5, r - 0.5))
+        axes[2].set_title(f"output {_size(out)}: {t}/{out.size}", fontsize=10)
+        return [image, window, cell, *texts]
+
+    fig.suptitle(f"conv_transpose2d(stride={s}, padding={padding}) = a stride-1 convolution of "
+                 "the zero-inserted input", fontsize=10)  # fmt: skip
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    draw(0)
+    return FuncAnimation(fig, draw, frames=out.size + 1, interval=interval, blit=False)
 
 
 def overlap_figure(cases, in_size=5, ncols=None, size=2.6, annotate=144):
