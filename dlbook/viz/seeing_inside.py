@@ -40,12 +40,13 @@ def _show(ax, img, cmap="gray_r", signed=False):
     ax.set_yticks([])
 
 
-def _mosaic(kernels, gap=1):
-    """Kernels ``(R, C, k, k)`` laid out as one image, each scaled to [-1, 1] by its own largest
-    magnitude, with NaN gaps between them."""
+def _mosaic(kernels, gap=1, scale=True):
+    """Kernels ``(R, C, k, k)`` laid out as one image, with NaN gaps between them; with
+    ``scale``, each is divided by its own largest magnitude (to [-1, 1])."""
     r, c, k, _ = kernels.shape
-    scale = np.abs(kernels).max(axis=(2, 3), keepdims=True)
-    kernels = kernels / np.where(scale > 0, scale, 1)
+    if scale:
+        top = np.abs(kernels).max(axis=(2, 3), keepdims=True)
+        kernels = kernels / np.where(top > 0, top, 1)
     out = np.full((r * (k + gap) - gap, c * (k + gap) - gap), np.nan)
     for i in range(r):
         for j in range(c):
@@ -215,21 +216,25 @@ def explorer(result, labels, indices=(0, 1, 2, 3), stage="trained"):
 
     def draw():
         s = w.value
-        fig, axes = plt.subplots(len(methods), len(indices), figsize=(5.6, 4.4), squeeze=False)
-        for r, m in enumerate(methods):
-            for c, i in enumerate(indices):
-                ax = axes[r, c]
-                ax.imshow(result["maps"][s][m][i], cmap="magma")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if r == 0:
-                    ax.set_title(f"a {labels[i]}", fontsize=9)
-                if c == 0:
-                    ax.set_ylabel(m.replace(" × ", " ×\n"), fontsize=9)
+        grid = np.array([[result["maps"][s][m][i] for i in indices] for m in methods])
+        top = grid.max(axis=(2, 3), keepdims=True)
+        size = grid.shape[-1]
+        fig, ax = plt.subplots(figsize=(5.6, 4.4))
+        ax.imshow(_mosaic(grid / np.where(top > 0, top, 1), gap=2, scale=False), cmap="magma",
+                  vmin=0, vmax=1)  # fmt: skip
+        centres = np.arange(len(indices)) * (size + 2) + (size - 1) / 2
+        ax.set_xticks(centres, [f"a {labels[i]}" for i in indices], fontsize=9)
+        ax.set_yticks(np.arange(len(methods)) * (size + 2) + (size - 1) / 2,
+                      [m.replace(" × ", " ×\n") for m in methods], fontsize=9)  # fmt: skip
+        ax.tick_params(length=0)
+        for side in ax.spines.values():
+            side.set_visible(False)
         k = stages.index(s)
         rho = {m: result["model"][m][k] if k < len(result["model"][m]) else result["data"][m]
                for m in methods}  # fmt: skip
-        fig.suptitle(f"{STAGE_LABELS.get(s, s).replace(chr(10), ' ')}", fontsize=10)
+        title = {"trained": "the trained network", "shuffled labels": "trained on shuffled labels"}
+        ax.set_title(title.get(s, f"re-initialized from the output layer down to {s}"),
+                     fontsize=10)  # fmt: skip
         fig.tight_layout()
         text = ", ".join(f"{m} {v:.2f}" for m, v in rho.items())
         text = f"<pre>rank correlation with the trained network's maps: {text}</pre>"
