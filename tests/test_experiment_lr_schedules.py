@@ -13,7 +13,7 @@ from dlbook.data import Split
 from dlbook.experiments import lr_schedules as exp
 
 
-@pytest.mark.parametrize("name", exp.SCHEDULES)
+@pytest.mark.parametrize("name", exp.SCHEDULES + exp.OTHER_SCHEDULES)
 @pytest.mark.parametrize(("steps", "lr"), [(40, 0.1), (23, 0.37)])
 def test_scratch_rates_are_torchs_bit_for_bit(name, steps, lr):
     ours, theirs = exp.scratch_rates(name, steps, lr), exp.torch_rates(name, steps, lr)
@@ -32,6 +32,8 @@ def test_schedules_have_their_shapes():
     assert math.isclose(r["cosine"][T // 2], lr / 2) and abs(r["cosine"][T]) < 1e-15
     assert math.isclose(r["warm-up + cosine"][0], lr / 100)
     assert math.isclose(r["one-cycle"][0], lr / 25) and r["one-cycle"].max() <= lr * (1 + 1e-12)
+    warm = exp.scratch_rates("warm-up", T, lr)["lr"]
+    assert math.isclose(warm[0], lr / 100) and np.allclose(warm[T // 10 :], lr)
     momentum = exp.scratch_rates("one-cycle", T, lr)["momentum"]
     assert math.isclose(momentum[0], 0.95) and momentum.min() >= 0.85 - 1e-12
 

@@ -26,6 +26,7 @@ from dlbook.scratch import optim as so
 
 __all__ = [
     "SCHEDULES",
+    "OTHER_SCHEDULES",
     "build_scheduler",
     "scratch_scheduler",
     "torch_scheduler",
@@ -46,10 +47,14 @@ multiplies it by ``0.01 ** (1 / total_steps)`` every step (down to lr / 100); ``
 it to 0; ``warm-up + cosine`` climbs linearly from lr / 100 in the first ``warmup`` steps, then
 anneals; ``one-cycle`` is torch's default 1cycle with ``max_lr = lr``."""
 
+OTHER_SCHEDULES = ("warm-up",)
+"""Schedules the builders also know, for the exercises: ``warm-up`` is the linear warm-up of
+``warm-up + cosine`` followed by a constant rate."""
+
 
 def _args(name, total_steps, warmup):
-    if name not in SCHEDULES:
-        raise ValueError(f"name must be one of {SCHEDULES}, got {name!r}")
+    if name not in SCHEDULES + OTHER_SCHEDULES:
+        raise ValueError(f"name must be one of {SCHEDULES + OTHER_SCHEDULES}, got {name!r}")
     if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 4:
         raise ValueError(f"total_steps must be an int >= 4, got {total_steps!r}")
     if warmup is None:
@@ -74,6 +79,8 @@ def build_scheduler(lib, opt, name, total_steps, warmup=None):
         return lib.ExponentialLR(opt, gamma=0.01 ** (1 / T))
     if name == "cosine":
         return lib.CosineAnnealingLR(opt, T_max=T)
+    if name == "warm-up":
+        return lib.LinearLR(opt, start_factor=0.01, end_factor=1.0, total_iters=warmup)
     if name == "warm-up + cosine":
         up = lib.LinearLR(opt, start_factor=0.01, end_factor=1.0, total_iters=warmup)
         down = lib.CosineAnnealingLR(opt, T_max=T - warmup)

@@ -66,7 +66,7 @@ def schedules_figure(rates, lr):
             ax.set_title("The same, log scale", fontsize=10)
         else:
             ax.set_title("Six schedules over one run", fontsize=10)
-    axes[0].legend(fontsize=9, loc="upper right", ncol=2)
+    axes[1].legend(fontsize=9, loc="lower left", ncol=2)
     fig.tight_layout()
     return fig
 
@@ -107,7 +107,7 @@ def results_figure(by_rate):
             bottom.plot([i] * len(acc), acc, "o", ms=4, color=_colour(name))
         _loss_axes(top, len(loss), f"base rate {lr:.3g}: batch loss, mean of seeds")
         bottom.set_xticks(range(len(runs)))
-        bottom.set_xticklabels([n.replace(" + ", "+\n") for n in runs], fontsize=9)
+        bottom.set_xticklabels([n.replace(" + ", "\n+ ") for n in runs], fontsize=9)
         bottom.set_ylim(40, 100)
         bottom.set_ylabel("final test accuracy (%)")
         bottom.grid(alpha=0.3, axis="y")
