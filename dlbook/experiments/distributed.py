@@ -40,6 +40,8 @@ __all__ = [
     "make_model",
     "shards",
     "free_port",
+    "ddp_train",
+    "ddp_batch_norm",
     "ddp_worker",
     "run_ddp",
     "single_process",
@@ -176,7 +178,12 @@ def shards(n, world_size):
     return [list(DistributedSampler(data, world_size, r, shuffle=False)) for r in range(world_size)]
 
 
-def _work(rank, world_size, x, y, ring, config):
+def ddp_train(rank, world_size, x, y, ring, config):
+    """What one rank of :func:`run_ddp` does inside the gloo group, in float64: take its shard
+    of ``(x, y)`` (``DistributedSampler``), compute its local gradient on its first batch, wrap
+    the model in ``DistributedDataParallel`` (logging when each gradient is ready and when each
+    bucket's all-reduce starts), take ``config["steps"]`` SGD steps, all-reduce ``ring[rank]``
+    and run :func:`ddp_batch_norm`. Returns a dict of NumPy arrays and lists."""
     x, y = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y)
     mine, b = shards(len(y), world_size)[rank], config["batch"]
     out = dict(indices=mine)
@@ -216,11 +223,15 @@ def _work(rank, world_size, x, y, ring, config):
     t = torch.as_tensor(ring[rank]).clone()
     dist.all_reduce(t)
     out["all_reduce"] = t.numpy()
-    out.update(_batch_norm(rank, world_size, x, y, mine[:b], config))
+    out.update(ddp_batch_norm(rank, world_size, x, y, mine[:b], config))
     return out
 
 
-def _batch_norm(rank, world_size, x, y, batch, config):
+def ddp_batch_norm(rank, world_size, x, y, batch, config):
+    """One DDP step of the batch-norm twin of :func:`make_model` on this rank's ``batch``: the
+    batch mean at the norm layer (this rank's alone), the running mean it leaves, the mean of
+    the combined batch that ``SyncBatchNorm`` would use (the sums and counts all-reduced by
+    hand: SyncBatchNorm itself needs GPUs), and the gradients."""
     model = make_model(x.shape[1], config, batch_norm=True)
     ddp = nn.parallel.DistributedDataParallel(model)
     seen = []
@@ -248,7 +259,7 @@ def ddp_worker(rank, world_size, port, folder, x, y, ring, config):
         dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
                                 world_size=world_size,
                                 timeout=timedelta(seconds=config["timeout"]))  # fmt: skip
-        out = _work(rank, world_size, x, y, ring, config)
+        out = ddp_train(rank, world_size, x, y, ring, config)
         (folder / f"rank{rank}.pkl").write_bytes(pickle.dumps(out))
     except BaseException:
         (folder / f"rank{rank}.err").write_text(traceback.format_exc())
