@@ -181,6 +181,7 @@ def _reading(ax, words, probs):
     ax.set_ylim(-0.05, 1.05)
     ax.set_ylabel("P(positive) so far")
     ax.set_title("LSTM, after each word", fontsize=10)
+    ax.grid(alpha=0.3)
 
 
 def _evidence(ax, words, scores):
@@ -188,12 +189,13 @@ def _evidence(ax, words, scores):
     ax.axhline(0, color="0.3", lw=0.8)
     ax.set_ylabel("evidence for positive")
     ax.set_title("bag of words, per word", fontsize=10)
+    ax.grid(alpha=0.3)
 
 
 def explorer(examples, index=0):
     """Pick one review (``examples``: from :func:`~dlbook.experiments.text_sentiment.explain`)
-    and see how
-    the LSTM's belief moves word by word, and what each word adds to the bag of words' vote."""
+    and see how the LSTM's belief moves word by word (top), and what each word adds to the bag
+    of words' vote (bottom)."""
     import ipywidgets as widgets
 
     w_pick = widgets.Dropdown(options=[(e["text"], i) for i, e in enumerate(examples)],
@@ -203,13 +205,13 @@ def explorer(examples, index=0):
     def draw():
         e = examples[w_pick.value]
         words = e["words"]
-        fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.4))
+        # one column, the words written once under both panels: the static grid draws every
+        # review, so the picture is kept cheap (no tight_layout, which draws it twice)
+        fig, (a, b) = plt.subplots(2, 1, figsize=(6.4, 4.4), sharex=True)
+        fig.subplots_adjust(left=0.13, right=0.97, bottom=0.17, top=0.94, hspace=0.3)
         _reading(a, words, e["lstm_probs"])
         _evidence(b, words, e["bow_scores"])
-        for ax in (a, b):
-            ax.set_xticks(np.arange(len(words)), words, rotation=40, ha="right", fontsize=9)
-            ax.grid(alpha=0.3)
-        fig.tight_layout()
+        b.set_xticks(np.arange(len(words)), words, rotation=40, ha="right", fontsize=9)
         bow = "positive" if sum(e["bow_scores"]) + e["bow_bias"] > 0 else "negative"
         lstm = "positive" if e["lstm_probs"][-1] > 0.5 else "negative"
         html = (f"<pre>label: {'positive' if e['label'] else 'negative'}; LSTM says {lstm}, "
