@@ -276,3 +276,31 @@ def test_comparison_summary_quotes_each_models_numbers():
     assert exp.comparison_summary(results, {"a": "x", "b": "y"}, accuracy=0.99)["ep90_x"] == 0
     with pytest.raises(ValueError, match="tags"):
         exp.comparison_summary(results, {"a": "x"})
+
+
+def test_tagger_merges_the_two_directions_as_named():
+    torch.manual_seed(0)
+    x = torch.randn(5, 3, 1)
+    wide = exp.Tagger(4, hidden_size=6, bidirectional=True)
+    assert wide.head.in_features == 12
+    out = wide.rnn(x)[0]
+    forward, backward = out[..., :6], out[..., 6:]
+    for merge, expected in (("sum", forward + backward), ("ave", (forward + backward) / 2),
+                            ("mul", forward * backward)):  # fmt: skip
+        tagger = exp.Tagger(4, hidden_size=6, bidirectional=True, merge=merge)
+        tagger.rnn.load_state_dict(wide.rnn.state_dict())
+        assert tagger.head.in_features == 6
+        torch.testing.assert_close(tagger(x), tagger.head(expected))
+    with pytest.raises(ValueError, match="merge must be one of"):
+        exp.Tagger(4, merge="max")
+
+
+def test_merge_study_records_every_epoch_of_every_seed():
+    train = exp.offset_task(n=64, length=8, offsets=range(-1, 2), seed=0)
+    test = exp.offset_task(n=32, length=8, offsets=range(-1, 2), seed=1)
+    study = exp.merge_study(train, test, merges=("concat", "mul"), seeds=(0, 1), epochs=2,
+                            hidden_size=4)  # fmt: skip
+    assert set(study) == {"concat", "mul"}
+    assert all(a.shape == (2, 2, 3) and ((a >= 0) & (a <= 1)).all() for a in study.values())
+    last = exp.train_tagger(train, test, True, 4, 2, seed=1, merge="mul")
+    np.testing.assert_array_equal(study["mul"][1, -1], last)  # the same run, read at its end

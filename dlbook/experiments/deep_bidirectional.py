@@ -43,6 +43,8 @@ __all__ = [
     "sensitivity_matrix",
     "batch_first",
     "SequenceClassifier",
+    "MERGES",
+    "merge_study",
     "ConvClassifier",
     "receptive_field_1d",
     "count_parameters",
@@ -348,28 +350,48 @@ def offset_task(n=1024, length=20, offsets=range(-4, 5), seed=0):
     return (2 * bits - 1)[..., None].astype(np.float32), y, mask
 
 
+MERGES = ("concat", "sum", "mul", "ave")
+
+
 class Tagger(nn.Module):
     """A GRU (one layer, optionally bidirectional) and a linear layer at every step: ``(T, N, 1)``
-    → ``(T, N, K)`` logits, one per offset."""
+    → ``(T, N, K)`` logits, one per offset.
 
-    def __init__(self, outputs, hidden_size=24, bidirectional=False):
+    ``merge`` says how a bidirectional GRU's two directions meet before the linear layer:
+    ``"concat"`` (torch's layout, ``2H`` features), or element-wise ``"sum"``, ``"mul"`` (the
+    product) or ``"ave"`` (``H`` features each), as Keras's ``Bidirectional(merge_mode=...)``."""
+
+    def __init__(self, outputs, hidden_size=24, bidirectional=False, merge="concat"):
         super().__init__()
+        if merge not in MERGES:
+            raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
+        self.merge, self.hidden_size = merge, hidden_size
         self.rnn = nn.GRU(1, hidden_size, bidirectional=bidirectional)
-        self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), outputs)
+        wide = bidirectional and merge == "concat"
+        self.head = nn.Linear(hidden_size * (2 if wide else 1), outputs)
 
     def forward(self, x):
-        return self.head(self.rnn(x)[0])
+        out = self.rnn(x)[0]
+        if self.rnn.bidirectional and self.merge != "concat":
+            forward, backward = out[..., : self.hidden_size], out[..., self.hidden_size :]
+            if self.merge == "mul":
+                out = forward * backward
+            else:
+                out = forward + backward
+                out = out / 2 if self.merge == "ave" else out
+        return self.head(out)
 
 
 def train_tagger(train, test, bidirectional, hidden_size=24, epochs=6, batch_size=32, lr=1e-2,
-                 seed=0, device=None):  # fmt: skip
+                 seed=0, device=None, merge="concat", every_epoch=False):  # fmt: skip
     """Train a :class:`Tagger` on ``train = (x, y, mask)`` from :func:`offset_task` with Adam and
     binary cross-entropy over the valid targets; return its accuracy for each offset on
-    ``test``, as a ``(K,)`` array."""
+    ``test``, as a ``(K,)`` array, or after every epoch as an ``(epochs, K)`` array when
+    ``every_epoch``. ``merge``: how the two directions meet (:class:`Tagger`)."""
     device = torch.device("cpu") if device is None else torch.device(device)
     x, y, m = (torch.as_tensor(a, device=device) for a in train)
     seeding.manual_seed(seed)
-    model = Tagger(y.shape[-1], hidden_size, bidirectional).to(device)
+    model = Tagger(y.shape[-1], hidden_size, bidirectional, merge).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     generator = seeding.generator(seed)
 
@@ -377,14 +399,35 @@ def train_tagger(train, test, bidirectional, hidden_size=24, epochs=6, batch_siz
         logits, keep = model(x[:, idx]), m[:, idx]
         return F.binary_cross_entropy_with_logits(logits[keep], y[:, idx][keep])
 
+    xt, yt, mt = (torch.as_tensor(a, device=device) for a in test)
+
+    def accuracy():
+        with torch.no_grad():
+            right = ((model(xt) > 0) == (yt > 0.5)) & mt
+        return (right.sum(dim=(0, 1)) / mt.sum(dim=(0, 1))).cpu().numpy()
+
+    accs = []
     for _ in range(_int(epochs, "epochs")):
         batches = shuffled_batches(x.shape[1], batch_size, generator, device)
         for _ in train_steps(batch_loss, opt, batches):
             pass
-    xt, yt, mt = (torch.as_tensor(a, device=device) for a in test)
-    with torch.no_grad():
-        right = ((model(xt) > 0) == (yt > 0.5)) & mt
-    return (right.sum(dim=(0, 1)) / mt.sum(dim=(0, 1))).cpu().numpy()
+        if every_epoch:
+            accs.append(accuracy())
+    return np.stack(accs) if every_epoch else accuracy()
+
+
+def merge_study(train, test, merges=("concat", "sum", "mul"), seeds=(0, 1, 2), epochs=4,
+                hidden_size=24, device=None) -> dict[str, np.ndarray]:  # fmt: skip
+    """Bidirectional :class:`Tagger` s that differ only in how the two directions meet, each
+    trained from every seed: merge -> test accuracy ``(seeds, epochs, K)`` after every epoch."""
+    return {
+        merge: np.stack([
+            train_tagger(train, test, True, hidden_size, epochs, seed=seed, device=device,
+                         merge=merge, every_epoch=True)
+            for seed in seeds
+        ])
+        for merge in merges
+    }  # fmt: skip
 
 
 # --- the exercise: a bidirectional layer composed by the reader ----------------------------------
