@@ -68,6 +68,24 @@ def _resnet():
     return v.explorer(train_twins(data, depths=(8, 14), widths=(4, 4, 4), epochs=2))
 
 
+def _fast_convolution():
+    from dlbook.experiments.fast_convolution import time_algorithms
+    from dlbook.viz import fast_convolution as v
+
+    return v.explorer(time_algorithms(channels=(4, 8, 16), size=16, n=1, repeat=1), k=3, c=16)
+
+
+def _seeing_inside():
+    from dlbook.experiments.seeing_inside import METHODS, STAGES
+    from dlbook.viz import seeing_inside as v
+
+    rng = np.random.default_rng(0)
+    stages = (*STAGES, "shuffled labels")
+    maps = {s: {m: rng.random((4, 28, 28)) for m in METHODS} for s in stages}
+    rho = {m: np.linspace(1, 0.2, len(STAGES)) for m in METHODS}
+    return v.explorer(dict(maps=maps, model=rho, data=dict.fromkeys(METHODS, 0.4)), [0, 1, 2, 3])
+
+
 def _v(module):
     import importlib
 
@@ -140,6 +158,8 @@ BUILDERS = {
     "alexnet_vgg": lambda: _v("alexnet_vgg").explorer(num_convs=2, kernel_size=3),
     "resnet": _resnet,
     "inception": lambda: _v("inception").explorer(channels=256, mid=64, kernel_size=3),
+    "seeing_inside": _seeing_inside,
+    "fast_convolution": _fast_convolution,
 }
 
 
