@@ -86,6 +86,21 @@ def _seeing_inside():
     return v.explorer(dict(maps=maps, model=rho, data=dict.fromkeys(METHODS, 0.4)), [0, 1, 2, 3])
 
 
+def _text_sentiment():
+    from dlbook.data.reviews import load_reviews
+    from dlbook.experiments import text_sentiment as e
+    from dlbook.viz import text_sentiment as v
+
+    runs = e.compare_models(load_reviews(100, 40, 40), epochs=1, hidden_size=8, embedding_dim=8)
+    texts = [
+        "the plot was not bad at all",
+        "the acting was good",
+        "this film is never dull",
+        "the music was very good but the story was boring",
+    ]
+    return v.explorer(e.explain(runs, texts, [1, 1, 1, 0]))
+
+
 def _v(module):
     import importlib
 
@@ -158,6 +173,7 @@ BUILDERS = {
     "alexnet_vgg": lambda: _v("alexnet_vgg").explorer(num_convs=2, kernel_size=3),
     "resnet": _resnet,
     "inception": lambda: _v("inception").explorer(channels=256, mid=64, kernel_size=3),
+    "text_sentiment": _text_sentiment,
     "seeing_inside": _seeing_inside,
     "fast_convolution": _fast_convolution,
 }
