@@ -101,8 +101,9 @@ def training_animation(run, text, layer=-1, show=16, dpi=72, interval=600):
     own colour scale, and the held-out loss so far. Returns a ``FuncAnimation``."""
     maps = [np.asarray(m)[layer, :4, :show, :show] for m in run["maps"]]
     heads, labels = len(maps[0]), _labels(text[:show])
-    fig = plt.figure(figsize=(8.4, 5.0), dpi=dpi)
-    grid = fig.add_gridspec(2, 3)
+    fig = plt.figure(figsize=(8.6, 6.2), dpi=dpi)
+    fig.suptitle(f"layer {layer % len(run['maps'][0]) + 1}: each head's weights", fontsize=10)
+    grid = fig.add_gridspec(2, 3, width_ratios=(1, 1, 0.9))
     axes = [fig.add_subplot(grid[j // 2, j % 2]) for j in range(heads)]
     images = [heatmap(ax, maps[0][j], labels, labels, f"head {j + 1}", fontsize=9)
               for j, ax in enumerate(axes)]  # fmt: skip
