@@ -143,17 +143,27 @@ def make_net(head: str, widths=(8, 16, 32), size: int = 16, classes: int = 10):
 
 def train_shift_nets(data: Split, epochs: int = 6, lr: float = 1e-2, device=None, seed: int = 0):
     """Train :func:`make_net` with each head on ``data`` (unshifted digits) with
-    :func:`dlbook.train.fit`, from the same trunk weights; returns ``{head: (model, history)}``,
-    the models in evaluation mode."""
+    :func:`dlbook.train.fit`, from the same trunk weights, on one torch thread; returns
+    ``{head: (model, history)}``, the models in evaluation mode."""
+    import torch
+
     from dlbook import seeding
     from dlbook.train import fit
 
+    # The layers are tiny: on a busy 2-core machine a second thread spin-waits and makes them
+    # several times slower, not faster. One thread while training, then as it was.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     runs = {}
-    for head in ("gap", "flatten"):
-        seeding.manual_seed(seed)
-        model = make_net(head, size=data.x_train.shape[-1])
-        history = fit(model, data, epochs=epochs, lr=lr, batch_size=64, device=device, seed=seed)
-        runs[head] = (model.eval(), history)
+    try:
+        for head in ("gap", "flatten"):
+            seeding.manual_seed(seed)
+            model = make_net(head, size=data.x_train.shape[-1])
+            history = fit(model, data, epochs=epochs, lr=lr, batch_size=64, device=device,
+                          seed=seed)  # fmt: skip
+            runs[head] = (model.eval(), history)
+    finally:
+        torch.set_num_threads(threads)
     return runs
 
 
