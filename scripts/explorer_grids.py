@@ -101,6 +101,19 @@ def _text_sentiment():
     return v.explorer(e.explain(runs, texts, [1, 1, 1, 0]))
 
 
+def _textures_style():
+    from dlbook.experiments import textures_style as exp
+    from dlbook.viz import textures_style as v
+
+    net = exp.RandomFeatures(widths=(4, 8))
+    sources = {n: exp.texture(n, size=16) for n in exp.TEXTURES}
+    runs = {
+        n: exp.synthesize(net, t, steps=5, snapshots=(0, 1, 2, 5), device="cpu")
+        for n, t in sources.items()
+    }
+    return v.explorer(sources, runs)
+
+
 def _v(module):
     import importlib
 
@@ -175,6 +188,7 @@ BUILDERS = {
     "inception": lambda: _v("inception").explorer(channels=256, mid=64, kernel_size=3),
     "text_sentiment": _text_sentiment,
     "seeing_inside": _seeing_inside,
+    "textures_style": _textures_style,
     "fast_convolution": _fast_convolution,
 }
 

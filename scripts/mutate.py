@@ -36,7 +36,7 @@ DEFAULT_MODULES = ["conv", "conv_transpose", "pool", "norm", "lstm", "gru", "rnn
                    "losses/classification", "losses/binary", "losses/hinge", "losses/regression",
                    "losses/divergence", "losses/common", "attention", "linear", "activations",
                    "dropout", "embedding", "packing", "multihead", "transformer", "lr_scheduler",
-                   "fast_conv"]  # fmt: skip
+                   "fast_conv", "gram"]  # fmt: skip
 # The tests that hold each module (besides the signature and torch-sample tests, which hold all).
 TESTS = {
     "lstm": ["test_scratch_rnn*.py", "test_scratch_lstm*.py", "test_scratch_recurrent_layers*.py"],

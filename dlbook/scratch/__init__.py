@@ -63,6 +63,7 @@ from dlbook.scratch.fast_conv import (
     winograd_error,
     winograd_tile,
 )
+from dlbook.scratch.gram import gram_loss, gram_loss_backward, gram_matrix, gram_matrix_backward
 from dlbook.scratch.gru import (
     gru,
     gru_backward,
@@ -182,6 +183,10 @@ from dlbook.scratch.transformer import (
 
 __all__ = [
     "lr_scheduler",
+    "gram_matrix",
+    "gram_matrix_backward",
+    "gram_loss",
+    "gram_loss_backward",
     "conv2d",
     "conv2d_backward",
     "conv2d_naive",
