@@ -187,6 +187,11 @@ BUILDERS = {
     "resnet": _resnet,
     "inception": lambda: _v("inception").explorer(channels=256, mid=64, kernel_size=3),
     "text_sentiment": _text_sentiment,
+    "transformer": lambda: _v("transformer").explorer(
+        np.tril(np.ones((2, 4, 32, 32))) / np.arange(1, 33)[:, None],
+        "def _listdir(dirname, dir_fd, di",
+        show=16,
+    ),
     "seeing_inside": _seeing_inside,
     "textures_style": _textures_style,
     "fast_convolution": _fast_convolution,
