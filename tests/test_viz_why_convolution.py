@@ -49,4 +49,4 @@ def test_sensitivity_figure_and_explorer():
     plt.close(fig)
     panel = vw.explorer(exp.make_net("gap").eval(), np.ones((1, 16, 16), np.float32))
     assert "shift" in panel.summary and "layer" in panel.summary
-    assert "relative error of the best shift" in panel.children[-2].value
+    assert "relative error of the best whole-pixel shift" in panel.children[-2].value
