@@ -114,6 +114,13 @@ def _textures_style():
     return v.explorer(sources, runs)
 
 
+def _why_convolution():
+    from dlbook.experiments.why_convolution import make_net
+    from dlbook.viz import why_convolution as v
+
+    return v.explorer(make_net("gap").eval(), np.ones((1, 16, 16), np.float32))
+
+
 def _v(module):
     import importlib
 
@@ -166,6 +173,7 @@ BUILDERS = {
     "losses": lambda: _v("losses").softmax_explorer(logits=(2.0, 1.0, 0.0, -1.0), target=0),
     "backpropagation": _backpropagation,
     "initialization": lambda: _v("initialization").explorer("kaiming", "relu", depth=30),
+    "why_convolution": _why_convolution,
     "convolution": lambda: _v("convolution").kernel_explorer(_camera(256), _kernels()),
     "padding_stride_dilation": lambda: _v("padding_stride_dilation").conv_explorer(),
     "channels": lambda: _v("channels").explorer(c_in=8, c_out=8, kernel_size=3, groups=2),
