@@ -136,7 +136,7 @@ def traffic_explorer(table, p=4, algorithm="ring"):
 
     def draw():
         sent = table[w_p.value, w_alg.value]
-        fig, ax = plt.subplots(figsize=(6.4, 3.0))
+        fig, ax = plt.subplots(figsize=(5.4, 2.6))
         ax.bar(np.arange(len(sent)), sent / 1e6, color="C3" if w_alg.value == "central" else "C0")
         ax.set_ylim(0, top / 1e6 * 1.05)
         ax.set_xlabel("rank")
