@@ -121,6 +121,26 @@ def _why_convolution():
     return v.explorer(make_net("gap").eval(), np.ones((1, 16, 16), np.float32))
 
 
+def _lr_schedules():
+    from dlbook.experiments import lr_schedules as exp
+    from dlbook.viz import lr_schedules as v
+
+    def runs(lr):
+        return {
+            n: [
+                dict(
+                    lrs=exp.scratch_rates(n, 110, lr)["lr"][:-1],
+                    losses=np.geomspace(2.3, 0.05 + 0.02 * k + 0.01 * s, 110),
+                    test_acc=np.array([0.9]),
+                )
+                for s in range(3)
+            ]
+            for k, n in enumerate(exp.SCHEDULES)
+        }
+
+    return v.explorer({0.05: runs(0.05), 0.0125: runs(0.0125)})
+
+
 def _v(module):
     import importlib
 
@@ -186,6 +206,7 @@ BUILDERS = {
     "dropout": lambda: _v("dropout").explorer(_camera(40), p=0.5, samples=10),
     "optimizers": lambda: _v("optimizers").explorer(_quad(), lr=0.02, momentum=0.5),
     "regularization": lambda: _v("regularization").explorer(_poly(), "L2", lam=1e-3, degree=12),
+    "lr_schedules": _lr_schedules,
     "evaluating_tuning": lambda: _v("evaluating_tuning").threshold_explorer(*_scores(), 0.5),
     "rnn": lambda: _v("rnn").explorer(radius=1.0, length=100),
     "lstm_gru": _lstm_gru,
