@@ -141,6 +141,15 @@ def _lr_schedules():
     return v.explorer({0.05: runs(0.05), 0.0125: runs(0.0125)})
 
 
+def _distributed():
+    from dlbook.experiments.distributed import traffic
+
+    table = {
+        (p, a): traffic(p, 4 * 11_689_512, a) for p in (2, 4, 8, 16) for a in ("ring", "central")
+    }
+    return _v("distributed").traffic_explorer(table)
+
+
 def _v(module):
     import importlib
 
@@ -224,6 +233,7 @@ BUILDERS = {
     "seeing_inside": _seeing_inside,
     "textures_style": _textures_style,
     "fast_convolution": _fast_convolution,
+    "distributed": _distributed,
 }
 
 
