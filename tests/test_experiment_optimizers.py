@@ -168,3 +168,16 @@ def test_lr_sweep_uses_a_validation_split(small_digits):
     table = E.lr_sweep(small_digits, {"Adam": (1e-3, 1e-2)}, epochs=1, device="cpu")
     assert list(table["Adam"]) == [1e-3, 1e-2]
     assert all(0.0 <= acc <= 1.0 for acc in table["Adam"].values())
+
+
+def test_neighbour_grid():
+    around = E.neighbour_grid()
+    assert list(around) == list(E.CNN_GRID)
+    for name, lrs in around.items():
+        grid, chosen = E.CNN_GRID[name], E.CNN_SETTINGS[name]["lr"]
+        i = grid.index(chosen)
+        assert lrs == (grid[i - 1], chosen, grid[i + 1])  # every chosen rate is inside its grid
+    ends = E.neighbour_grid({"A": (1.0, 2.0, 3.0)}, {"A": dict(lr=3.0)})
+    assert ends == {"A": (2.0, 3.0)}
+    with pytest.raises(ValueError, match="not in its grid"):
+        E.neighbour_grid({"A": (1.0, 2.0)}, {"A": dict(lr=5.0)})

@@ -47,6 +47,7 @@ __all__ = [
     "make_cnn",
     "compare_on_digits",
     "lr_sweep",
+    "neighbour_grid",
     "check_adam_step",
 ]
 
@@ -397,6 +398,24 @@ def lr_sweep(data, grid=None, settings=None, val_fraction=0.2, **kwargs):
             )
             table[name][lr] = runs[name][0].final["val_acc"]
     return table
+
+
+def neighbour_grid(grid=None, settings=None) -> dict:
+    """Each optimizer's chosen learning rate (``settings``, default :data:`CNN_SETTINGS`) with
+    its neighbours in ``grid`` (default :data:`CNN_GRID`): ``{name: (one step down, chosen, one
+    step up)}``, fewer where the chosen rate is at an end of its grid. A cheap re-check of the
+    choice with :func:`lr_sweep`: 3 trainings per optimizer instead of the grid's 6."""
+    grid = CNN_GRID if grid is None else grid
+    settings = CNN_SETTINGS if settings is None else settings
+    out = {}
+    for name, lrs in grid.items():
+        lrs = tuple(lrs)
+        chosen = settings[name]["lr"]
+        if chosen not in lrs:
+            raise ValueError(f"{name}'s chosen lr {chosen!r} is not in its grid {lrs!r}")
+        i = lrs.index(chosen)
+        out[name] = lrs[max(i - 1, 0) : i + 2]
+    return out
 
 
 # --- the write-it-yourself exercise: one step of Adam ---------------------------------------------
