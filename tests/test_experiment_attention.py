@@ -150,9 +150,11 @@ def test_train_recall_learns_one_pair_and_records_maps():
 
 def test_length_sweep_trains_both_models_and_records_the_last_probe():
     probe = exp.associative_recall(2, pairs=2, seed=5)[0]
-    hists, models = exp.length_sweep((1, 2), steps=25, probe=probe)
+    hists, models = exp.length_sweep((1, 2), steps=40, probe=probe, eval_every=20)
     assert set(hists) == {"attention", "LSTM"} and set(hists["LSTM"]) == {1, 2}
-    assert hists["attention"][1]["maps"] == [] and len(hists["attention"][2]["maps"]) == 1
+    assert hists["attention"][1]["maps"] == [] and len(hists["attention"][2]["maps"]) == 2
+    for kind in hists:  # a curve at the last pair count only; the others are evaluated once
+        assert hists[kind][1]["step"] == [40] and hists[kind][2]["step"] == [20, 40]
     assert isinstance(models["LSTM"], exp.RecallLSTM)
 
 
@@ -201,4 +203,8 @@ def test_recall_figures_and_animation_build():
     assert isinstance(va.length_figure([1, 2], acc, by_pair, {"chance": [0.125] * 2}), plt.Figure)
     anim = va.training_animation(h, texts, which)
     assert anim._save_count == len(h["maps"])
+    h3 = {"step": [10, 20, 30], "acc": [0.1, 0.5, 0.9], "maps": [h["maps"][-1]] * 3}
+    assert va.training_animation(h3, texts, which, every=2)._save_count == 2  # records 1 and 3
+    with pytest.raises(ValueError, match="every"):
+        va.training_animation(h, texts, which, every=0)
     plt.close("all")

@@ -305,18 +305,21 @@ def make_model(kind, pairs, keys=16, values=8, seed=0, **kwargs):
     raise ValueError(f"kind must be 'attention' or 'LSTM', got {kind!r}")
 
 
-def length_sweep(pair_counts=(1, 2, 4, 8), steps=600, lr=1e-2, seed=0, device="cpu", probe=None):
+def length_sweep(pair_counts=(1, 2, 4, 8), steps=600, lr=1e-2, seed=0, device="cpu", probe=None,
+                 eval_every=25):  # fmt: skip
     """Train both models for every number of pairs with the same budget. Returns
-    ``({kind: {pairs: hist}}, {kind: model at the last pair count})``; ``probe`` (tokens for the
-    last pair count) is recorded for the attention model there."""
+    ``({kind: {pairs: hist}}, {kind: model at the last pair count})``. At the last pair count the
+    test accuracy is recorded every ``eval_every`` steps, with the attention model's maps on
+    ``probe`` (tokens for that pair count); at the others, only at the end (nothing else uses
+    their curves, and evaluating does not change the training)."""
     hists, models = {"attention": {}, "LSTM": {}}, {}
     for i, pairs in enumerate(pair_counts):
         last = i == len(pair_counts) - 1
         for kind in hists:
             model = make_model(kind, pairs, seed=seed)
             hists[kind][pairs] = train_recall(
-                model, pairs, steps, lr=lr, seed=seed, device=device, eval_every=25,
-                probe=probe if last else None,
+                model, pairs, steps, lr=lr, seed=seed, device=device,
+                eval_every=eval_every if last else steps, probe=probe if last else None,
             )  # fmt: skip
             models[kind] = model
     return hists, models

@@ -11,6 +11,7 @@ import numpy as np
 from matplotlib.animation import FuncAnimation
 from matplotlib.patches import Rectangle
 
+from dlbook.checks import check_int
 from dlbook.scratch import attention_weights
 from dlbook.viz.common import make_explorer
 
@@ -207,10 +208,13 @@ def length_figure(pairs, acc, by_pair, baselines):
     return fig
 
 
-def training_animation(hist, texts, which, dpi=72, interval=400):
-    """One frame per record of ``train_recall``: layer 1's map of probe 0 (left), layer 2's
-    query row for every probe (middle), and the test accuracy so far (right)."""
+def training_animation(hist, texts, which, dpi=72, interval=400, every=1):
+    """One frame per ``every`` records of ``train_recall``, ending on the last: layer 1's map of
+    probe 0 (left), layer 2's query row for every probe (middle), and the test accuracy so far
+    (right, every record)."""
+    check_int(every, "every")
     maps = hist["maps"]
+    frames = list(range(len(maps) - 1, -1, -every))[::-1]
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), dpi=dpi,
                              gridspec_kw=dict(width_ratios=(1, 1.6, 1)))  # fmt: skip
     labels = list(texts[0])
@@ -226,7 +230,8 @@ def training_animation(hist, texts, which, dpi=72, interval=400):
     axes[2].set_ylabel("test accuracy (%)")
     axes[2].grid(alpha=0.3)
 
-    def update(i):
+    def update(frame):
+        i = frames[frame]
         first.set_data(maps[i][0][0, 0])
         second.set_data(maps[i][1][:, 0, -1])
         axes[1].set_title(f"step {hist['step'][i]}: layer 2, the query's row", fontsize=9)
@@ -237,7 +242,7 @@ def training_animation(hist, texts, which, dpi=72, interval=400):
 
     fig.tight_layout()
     update(0)
-    return FuncAnimation(fig, update, frames=len(maps), interval=interval, blit=False)
+    return FuncAnimation(fig, update, frames=len(frames), interval=interval, blit=False)
 
 
 def _explorer_panel(axes, query, key, mask, scale, row):
